@@ -1,0 +1,141 @@
+//! Command-line interface: clap derive types. Their doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load-test and cost-benchmark LLM ReAct agents against an OpenAI-compatible endpoint
+/// (an embedded mock by default).
+#[derive(Debug, Parser)]
+#[command(name = "bench", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: replay a concurrent multi-user ReAct workload and write a report.
+    Run(RunArgs),
+    /// Check a scenario file without sending a request, and print its plan.
+    Validate(ValidateArgs),
+    /// Screen text through the input sanitizer; with labelled JSONL, measure its accuracy.
+    Sanitize(SanitizeArgs),
+    /// Compare model prices for a token profile or a finished run.
+    Prices(PricesArgs),
+    /// Compare two runs and fail on a regression beyond tolerance.
+    Compare(CompareArgs),
+    /// Re-render a run's plots and HTML page from its data.
+    Report(ReportArgs),
+}
+
+/// Arguments of `bench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Override the number of virtual users (closed model).
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// Override the run duration, such as "30s" or "2m".
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Override: run this many conversations per user instead of a duration.
+    #[arg(long)]
+    pub conversations_per_user: Option<u64>,
+    /// Override the endpoint's base URL (switches the endpoint to `http`).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the report here instead of `reports/<name>-<UTC time>/`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `bench validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+}
+
+/// Arguments of `bench sanitize`.
+#[derive(Debug, Args)]
+pub struct SanitizeArgs {
+    /// Text file (one input per line) or JSONL (a `text` field, optionally a `label`); `-` or
+    /// nothing reads standard input.
+    pub input: Option<PathBuf>,
+    /// Take the sanitizer settings from this scenario's `[agent.sanitizer]` table.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Output formats for tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// JSON.
+    Json,
+    /// Markdown table.
+    Markdown,
+}
+
+/// Arguments of `bench prices`.
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// Input tokens per call (cached ones included).
+    #[arg(long)]
+    pub input_tokens: Option<u64>,
+    /// Of the input tokens, how many are billed as cached.
+    #[arg(long, default_value_t = 0)]
+    pub cached_tokens: u64,
+    /// Output tokens per call.
+    #[arg(long)]
+    pub output_tokens: Option<u64>,
+    /// Calls per day, for the daily and monthly figures.
+    #[arg(long, default_value_t = 1000)]
+    pub calls_per_day: u64,
+    /// Take the token profile from a finished run's directory instead.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Price table: a native TOML table or LiteLLM's model_prices_and_context_window.json
+    /// (default: the table shipped in prices/).
+    #[arg(long)]
+    pub table: Option<PathBuf>,
+    /// Models to compare (comma-separated); default: every model of the table.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Model to compare the others against.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `bench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Baseline run directory or summary.json.
+    pub base: PathBuf,
+    /// New run directory or summary.json.
+    pub new: PathBuf,
+}
+
+/// Arguments of `bench report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's report directory.
+    pub dir: PathBuf,
+}

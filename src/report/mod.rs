@@ -1,0 +1,1 @@
+//! Report files and terminal output. Planned; see the open issues.

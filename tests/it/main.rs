@@ -1,0 +1,1 @@
+//! Integration tests of `bench`: one binary, one module per area.
