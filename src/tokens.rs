@@ -1,1 +1,140 @@
-//! Planned; see the open issues.
+//! Real token counts with tiktoken, by model family.
+//!
+//! OpenAI's gpt-4o, gpt-4.1, gpt-5 and o-series families use `o200k_base`; gpt-4, gpt-3.5 and
+//! the older embeddings use `cl100k_base`. Any other model (Claude, DeepSeek, Gemini, Llama ...)
+//! is counted with `o200k_base` as an estimate, and the count says so. Never `len / 4`.
+
+use tiktoken_rs::CoreBPE;
+
+use crate::chat::ChatMessage;
+
+/// Tokens added per message by the chat format (OpenAI's published rule of thumb).
+pub const TOKENS_PER_MESSAGE: u64 = 3;
+/// Tokens that prime the assistant's reply.
+pub const TOKENS_REPLY_PRIMING: u64 = 3;
+
+/// Which BPE vocabulary a model uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// gpt-4o, gpt-4.1, gpt-5, o1/o3/o4 families.
+    O200kBase,
+    /// gpt-4, gpt-3.5-turbo.
+    Cl100kBase,
+}
+
+/// A tokenizer chosen for a model, and whether its counts are exact for that model.
+#[derive(Clone, Copy)]
+pub struct Tokenizer {
+    /// The vocabulary used.
+    pub encoding: Encoding,
+    /// False when the model is not an OpenAI model and `o200k_base` only approximates it.
+    pub exact: bool,
+    bpe: &'static CoreBPE,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("encoding", &self.encoding)
+            .field("exact", &self.exact)
+            .finish()
+    }
+}
+
+/// The encoding for `model` and whether it is exact. Provider prefixes (`openai/gpt-4o`) are
+/// ignored.
+pub fn encoding_for(model: &str) -> (Encoding, bool) {
+    let name = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    let starts = |p: &str| name.starts_with(p);
+    if starts("gpt-4o")
+        || starts("gpt-4.1")
+        || starts("gpt-4.5")
+        || starts("gpt-5")
+        || starts("o1")
+        || starts("o3")
+        || starts("o4")
+        || starts("chatgpt-4o")
+        || starts("gpt-oss")
+    {
+        (Encoding::O200kBase, true)
+    } else if starts("gpt-4") || starts("gpt-3.5") || starts("text-embedding-3") {
+        (Encoding::Cl100kBase, true)
+    } else {
+        (Encoding::O200kBase, false)
+    }
+}
+
+impl Tokenizer {
+    /// The tokenizer for `model` (loaded once per process and shared).
+    pub fn for_model(model: &str) -> Tokenizer {
+        let (encoding, exact) = encoding_for(model);
+        let bpe = match encoding {
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        };
+        Tokenizer {
+            encoding,
+            exact,
+            bpe,
+        }
+    }
+
+    /// Tokens in `text`, special-token markers counted as plain text (as a provider would for
+    /// user content).
+    pub fn count(&self, text: &str) -> u64 {
+        self.bpe.encode_ordinary(text).len() as u64
+    }
+
+    /// Prompt tokens of a chat request: each message's role and content (and tool calls'
+    /// names and arguments) plus the per-message and reply-priming overheads.
+    pub fn count_messages(&self, messages: &[ChatMessage]) -> u64 {
+        let mut n = TOKENS_REPLY_PRIMING;
+        for m in messages {
+            n += TOKENS_PER_MESSAGE + self.count(m.role.as_str());
+            if let Some(c) = &m.content {
+                n += self.count(c);
+            }
+            for call in &m.tool_calls {
+                n += self.count(&call.name) + self.count(&call.arguments);
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::Role;
+
+    #[test]
+    fn model_families() {
+        for (model, enc, exact) in [
+            ("gpt-4.1", Encoding::O200kBase, true),
+            ("gpt-4o-mini", Encoding::O200kBase, true),
+            ("openai/gpt-5-mini", Encoding::O200kBase, true),
+            ("gpt-4", Encoding::Cl100kBase, true),
+            ("gpt-3.5-turbo", Encoding::Cl100kBase, true),
+            ("deepseek-v3.2", Encoding::O200kBase, false),
+            ("claude-sonnet-4.5", Encoding::O200kBase, false),
+        ] {
+            assert_eq!(encoding_for(model), (enc, exact), "{model}");
+        }
+    }
+
+    #[test]
+    fn counts_real_tokens_not_chars_over_four() {
+        let t = Tokenizer::for_model("gpt-4o");
+        assert_eq!(t.count("hello world"), 2);
+        // Vietnamese takes far more tokens than len/4 suggests for its bytes.
+        let vi = "Xin chào, tôi cần giúp đỡ với đơn hàng của tôi";
+        assert_ne!(t.count(vi), vi.len() as u64 / 4);
+        let msgs = [ChatMessage::text(Role::User, "hello world")];
+        // priming 3 + per-message 3 + "user" 1 + content 2
+        assert_eq!(t.count_messages(&msgs), 9);
+    }
+}
