@@ -205,8 +205,10 @@ impl PriceTable {
     /// the exact key; an alias; then the name with provider prefixes dropped one at a time
     /// (`openrouter/deepseek/deepseek-chat`, `deepseek/deepseek-chat`, `deepseek-chat`), each
     /// tried as a key and as an alias; last, keys that are the name with a provider prefix
-    /// (`deepseek-chat` finds `deepseek/deepseek-chat`), the one with the fewest prefixes and
-    /// then the first in alphabetical order winning, so the choice is deterministic.
+    /// (`deepseek-chat` finds `deepseek/deepseek-chat`). Among several, the maker's own listing
+    /// wins (a prefix the name starts with: `deepseek/deepseek-v3.2` over
+    /// `azure_ai/deepseek-v3.2`), then the fewest prefixes, then alphabetical order, so the
+    /// choice is deterministic; the returned key says which entry priced it.
     pub fn resolve(&self, name: &str) -> Option<(&str, &ModelPrice)> {
         let mut candidate = name;
         loop {
@@ -223,7 +225,14 @@ impl PriceTable {
         self.models
             .iter()
             .filter(|(k, _)| k.ends_with(&suffix))
-            .min_by_key(|(k, _)| (k.matches('/').count(), k.as_str()))
+            .min_by_key(|(k, _)| {
+                let first = k.split('/').next().unwrap_or_default();
+                (
+                    !candidate.starts_with(first),
+                    k.matches('/').count(),
+                    k.as_str(),
+                )
+            })
             .map(|(k, p)| (k.as_str(), p))
     }
 
