@@ -278,6 +278,12 @@ impl PriceTable {
                 close.join(", ")
             )
         };
+        let hint = if self.info.origin.starts_with("built-in") {
+            // The embedded table cannot be edited in place; say how to extend it.
+            format!("{hint} of a copy of {DEFAULT_TABLE_PATH}, passed with --table")
+        } else {
+            hint
+        };
         PricingError::UnknownModel {
             model: name.to_string(),
             origin: self.info.origin.clone(),
