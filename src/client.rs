@@ -251,8 +251,9 @@ pub struct LlmError {
     pub code: Option<String>,
     /// The server's message, or a description of the local failure; never holds the API key.
     pub message: String,
-    /// Rate-limit headers of the response.
-    pub rate_limit: RateLimitInfo,
+    /// Rate-limit headers of the response (boxed: keeps `Result<_, LlmError>` small on the
+    /// success path).
+    pub rate_limit: Box<RateLimitInfo>,
 }
 
 impl LlmError {
@@ -264,7 +265,7 @@ impl LlmError {
             error_type: None,
             code: None,
             message: message.into(),
-            rate_limit: RateLimitInfo::default(),
+            rate_limit: Box::default(),
         }
     }
 
@@ -539,7 +540,7 @@ fn http_error(status: u16, text: &str, rate_limit: RateLimitInfo) -> LlmError {
         message: truncate(body.message.unwrap_or_default()),
         error_type: body.error_type,
         code: body.code,
-        rate_limit,
+        rate_limit: Box::new(rate_limit),
     }
 }
 
@@ -555,7 +556,7 @@ fn embedded_error(v: &serde_json::Value, status: u16, class: ErrorClass) -> LlmE
         ),
         error_type: body.error_type,
         code: body.code,
-        rate_limit: RateLimitInfo::default(),
+        rate_limit: Box::default(),
     }
 }
 

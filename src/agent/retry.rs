@@ -266,7 +266,7 @@ mod tests {
 
     fn err(class: ErrorClass, rate_limit: RateLimitInfo) -> LlmError {
         LlmError {
-            rate_limit,
+            rate_limit: Box::new(rate_limit),
             ..LlmError::local(class, "x")
         }
     }
