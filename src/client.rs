@@ -1074,7 +1074,10 @@ impl StreamState {
             call.id = id;
         }
         if let Some(f) = frag.function {
-            if let Some(n) = f.name {
+            // OpenAI sends the name once; some servers repeat the whole name in every fragment.
+            if let Some(n) = f.name
+                && n != call.name
+            {
                 call.name.push_str(&n);
             }
             if let Some(a) = f.arguments {
@@ -1144,8 +1147,11 @@ impl StreamState {
                     self.token_arrived();
                 }
             }
-            if choice.finish_reason.is_some() {
-                self.finish_reason = choice.finish_reason;
+            // Some servers send `"finish_reason": ""` on every chunk; only a real reason counts.
+            if let Some(reason) = choice.finish_reason
+                && !reason.is_empty()
+            {
+                self.finish_reason = Some(reason);
             }
         }
         Ok(false)
@@ -1487,6 +1493,58 @@ mod tests {
         assert!(j.get("max_tokens").is_none());
         assert!(j.get("stream_options").is_none());
         assert_eq!(j["stream"], false);
+    }
+
+    fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
+        let mut state = StreamState::new(Instant::now());
+        for c in chunks {
+            let ev = SseEvent {
+                event: None,
+                data: c.to_string(),
+            };
+            if state.apply(&ev, 200)? {
+                break;
+            }
+        }
+        Ok(state.into_reply(&req(true, MaxTokensField::MaxTokens)))
+    }
+
+    #[test]
+    fn tool_fragments_without_index_or_with_repeated_names() {
+        // No `index`: a new id starts a new call; two calls may share one chunk.
+        let r = run_stream(&[
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"calc","arguments":"{}"}},{"id":"b","function":{"name":"search","arguments":"{\"q\":1}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ])
+        .unwrap();
+        let got: Vec<(&str, &str, &str)> = r
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(got, vec![("a", "calc", "{}"), ("b", "search", "{\"q\":1}")]);
+        // The whole name repeated in every fragment is not doubled; no id gets a stable one.
+        let r = run_stream(&[
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"calc","arguments":"{\"x\""}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"calc","arguments":":2}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(r.tool_calls[0].name, "calc");
+        assert_eq!(r.tool_calls[0].arguments, "{\"x\":2}");
+        assert_eq!(r.tool_calls[0].id, "call_0");
+        assert!(r.missing_done);
+    }
+
+    #[test]
+    fn empty_finish_reason_does_not_end_a_stream() {
+        let mut state = StreamState::new(Instant::now());
+        let ev = SseEvent {
+            event: None,
+            data: r#"{"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#.into(),
+        };
+        state.apply(&ev, 200).unwrap();
+        assert_eq!(state.finish_reason, None);
     }
 
     #[test]

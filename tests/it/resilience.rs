@@ -472,3 +472,55 @@ async fn streaming_call_record_carries_ttft_and_gaps() {
     assert_eq!(o.record.inter_token_gaps_us.len(), 1);
     assert_eq!(o.record.usage.completion_tokens, 2);
 }
+
+#[tokio::test]
+async fn breaker_recovers_through_half_open_probes_when_the_outage_ends() {
+    let server = MockServer::start().await;
+    on_model(&server, PRIMARY, ResponseTemplate::new(503), Some(2)).await;
+    on_model(
+        &server,
+        PRIMARY,
+        ResponseTemplate::new(200).set_body_json(ok_body(PRIMARY)),
+        None,
+    )
+    .await;
+    on_model(
+        &server,
+        FALLBACK,
+        ResponseTemplate::new(200).set_body_json(ok_body(FALLBACK)),
+        None,
+    )
+    .await;
+    let breakers = Arc::new(BreakerRegistry::new(BreakerConfig {
+        failure_threshold: 2,
+        recovery_timeout: HumanDuration(Duration::from_millis(50)),
+        half_open_max_calls: 2,
+        ..BreakerConfig::default()
+    }));
+    let c = caller(&server, fast_retry(0), breakers.clone());
+    // Outage: two failures (no retries) each fall back; the second opens the breaker.
+    for step in 1..=2 {
+        let o = c.call(request(PRIMARY, false), step).await;
+        assert_eq!(o.record.model_answered.as_deref(), Some(FALLBACK));
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    // Two probes succeed and close it; later calls stay on the primary.
+    for step in 3..=5 {
+        let o = c.call(request(PRIMARY, false), step).await;
+        assert_eq!(
+            o.record.model_answered.as_deref(),
+            Some(PRIMARY),
+            "step {step}"
+        );
+    }
+    let t: Vec<(BreakerState, BreakerState)> = breakers
+        .transitions()
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    use BreakerState::{Closed, HalfOpen, Open};
+    assert_eq!(
+        t,
+        vec![(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)]
+    );
+}
