@@ -1,3 +1,5 @@
 //! Integration tests of `bench`: one binary, one module per area.
 
+mod client;
 mod prices;
+mod resilience;
