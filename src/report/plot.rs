@@ -640,9 +640,18 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     let min_ms = h.min() as f64 / 1000.0;
     let max_ms = h.highest_equivalent(h.max()) as f64 / 1000.0;
     let cut_ms = (h.highest_equivalent(h.value_at_quantile(0.999)) as f64 / 1000.0).max(min_ms);
-    let step = nice_step((cut_ms - min_ms) / 40.0);
-    let lo = (min_ms / step).floor() * step;
-    let buckets = (((cut_ms - lo) / step).floor() as usize + 1).clamp(1, 200);
+    // Values are whole microseconds, so no bucket needs to be narrower than 1 µs; when every
+    // sample has about the same value, size buckets from the value itself.
+    let raw = if cut_ms > min_ms {
+        (cut_ms - min_ms) / 40.0
+    } else {
+        min_ms / 10.0
+    };
+    let step = nice_step(raw.max(0.001));
+    // At least ten buckets, starting a little below the fastest sample, so a lone bar is shown
+    // in context and not stretched over the whole plot.
+    let lo = ((min_ms / step).floor() - 2.0).max(0.0) * step;
+    let buckets = (((cut_ms - lo) / step).floor() as usize + 1).clamp(10, 200);
     let mut counts = vec![0u64; buckets];
     let mut above = 0u64;
     for v in h.iter_recorded() {
@@ -668,7 +677,7 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .y_max_light_lines(1)
+        .max_light_lines(1)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .x_desc(format!(
@@ -723,44 +732,109 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     Ok(())
 }
 
+/// Most points drawn per timeline line; longer runs are averaged into wider bins so an hour still
+/// reads as a line and not as a solid band.
+const MAX_TIMELINE_POINTS: u64 = 600;
+
+/// One bin of the timeline as drawn: `width` seconds starting at `start`.
+struct TimelineBin {
+    start: f64,
+    /// Mean completed calls per second over the bin.
+    calls_per_s: f64,
+    /// Mean errors per second over the bin.
+    errors_per_s: f64,
+    /// Worst per-second p95 in the bin (the honest summary of a tail), if any second had one.
+    p95_ms: Option<f64>,
+}
+
+/// Groups per-second points into bins of `width` seconds (1 unless the run is long). Seconds
+/// missing from the input count as idle.
+fn bin_timeline(points: &[TimelinePoint], first: u64, last: u64) -> (Vec<TimelineBin>, u64) {
+    let span = (last - first).saturating_add(1);
+    let width = [1u64, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600]
+        .into_iter()
+        .find(|w| span.div_ceil(*w) <= MAX_TIMELINE_POINTS)
+        .unwrap_or_else(|| span.div_ceil(MAX_TIMELINE_POINTS));
+    let n = span.div_ceil(width) as usize;
+    let mut sums = vec![(0u64, 0u64, None::<f64>); n];
+    for p in points {
+        let bin = &mut sums[((p.second - first) / width) as usize];
+        bin.0 += p.calls;
+        bin.1 += p.errors;
+        if let Some(v) = p.p95_ms.filter(|v| v.is_finite()) {
+            bin.2 = Some(bin.2.map_or(v, |m: f64| m.max(v)));
+        }
+    }
+    let bins = sums
+        .into_iter()
+        .enumerate()
+        .map(|(i, (calls, errors, p95_ms))| {
+            let start = first + i as u64 * width;
+            // The last bin may be cut short by the end of the run.
+            let seconds = width.min(last.saturating_add(1) - start).max(1) as f64;
+            TimelineBin {
+                start: start as f64,
+                calls_per_s: calls as f64 / seconds,
+                errors_per_s: errors as f64 / seconds,
+                p95_ms,
+            }
+        })
+        .collect();
+    (bins, width)
+}
+
 fn draw_timeline(
     root: &Area<'_>,
     points: &[TimelinePoint],
     open_periods: &[OpenPeriod],
 ) -> anyhow::Result<()> {
-    let title = "Timeline: throughput, errors and p95 latency per second";
-    if points.is_empty() {
+    let title = "Timeline: throughput, errors and p95 latency";
+    let (Some(first), Some(last)) = (
+        points.iter().map(|p| p.second).min(),
+        points.iter().map(|p| p.second).max(),
+    ) else {
         return draw_empty(root, title, "No calls completed");
-    }
-    let first = points.iter().map(|p| p.second).min().unwrap_or(0) as f64;
-    let last = points.iter().map(|p| p.second).max().unwrap_or(0) as f64 + 1.0;
+    };
+    let (bins, width) = bin_timeline(points, first, last);
+    let half = width as f64 / 2.0;
     let periods: Vec<&OpenPeriod> = open_periods
         .iter()
-        .filter(|p| p.start_s.is_finite() && p.end_s.is_finite())
+        .filter(|p| p.start_s.is_finite() && p.end_s.is_finite() && p.end_s >= p.start_s)
         .collect();
     let x_lo = periods
         .iter()
         .map(|p| p.start_s)
-        .fold(first, f64::min)
+        .fold(first as f64, f64::min)
         .max(0.0);
-    let x_hi = periods.iter().map(|p| p.end_s).fold(last, f64::max);
-    let (x_lo, x_hi) = non_empty_range(x_lo, x_hi);
-    let calls_max = points
+    let x_hi = periods
         .iter()
-        .map(|p| p.calls.max(p.errors))
-        .max()
-        .unwrap_or(0) as f64;
+        .map(|p| p.end_s)
+        .fold(last as f64 + 1.0, f64::max);
+    let (x_lo, x_hi) = non_empty_range(x_lo, x_hi);
+    let calls_max = bins
+        .iter()
+        .map(|b| b.calls_per_s.max(b.errors_per_s))
+        .fold(0.0, f64::max);
     // Headroom above the highest point keeps the legend clear of the lines.
     let (_, calls_hi) = non_empty_range(0.0, calls_max * 1.4);
-    let p95_max = points
-        .iter()
-        .filter_map(|p| p.p95_ms)
-        .map(finite_or_zero)
-        .fold(0.0, f64::max);
+    let p95_max = bins.iter().filter_map(|b| b.p95_ms).fold(0.0, f64::max);
     let (_, p95_hi) = non_empty_range(0.0, p95_max * 1.3);
     let x_fmt = |x: &f64| format_tick(*x, (x_hi - x_lo).max(20.0));
     let calls_fmt = |y: &f64| format_tick(*y, calls_hi);
     let p95_fmt = |y: &f64| format_tick(*y, p95_hi);
+    let (calls_desc, p95_desc, x_desc) = if width == 1 {
+        (
+            "Calls per second".to_string(),
+            "p95 latency (ms)".to_string(),
+            "Time since start (s)".to_string(),
+        )
+    } else {
+        (
+            format!("Calls per second ({width} s mean)"),
+            format!("p95 (ms), worst second of {width}"),
+            format!("Time since start (s); each point covers {width} s"),
+        )
+    };
 
     let (w, h) = root.dim_in_pixel();
     root.draw(&Text::new(
@@ -770,7 +844,7 @@ fn draw_timeline(
     ))
     .map_err(plot_error)?;
     let body = root.margin(55, 10, 10, 20);
-    let (upper, lower) = body.split_vertically((h as f64 * 0.52) as i32);
+    let (upper, lower) = body.split_vertically((h as f64 * 0.5) as i32);
     let shade = BREAKER.mix(0.15);
 
     let mut top = ChartBuilder::on(&upper)
@@ -780,12 +854,13 @@ fn draw_timeline(
         .build_cartesian_2d(x_lo..x_hi, 0.0..calls_hi)
         .map_err(plot_error)?;
     top.configure_mesh()
+        .max_light_lines(1)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&calls_fmt)
-        .y_desc("Calls per second")
+        .y_desc(calls_desc)
         .label_style(font(15))
         .axis_desc_style(font(17))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(240, 240, 240))
         .draw()
         .map_err(plot_error)?;
     let shaded = top
@@ -796,72 +871,38 @@ fn draw_timeline(
         )
         .map_err(plot_error)?;
     if !periods.is_empty() {
+        let label = if periods.len() == 1 {
+            "breaker open".to_string()
+        } else {
+            format!("breaker open ({} periods)", periods.len())
+        };
         shaded
-            .label("breaker open")
+            .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 24, y + 7)], shade.filled()));
     }
-    // Each sample is the count for [second, second+1): draw it at the middle of its second.
     top.draw_series(LineSeries::new(
-        points
-            .iter()
-            .map(|p| (p.second as f64 + 0.5, p.calls as f64)),
+        bins.iter().map(|b| (b.start + half, b.calls_per_s)),
         PALETTE[0].stroke_width(2),
     ))
     .map_err(plot_error)?
     .label("completed calls/s")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], PALETTE[0].stroke_width(3)));
     top.draw_series(LineSeries::new(
-        points
-            .iter()
-            .map(|p| (p.second as f64 + 0.5, p.errors as f64)),
+        bins.iter().map(|b| (b.start + half, b.errors_per_s)),
         PALETTE[3].stroke_width(2),
     ))
     .map_err(plot_error)?
     .label("errors/s")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], PALETTE[3].stroke_width(3)));
-    if points.len() == 1 {
-        top.draw_series(points.iter().flat_map(|p| {
+    if bins.len() == 1 {
+        // A line needs two points: mark the only one.
+        top.draw_series(bins.iter().flat_map(|b| {
             [
-                Circle::new(
-                    (p.second as f64 + 0.5, p.calls as f64),
-                    5,
-                    PALETTE[0].filled(),
-                ),
-                Circle::new(
-                    (p.second as f64 + 0.5, p.errors as f64),
-                    5,
-                    PALETTE[3].filled(),
-                ),
+                Circle::new((b.start + half, b.calls_per_s), 5, PALETTE[0].filled()),
+                Circle::new((b.start + half, b.errors_per_s), 5, PALETTE[3].filled()),
             ]
         }))
         .map_err(plot_error)?;
-    }
-    // Period labels start at the shading's left edge, on up to three rows: a label takes the
-    // first row where it does not run into the previous one, and is left out when none is free
-    // (hundreds of short periods would otherwise be an unreadable smear).
-    let label_font = font(14).color(&BREAKER);
-    let mut row_end = [i32::MIN; 3];
-    let (plot_right, _) = top.backend_coord(&(x_hi, calls_hi));
-    for p in &periods {
-        let (x0, y0) = top.backend_coord(&(p.start_s.max(x_lo), calls_hi));
-        let text = shorten(&p.label);
-        let (tw, _) = upper
-            .estimate_text_size(&text, &label_font)
-            .map_err(plot_error)?;
-        let x = x0 + 3;
-        let end = x + tw as i32;
-        if end > plot_right {
-            continue;
-        }
-        if let Some(row) = row_end.iter().position(|r| x > r + 6) {
-            row_end[row] = end;
-            root.draw(&Text::new(
-                text,
-                (x, y0 + 4 + 18 * row as i32),
-                label_font.clone(),
-            ))
-            .map_err(plot_error)?;
-        }
     }
     top.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -879,13 +920,14 @@ fn draw_timeline(
         .map_err(plot_error)?;
     bottom
         .configure_mesh()
+        .max_light_lines(1)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&p95_fmt)
-        .x_desc("Time since start (s)")
-        .y_desc("p95 latency (ms)")
+        .x_desc(x_desc)
+        .y_desc(p95_desc)
         .label_style(font(15))
         .axis_desc_style(font(17))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(240, 240, 240))
         .draw()
         .map_err(plot_error)?;
     bottom
@@ -895,22 +937,20 @@ fn draw_timeline(
                 .map(|p| Rectangle::new([(p.start_s, 0.0), (p.end_s, p95_hi)], shade.filled())),
         )
         .map_err(plot_error)?;
-    // Seconds without a p95 break the line: a gap says "no data", a zero would say "fast".
+    // Bins without a p95 break the line: a gap says "no data", a zero would say "fast".
     let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
-    let mut sorted: Vec<&TimelinePoint> = points.iter().collect();
-    sorted.sort_by_key(|p| p.second);
-    let mut prev_second: Option<u64> = None;
-    for p in sorted {
-        match p.p95_ms.filter(|v| v.is_finite()) {
+    let mut previous_had_p95 = false;
+    for b in &bins {
+        match b.p95_ms {
             Some(v) => {
-                let contiguous = prev_second.is_some_and(|s| s + 1 == p.second);
+                let point = (b.start + half, v);
                 match segments.last_mut() {
-                    Some(seg) if contiguous => seg.push((p.second as f64 + 0.5, v)),
-                    _ => segments.push(vec![(p.second as f64 + 0.5, v)]),
+                    Some(seg) if previous_had_p95 => seg.push(point),
+                    _ => segments.push(vec![point]),
                 }
-                prev_second = Some(p.second);
+                previous_had_p95 = true;
             }
-            None => prev_second = None,
+            None => previous_had_p95 = false,
         }
     }
     let p95_color = PALETTE[4];
@@ -943,6 +983,39 @@ fn draw_timeline(
         .border_style(RGBColor(200, 200, 200))
         .draw()
         .map_err(plot_error)?;
+
+    // Period labels sit at the foot of the lower panel's shading (clear of both legends), on up
+    // to three rows stacked upwards: a label takes the first row where it does not run into the
+    // previous one, and is left out when none is free (hundreds of short periods would otherwise
+    // be an unreadable smear; the legend still counts them). Beyond a couple of dozen periods
+    // names stop being readable as a group, so none are drawn.
+    const MAX_PERIOD_LABELS: usize = 24;
+    let label_font = font(14).color(&BREAKER);
+    let mut row_end = [i32::MIN; 3];
+    let (plot_right, y_base) = bottom.backend_coord(&(x_hi, 0.0));
+    let mut sorted = periods.clone();
+    sorted.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    if sorted.len() > MAX_PERIOD_LABELS {
+        sorted.clear();
+    }
+    for p in sorted {
+        let (x0, _) = bottom.backend_coord(&(p.start_s.max(x_lo), 0.0));
+        let text = shorten(&p.label);
+        let (tw, th) = lower
+            .estimate_text_size(&text, &label_font)
+            .map_err(plot_error)?;
+        let x = x0 + 3;
+        let end = x + tw as i32;
+        if end > plot_right {
+            continue;
+        }
+        if let Some(row) = row_end.iter().position(|r| x > r + 6) {
+            row_end[row] = end;
+            let y = y_base - 6 - th as i32 - (th as i32 + 4) * row as i32;
+            root.draw(&Text::new(text, (x, y), label_font.clone()))
+                .map_err(plot_error)?;
+        }
+    }
     Ok(())
 }
 

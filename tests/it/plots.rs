@@ -369,6 +369,14 @@ fn edge_cases_draw_without_panicking() {
         .collect();
     plot_timeline(&p("t-hour.png"), &long_run, &many_periods).expect("an hour");
     check_png(&p("t-hour.png"), fixed);
+    let extremes = [0, u64::MAX].map(|second| TimelinePoint {
+        second,
+        calls: u64::MAX,
+        errors: 1,
+        p95_ms: Some(f64::INFINITY),
+    });
+    plot_timeline(&p("t-extreme.png"), &extremes, &[]).expect("extreme seconds");
+    check_png(&p("t-extreme.png"), fixed);
 
     plot_cost_by_model(&p("c-empty.png"), &[]).expect("no models");
     check_png(&p("c-empty.png"), fixed);
