@@ -159,7 +159,16 @@ fn write_table(out: &mut String, id: &str, table: &HtmlTable) {
         out.push_str("<thead><tr>");
         for i in 0..columns {
             let header = table.headers.get(i).map(String::as_str).unwrap_or("");
-            let _ = write!(out, "<th>{}</th>", escape(header));
+            // A header sits over its numbers: right-aligned when the column is numeric.
+            let mut cells = table
+                .rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .filter(|c| !c.trim().is_empty())
+                .peekable();
+            let numeric = cells.peek().is_some() && cells.all(|c| looks_numeric(c));
+            let class = if numeric { " class=\"num\"" } else { "" };
+            let _ = write!(out, "<th{class}>{}</th>", escape(header));
         }
         out.push_str("</tr></thead>\n");
     }
@@ -244,7 +253,7 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
   vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eef2f7; position: sticky; top: 0; }
 tbody tr:nth-child(even) { background: #fafbfc; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.empty { color: var(--muted); font-style: italic; }
 dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
 dl.settings dt { font-weight: 600; }

@@ -3,7 +3,8 @@
 //! embeds every image and escapes data, nothing temporary is left behind, and the interval log
 //! reads back to the very same percentiles.
 //!
-//! Set `REACTBENCH_PLOT_DIR=/some/dir` to keep the sample report for a look.
+//! Set `REACTBENCH_PLOT_DIR=/some/dir` to keep the sample plots and page for a look
+//! (`html/index.html` is the whole sample report).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -220,10 +221,12 @@ fn render_sample_report(dir: &Path) -> Vec<(String, PathBuf)> {
     .collect()
 }
 
-fn sample_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+/// A fresh temporary directory, or `$REACTBENCH_PLOT_DIR/<test>` to keep the output (one
+/// subdirectory per test, so tests running in parallel never see each other's temporary files).
+fn sample_dir(test: &str) -> (Option<tempfile::TempDir>, PathBuf) {
     match std::env::var_os("REACTBENCH_PLOT_DIR") {
         Some(d) => {
-            let d = PathBuf::from(d);
+            let d = PathBuf::from(d).join(test);
             std::fs::create_dir_all(&d).expect("create REACTBENCH_PLOT_DIR");
             (None, d)
         }
@@ -237,7 +240,7 @@ fn sample_dir() -> (Option<tempfile::TempDir>, PathBuf) {
 
 #[test]
 fn every_plot_is_a_png_of_the_promised_size_with_text() {
-    let (_guard, dir) = sample_dir();
+    let (_guard, dir) = sample_dir("plots");
     let plots = render_sample_report(&dir);
     for (_, path) in &plots {
         let img = check_png(path, None);
@@ -280,9 +283,7 @@ fn text_comes_from_the_bundled_font_only() {
 
 #[test]
 fn edge_cases_draw_without_panicking() {
-    let (_guard, dir) = sample_dir();
-    let dir = dir.join("edge");
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (_guard, dir) = sample_dir("edge");
     let p = |n: &str| dir.join(n);
     let empty = histogram();
     let mut single = histogram();
@@ -545,7 +546,7 @@ fn sample_html(images: &[(String, PathBuf)]) -> HtmlReport {
 
 #[test]
 fn html_embeds_every_plot_and_escapes_data() {
-    let (_guard, dir) = sample_dir();
+    let (_guard, dir) = sample_dir("html");
     let plots = render_sample_report(&dir);
     let report = sample_html(&plots);
     let path = dir.join("index.html");
