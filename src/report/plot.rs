@@ -328,12 +328,22 @@ fn finite_or_zero(v: f64) -> f64 {
     if v.is_finite() { v } else { 0.0 }
 }
 
-/// Cuts a name to [`MAX_LABEL_CHARS`] characters, ending in an ellipsis when cut.
+/// Cuts a title to what fits across a plot at the title's size.
+fn shorten_title(title: &str) -> String {
+    truncate_chars(title, 80)
+}
+
+/// Cuts a name to [`MAX_LABEL_CHARS`] characters, so it cannot push the chart off the image.
 fn shorten(name: &str) -> String {
-    if name.chars().count() <= MAX_LABEL_CHARS {
-        name.to_string()
+    truncate_chars(name, MAX_LABEL_CHARS)
+}
+
+/// The first `max` characters of `text`, the last replaced by an ellipsis when cut.
+fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
     } else {
-        let mut s: String = name.chars().take(MAX_LABEL_CHARS - 1).collect();
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
         s.push('…');
         s
     }
@@ -425,7 +435,7 @@ fn non_empty_range(lo: f64, hi: f64) -> (f64, f64) {
 fn draw_empty(root: &Area<'_>, title: &str, message: &str) -> anyhow::Result<()> {
     let (w, h) = root.dim_in_pixel();
     root.draw(&Text::new(
-        title.to_string(),
+        shorten_title(title),
         (w as i32 / 2, 30),
         title_style().pos(Pos::new(HPos::Center, VPos::Center)),
     ))
@@ -486,7 +496,7 @@ fn draw_percentiles(
     let y_fmt = |y: &f64| format_tick(*y, y_max);
 
     let mut chart = ChartBuilder::on(root)
-        .caption(title, title_style())
+        .caption(shorten_title(title), title_style())
         .margin(20)
         .margin_right(45)
         .x_label_area_size(60)
@@ -497,6 +507,7 @@ fn draw_percentiles(
         .configure_mesh()
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
+        .y_max_light_lines(1)
         .x_desc("Percentile (log scale of 1/(1-p))")
         .y_desc("Latency (ms)")
         .label_style(font(16))
@@ -682,7 +693,7 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     };
 
     let mut chart = ChartBuilder::on(root)
-        .caption(title, title_style())
+        .caption(shorten_title(title), title_style())
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(90)

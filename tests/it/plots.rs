@@ -323,7 +323,8 @@ fn edge_cases_draw_without_panicking() {
     }];
     plot_latency_percentiles(&p("pct-zero.png"), "zeros", &zero).expect("all zero");
     check_png(&p("pct-zero.png"), fixed);
-    plot_latency_percentiles(&p("pct-long.png"), "long names", &long).expect("long name");
+    let long_title = format!("LLM call latency for {LONG_NAME} and {LONG_NAME}");
+    plot_latency_percentiles(&p("pct-long.png"), &long_title, &long).expect("long name");
     check_png(&p("pct-long.png"), fixed);
 
     for (name, h) in [
