@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod report;
 pub mod runner;
+pub mod sanitize_cmd;
 pub mod scenario;
 pub mod tokens;
 pub mod units;
@@ -44,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(_) => not_yet("run"),
         Command::Validate(_) => not_yet("validate"),
-        Command::Sanitize(_) => not_yet("sanitize"),
+        Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Prices(_) => not_yet("prices"),
         Command::Compare(_) => not_yet("compare"),
         Command::Report(_) => not_yet("report"),
