@@ -1,1 +1,2 @@
 //! Integration tests of `bench`: one binary, one module per area.
+mod sanitize;
