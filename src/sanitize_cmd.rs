@@ -85,7 +85,7 @@ pub fn config_from_scenario_text(text: &str) -> anyhow::Result<SanitizerConfig> 
     sanitizer
         .clone()
         .try_into::<SanitizerConfig>()
-        .context("key `agent.sanitizer` is invalid (keys: enabled, max_input_chars, max_tool_output_chars, threshold, strict, builtin_patterns, patterns, dangerous_functions, dangerous_function_weight, pollution_phrases, pollution_weight, truncation_weight, invisible_weight)")
+        .context("key `agent.sanitizer` is invalid")
 }
 
 /// Ground truth of a labelled input.

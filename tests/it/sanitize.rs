@@ -7,7 +7,10 @@ use std::process::Command;
 use reactbench::agent::sanitizer::{Sanitizer, SanitizerConfig};
 use reactbench::sanitize_cmd::{config_from_scenario_text, screen_stream};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sanitizer-labelled.jsonl");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/sanitizer-labelled.jsonl"
+);
 
 fn bench(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -64,7 +67,12 @@ fn fixture_gives_one_verdict_per_line_and_consistent_metrics() {
     }
     assert_eq!(metrics["labelled"], n);
     assert_eq!(
-        (metrics["tp"].clone(), metrics["fp"].clone(), metrics["tn"].clone(), metrics["fn"].clone()),
+        (
+            metrics["tp"].clone(),
+            metrics["fp"].clone(),
+            metrics["tn"].clone(),
+            metrics["fn"].clone()
+        ),
         (tp.into(), fp.into(), tn.into(), fn_.into())
     );
     let precision = metrics["precision"].as_f64().expect("precision");
@@ -88,7 +96,11 @@ fn plain_text_from_stdin_has_no_metrics() {
     assert_eq!(lines[1]["safe"], false);
     assert_eq!(lines[1]["line"], 3);
     assert_eq!(lines[1]["threats"][0]["kind"], "injection");
-    assert!(lines.iter().all(|l| l.get("metrics").is_none() && l.get("label").is_none()));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.get("metrics").is_none() && l.get("label").is_none())
+    );
 }
 
 #[test]
@@ -113,7 +125,10 @@ fn scenario_settings_apply_and_errors_name_file_and_key() {
     std::fs::write(&bad, "[agent.sanitizer]\nthreshhold = 0.5\n").expect("write");
     let (code, _, stderr) = bench(&["sanitize", "--scenario", bad.to_str().expect("utf8")], "");
     assert_eq!(code, 2);
-    assert!(stderr.contains("bad.toml") && stderr.contains("agent.sanitizer"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("agent.sanitizer"),
+        "{stderr}"
+    );
     assert!(stderr.contains("threshhold"), "{stderr}");
 
     let empty = dir.path().join("empty.toml");
@@ -122,15 +137,21 @@ fn scenario_settings_apply_and_errors_name_file_and_key() {
         "[agent.sanitizer]\npatterns = [{ name = \"oops\", regex = \"x*\", weight = 0.5 }]\n",
     )
     .expect("write");
-    let (code, _, stderr) = bench(&["sanitize", "--scenario", empty.to_str().expect("utf8")], "");
+    let (code, _, stderr) = bench(
+        &["sanitize", "--scenario", empty.to_str().expect("utf8")],
+        "",
+    );
     assert_eq!(code, 2);
-    assert!(stderr.contains("oops") && stderr.contains("empty string"), "{stderr}");
+    assert!(
+        stderr.contains("oops") && stderr.contains("empty string"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn scenario_without_a_sanitizer_table_uses_defaults() {
-    let config = config_from_scenario_text("name = \"x\"\n[agent]\nmodel = \"gpt-4.1\"\n")
-        .expect("parses");
+    let config =
+        config_from_scenario_text("name = \"x\"\n[agent]\nmodel = \"gpt-4.1\"\n").expect("parses");
     assert_eq!(config, SanitizerConfig::default());
 }
 
