@@ -112,5 +112,10 @@ fn bench_parse_reply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_sanitizer, bench_parse_reply);
+criterion_group! {
+    name = benches;
+    // No plots: they need system fonts, and the numbers are what we read.
+    config = Criterion::default().without_plots();
+    targets = bench_sanitizer, bench_parse_reply
+}
 criterion_main!(benches);
