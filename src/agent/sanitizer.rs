@@ -944,6 +944,12 @@ mod tests {
     }
 
     #[test]
+    fn sanitizer_is_shareable_across_users() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sanitizer>();
+    }
+
+    #[test]
     fn score_is_capped_and_threats_are_distinct() {
         let s = default_sanitizer();
         let v = s.screen_input(
