@@ -24,6 +24,7 @@ pub mod prices_cmd;
 pub mod pricing;
 pub mod report;
 pub mod runner;
+pub mod sanitize_cmd;
 pub mod scenario;
 pub mod tokens;
 pub mod units;
@@ -45,8 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(_) => not_yet("run"),
         Command::Validate(_) => not_yet("validate"),
-        Command::Sanitize(_) => not_yet("sanitize"),
         Command::Prices(args) => prices_cmd::run(args),
+        Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Compare(_) => not_yet("compare"),
         Command::Report(_) => not_yet("report"),
     }

@@ -2,6 +2,8 @@
 //! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
 
 pub mod breaker;
+pub mod react;
 pub mod record;
 pub mod resilience;
 pub mod retry;
+pub mod sanitizer;

@@ -4,3 +4,4 @@ mod client;
 mod plots;
 mod prices;
 mod resilience;
+mod sanitize;
