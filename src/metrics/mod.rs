@@ -48,6 +48,15 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGFIG).expect("3 significant digits is a valid HDR precision")
 }
 
+/// Records `value` in an auto-resizing histogram. (`saturating_record` would clamp to the
+/// histogram's current top instead of growing it.)
+pub fn record<T: hdrhistogram::Counter>(h: &mut Histogram<T>, value: u64) {
+    if h.record(value).is_err() {
+        // Only a count overflow gets here; keeping the sample at the top beats losing it.
+        h.saturating_record(value);
+    }
+}
+
 /// Microseconds in a duration, saturating (a histogram value).
 pub fn duration_us(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -226,6 +235,9 @@ pub struct Counters {
     pub unpriced_calls: u64,
     /// Sum of conversation steps (for the mean).
     pub steps: u64,
+    /// Dollars of the most expensive conversation, exact (the histogram rounds up by <0.1%,
+    /// and a percentile should never read above the true maximum).
+    pub max_conversation_usd: f64,
 }
 
 /// The model a call is billed to and timed under: the one that answered, else the last one
@@ -323,17 +335,17 @@ impl Aggregator {
         for t in &rec.sanitizer_threats {
             *c.sanitizer_threats.entry(t.clone()).or_default() += 1;
         }
-        self.hist
-            .conversation_us
-            .saturating_record(duration_us(rec.latency));
+        record(&mut self.hist.conversation_us, duration_us(rec.latency));
         let end = rec.started + rec.latency;
         if let Some(intended) = rec.intended_start {
-            self.hist
-                .conversation_from_intended_us
-                .saturating_record(duration_us(end.saturating_duration_since(intended)));
-            self.hist
-                .scheduler_lag_us
-                .saturating_record(duration_us(rec.started.saturating_duration_since(intended)));
+            record(
+                &mut self.hist.conversation_from_intended_us,
+                duration_us(end.saturating_duration_since(intended)),
+            );
+            record(
+                &mut self.hist.scheduler_lag_us,
+                duration_us(rec.started.saturating_duration_since(intended)),
+            );
         }
         self.timeline
             .at(self.offset(rec.started))
@@ -347,9 +359,11 @@ impl Aggregator {
         for tool in &rec.tools {
             self.record_tool(tool);
         }
-        self.hist
-            .conversation_cost_nano_usd
-            .saturating_record((usd * NANO_USD_PER_USD).round() as u64);
+        self.counters.max_conversation_usd = self.counters.max_conversation_usd.max(usd);
+        record(
+            &mut self.hist.conversation_cost_nano_usd,
+            (usd * NANO_USD_PER_USD).round() as u64,
+        );
         self.update_live(rec, usd);
         usd
     }
@@ -380,18 +394,16 @@ impl Aggregator {
                 c.local_refusals += 1;
             } else {
                 c.attempts += 1;
-                self.hist
-                    .attempt_us
-                    .saturating_record(duration_us(a.latency));
+                record(&mut self.hist.attempt_us, duration_us(a.latency));
             }
         }
         let latency_us = duration_us(call.latency);
-        self.hist.call_us.saturating_record(latency_us);
+        record(&mut self.hist.call_us, latency_us);
         if let Some(t) = call.ttft {
-            self.hist.ttft_us.saturating_record(duration_us(t));
+            record(&mut self.hist.ttft_us, duration_us(t));
         }
         for &g in &call.inter_token_gaps_us {
-            self.hist.inter_token_us.saturating_record(u64::from(g));
+            record(&mut self.hist.inter_token_us, u64::from(g));
         }
         let cost = call_cost_usd(&self.prices, call);
         let usd = cost.unwrap_or(0.0);
@@ -421,9 +433,9 @@ impl Aggregator {
         if cost.is_none() {
             m.unpriced_calls += 1;
         }
-        m.call_latency_us.saturating_record(latency_us);
+        record(&mut m.call_latency_us, latency_us);
         if let Some(t) = call.ttft {
-            m.ttft_us.saturating_record(duration_us(t));
+            record(&mut m.ttft_us, duration_us(t));
         }
 
         let end = call.started + call.latency;
@@ -448,9 +460,7 @@ impl Aggregator {
             .entry(tool_status_str(&tool.status).to_string())
             .or_default() += 1;
         if tool.status != ToolStatus::Refused {
-            self.hist
-                .tool_us
-                .saturating_record(duration_us(tool.latency));
+            record(&mut self.hist.tool_us, duration_us(tool.latency));
         }
     }
 

@@ -39,12 +39,11 @@ pub struct Second {
 impl Second {
     /// Records one call's latency in this second's histogram.
     pub fn record_call_latency(&mut self, us: u64) {
-        self.call_latency_us
-            .get_or_insert_with(|| {
-                // 2 digits is valid for hdrhistogram, so this cannot fail.
-                Histogram::new(2).expect("2 significant digits is a valid HDR precision")
-            })
-            .saturating_record(us);
+        let h = self.call_latency_us.get_or_insert_with(|| {
+            // 2 digits is valid for hdrhistogram, so this cannot fail.
+            Histogram::new(2).expect("2 significant digits is a valid HDR precision")
+        });
+        super::record(h, us);
     }
 
     /// p95 of the latency of calls that ended in this second, microseconds; `None` if none did.

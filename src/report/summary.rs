@@ -373,7 +373,8 @@ impl Summary {
             *tools_by_status.entry(k.clone()).or_default() += v;
         }
         let cost_h = &m.hist.conversation_cost_nano_usd;
-        let usd = |nano: u64| nano as f64 / NANO_USD_PER_USD;
+        // Clamped to the exact maximum: HDR reports a bucket's top, up to 0.1% above.
+        let usd = |nano: u64| (nano as f64 / NANO_USD_PER_USD).min(c.max_conversation_usd);
         let usd_pct = if cost_h.is_empty() {
             UsdPercentiles::default()
         } else {
@@ -381,7 +382,7 @@ impl Summary {
                 p50: usd(cost_h.value_at_quantile(0.50)),
                 p95: usd(cost_h.value_at_quantile(0.95)),
                 p99: usd(cost_h.value_at_quantile(0.99)),
-                max: usd(cost_h.max()),
+                max: c.max_conversation_usd,
             }
         };
         let mut open_s: BTreeMap<String, f64> = BTreeMap::new();

@@ -140,36 +140,44 @@ pub fn usd(x: f64) -> String {
 pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut out = Vec::new();
 
-    let mut t = Table::new(&["", "count", "per second", "error rate", "notes"]);
+    let mut t = Table::new(&["", "count", "per second", "error rate"]);
     t.row(vec![
         "conversations".into(),
         s.conversation.count.to_string(),
         format!("{:.2}", s.conversation.per_second),
         pct(s.conversation.error_rate),
-        format!("{:.2} steps each", s.conversation.steps_mean),
     ]);
     t.row(vec![
         "llm calls".into(),
         s.llm_call.count.to_string(),
         format!("{:.2}", s.llm_call.per_second),
         pct(s.llm_call.error_rate),
-        format!(
-            "{:.3} attempts/call (retry amplification), fallback rate {}",
-            s.llm_call.retry_amplification,
-            pct(s.llm_call.fallback_rate)
-        ),
-    ]);
-    t.row(vec![
-        "attempts".into(),
-        s.attempt.count.to_string(),
-        String::new(),
-        String::new(),
-        format!(
-            "{} retries, {} refused locally",
-            s.llm_call.retries, s.attempt.local_refusals
-        ),
     ]);
     out.push(("Throughput".to_string(), t));
+
+    let mut t = Table::new(&["calls", "value"]);
+    let rows = [
+        ("attempts sent", s.attempt.count.to_string()),
+        ("retries", s.llm_call.retries.to_string()),
+        (
+            "retry amplification (attempts per call)",
+            format!("{:.3}", s.llm_call.retry_amplification),
+        ),
+        ("fallbacks", s.llm_call.fallbacks.to_string()),
+        ("fallback rate", pct(s.llm_call.fallback_rate)),
+        (
+            "attempts refused locally",
+            s.attempt.local_refusals.to_string(),
+        ),
+        (
+            "steps per conversation",
+            format!("{:.2}", s.conversation.steps_mean),
+        ),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    out.push(("Retries and fallbacks".to_string(), t));
 
     let mut t = Table::new(&["latency (ms)", "count", "p50", "p90", "p95", "p99", "max"]);
     let mut lat = |name: String, l: &LatencyMs, always: bool| {
