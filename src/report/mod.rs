@@ -9,6 +9,7 @@
 //!   `summary.md`.
 //! - [`csv`]: `calls.csv` and `conversations.csv` (streamed while the run goes), and the
 //!   latency percentile, timeline, cost-by-model and errors CSVs.
+//! - [`hlog`]: `histograms.hlog`, every latency histogram as an HdrHistogram interval log.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
 //!
@@ -17,6 +18,7 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod hlog;
 pub mod progress;
 pub mod summary;
 pub mod terminal;
@@ -94,11 +96,12 @@ pub fn write_summary_files(dir: &Path, s: &Summary) -> anyhow::Result<()> {
 }
 
 /// Writes every file that comes from the final metrics: `summary.json`, `summary.md`,
-/// `latency_percentiles.csv`, `timeline.csv`, `cost_by_model.csv`, `errors.csv`. Returns the
-/// summary.
+/// `latency_percentiles.csv`, `timeline.csv`, `cost_by_model.csv`, `errors.csv`,
+/// `histograms.hlog`. Returns the summary.
 pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<Summary> {
     let s = Summary::from_metrics(m);
     csv::write_metric_files(dir, m)?;
+    hlog::write_histograms(dir, m)?;
     // The summary last: its presence marks a complete report directory.
     write_summary_files(dir, &s)?;
     Ok(s)

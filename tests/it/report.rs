@@ -11,6 +11,7 @@ use reactbench::report::csv::{
     CALLS_COLUMNS, CONVERSATIONS_COLUMNS, COST_BY_MODEL_COLUMNS, ERRORS_COLUMNS,
     LATENCY_PERCENTILES_COLUMNS, TIMELINE_COLUMNS,
 };
+use reactbench::report::hlog::{HLOG_FILE, read_histograms, tag_for, write_histograms};
 use reactbench::report::progress::{ProgressLine, ProgressOptions};
 use reactbench::report::summary::Summary;
 use reactbench::report::terminal::{render_markdown, render_table};
@@ -340,6 +341,7 @@ fn a_run_directory_holds_every_file_with_the_right_numbers() {
             "conversations.csv",
             "cost_by_model.csv",
             "errors.csv",
+            "histograms.hlog",
             "latency_percentiles.csv",
             "summary.json",
             "summary.md",
@@ -429,6 +431,56 @@ fn a_run_directory_holds_every_file_with_the_right_numbers() {
     assert_eq!(Summary::from_json(&json).expect("parses"), summary);
     let md = fs::read_to_string(dir.join("summary.md")).expect("summary.md");
     assert!(md.contains("| deepseek-v3.2 |"), "{md}");
+}
+
+#[test]
+fn histogram_log_reads_back_to_the_same_percentiles() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let m = sample_run();
+    write_histograms(tmp.path(), &m).expect("written");
+    let back = read_histograms(&tmp.path().join(HLOG_FILE)).expect("read back");
+    let tags: Vec<&str> = back.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        tags,
+        [
+            "llm_call",
+            "attempt",
+            "ttft",
+            "inter_token",
+            "conversation",
+            "conversation_from_intended",
+            "tool",
+            "scheduler_lag",
+            "llm_call@deepseek-v3.2",
+            "llm_call@gpt-4.1",
+            "ttft@gpt-4.1"
+        ],
+        "every non-empty histogram, tagged"
+    );
+    let find = |tag: &str| &back.iter().find(|(t, _)| t == tag).expect("tag present").1;
+    for (tag, original) in [
+        ("llm_call", &m.hist.call_us),
+        ("attempt", &m.hist.attempt_us),
+        ("llm_call@gpt-4.1", &m.models["gpt-4.1"].call_latency_us),
+    ] {
+        let h = find(tag);
+        assert_eq!(h.len(), original.len(), "{tag}");
+        for q in [0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(
+                h.value_at_quantile(q),
+                original.value_at_quantile(q),
+                "{tag} q{q}"
+            );
+        }
+    }
+    assert_eq!(tag_for("llm_call", "all"), "llm_call");
+    assert_eq!(tag_for("ttft", "my model,v2"), "ttft@my_model_v2");
+    fs::write(
+        tmp.path().join("bad.hlog"),
+        "Tag=x,0.0,1.0,2.0,@@@not-base64\n",
+    )
+    .expect("write");
+    assert!(read_histograms(&tmp.path().join("bad.hlog")).is_err());
 }
 
 #[test]
