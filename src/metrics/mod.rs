@@ -203,16 +203,16 @@ pub struct Counters {
     pub calls: u64,
     /// LLM calls that failed after all retries and fallbacks.
     pub call_errors: u64,
-    /// LLM calls by the final attempt's HTTP status (`"none"` when no response arrived).
-    pub calls_by_status: BTreeMap<String, u64>,
+    /// LLM calls by the final attempt's HTTP status (`None` when no response arrived).
+    pub calls_by_status: BTreeMap<Option<u16>, u64>,
     /// Failed LLM calls by error class.
     pub calls_by_error: BTreeMap<ErrorClass, u64>,
     /// Attempts that reached the network.
     pub attempts: u64,
     /// Attempts refused locally (breaker open, spend cap): no request sent.
     pub local_refusals: u64,
-    /// Attempts (local refusals included) by HTTP status (`"none"` when no response arrived).
-    pub attempts_by_status: BTreeMap<String, u64>,
+    /// Attempts (local refusals included) by HTTP status (`None` when no response arrived).
+    pub attempts_by_status: BTreeMap<Option<u16>, u64>,
     /// Failed attempts (local refusals included) by error class.
     pub attempts_by_error: BTreeMap<ErrorClass, u64>,
     /// Attempts beyond the first that reached the network, summed over calls.
@@ -220,7 +220,7 @@ pub struct Counters {
     /// Calls answered by a fallback model.
     pub fallbacks: u64,
     /// Tool runs by status: `ok`, `error`, `refused`.
-    pub tools_by_status: BTreeMap<String, u64>,
+    pub tools_by_status: BTreeMap<&'static str, u64>,
     /// Sanitizer findings by threat kind.
     pub sanitizer_threats: BTreeMap<String, u64>,
     /// Conversations with at least one sanitizer finding.
@@ -372,9 +372,7 @@ impl Aggregator {
     fn record_call(&mut self, call: &CallRecord) -> f64 {
         let c = &mut self.counters;
         c.calls += 1;
-        *c.calls_by_status
-            .entry(status_key(call.status))
-            .or_default() += 1;
+        *c.calls_by_status.entry(call.status).or_default() += 1;
         if let Some(e) = call.error {
             c.call_errors += 1;
             *c.calls_by_error.entry(e).or_default() += 1;
@@ -384,9 +382,7 @@ impl Aggregator {
             c.fallbacks += 1;
         }
         for a in &call.attempts {
-            *c.attempts_by_status
-                .entry(status_key(a.status))
-                .or_default() += 1;
+            *c.attempts_by_status.entry(a.status).or_default() += 1;
             if let Some(e) = a.error {
                 *c.attempts_by_error.entry(e).or_default() += 1;
             }
@@ -457,7 +453,7 @@ impl Aggregator {
         *self
             .counters
             .tools_by_status
-            .entry(tool_status_str(&tool.status).to_string())
+            .entry(tool_status_str(&tool.status))
             .or_default() += 1;
         if tool.status != ToolStatus::Refused {
             record(&mut self.hist.tool_us, duration_us(tool.latency));

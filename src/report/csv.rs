@@ -99,10 +99,6 @@ pub const COST_BY_MODEL_COLUMNS: &[&str] = &[
 /// Columns of `errors.csv`.
 pub const ERRORS_COLUMNS: &[&str] = &["scope", "error_class", "count", "share_of_scope"];
 
-fn ms(d: std::time::Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
-}
-
 fn csv_writer(file: AtomicFile) -> csv::Writer<AtomicFile> {
     csv::WriterBuilder::new().from_writer(file)
 }
@@ -120,6 +116,35 @@ pub struct RecordCsv {
     calls: csv::Writer<AtomicFile>,
     conversations: csv::Writer<AtomicFile>,
     run_start: Instant,
+    buf: String,
+}
+
+/// Writes one row's cells through a reused buffer.
+struct Fields<'a> {
+    buf: &'a mut String,
+    w: &'a mut csv::Writer<AtomicFile>,
+}
+
+impl Fields<'_> {
+    fn put(&mut self, args: std::fmt::Arguments<'_>) -> csv::Result<()> {
+        use std::fmt::Write as _;
+        self.buf.clear();
+        // Writing into a String cannot fail.
+        let _ = self.buf.write_fmt(args);
+        self.w.write_field(self.buf.as_bytes())
+    }
+
+    fn text(&mut self, s: &str) -> csv::Result<()> {
+        self.w.write_field(s)
+    }
+
+    fn ms(&mut self, d: std::time::Duration) -> csv::Result<()> {
+        self.put(format_args!("{:.3}", d.as_secs_f64() * 1000.0))
+    }
+
+    fn end(&mut self) -> csv::Result<()> {
+        self.w.write_record(None::<&[u8]>)
+    }
 }
 
 impl std::fmt::Debug for RecordCsv {
@@ -143,11 +168,23 @@ impl RecordCsv {
             calls,
             conversations,
             run_start,
+            buf: String::with_capacity(64),
         })
     }
 
     /// Appends one conversation's rows; calls are priced by the model that answered.
     pub fn write(&mut self, rec: &ConversationRecord, prices: &PriceTable) -> anyhow::Result<()> {
+        self.write_rows(rec, prices)
+            .context("cannot write calls.csv or conversations.csv rows")
+    }
+
+    fn write_rows(&mut self, rec: &ConversationRecord, prices: &PriceTable) -> csv::Result<()> {
+        // Fields are formatted into one reused buffer: this runs on the single task that owns
+        // the metrics, once per call, so it avoids an allocation per cell.
+        let mut f = Fields {
+            buf: &mut self.buf,
+            w: &mut self.calls,
+        };
         let mut usd_total = 0.0;
         for call in &rec.calls {
             let usd = metrics::call_cost_usd(prices, call).unwrap_or(0.0);
@@ -157,55 +194,57 @@ impl RecordCsv {
                 .iter()
                 .filter(|a| !metrics::is_local_refusal(a.error))
                 .count();
-            self.calls
-                .write_record([
-                    rec.conversation_id.to_string(),
-                    rec.user_id.to_string(),
-                    rec.turn.to_string(),
-                    call.step.to_string(),
-                    call.model_asked.clone(),
-                    call.model_answered.clone().unwrap_or_default(),
-                    sent.to_string(),
-                    call.retries().to_string(),
-                    call.fallback.to_string(),
-                    call.status.map(|s| s.to_string()).unwrap_or_default(),
-                    call.error.map(ErrorClass::as_str).unwrap_or("").to_string(),
-                    ms(call.latency),
-                    call.ttft.map(ms).unwrap_or_default(),
-                    call.usage.prompt_tokens.to_string(),
-                    call.usage.cached_tokens.to_string(),
-                    call.usage.completion_tokens.to_string(),
-                    usd.to_string(),
-                    ms(call.started.saturating_duration_since(self.run_start)),
-                ])
-                .context("cannot write a calls.csv row")?;
+            f.put(format_args!("{}", rec.conversation_id))?;
+            f.put(format_args!("{}", rec.user_id))?;
+            f.put(format_args!("{}", rec.turn))?;
+            f.put(format_args!("{}", call.step))?;
+            f.text(&call.model_asked)?;
+            f.text(call.model_answered.as_deref().unwrap_or(""))?;
+            f.put(format_args!("{sent}"))?;
+            f.put(format_args!("{}", call.retries()))?;
+            f.put(format_args!("{}", call.fallback))?;
+            match call.status {
+                Some(st) => f.put(format_args!("{st}"))?,
+                None => f.text("")?,
+            }
+            f.text(call.error.map(ErrorClass::as_str).unwrap_or(""))?;
+            f.ms(call.latency)?;
+            match call.ttft {
+                Some(t) => f.ms(t)?,
+                None => f.text("")?,
+            }
+            f.put(format_args!("{}", call.usage.prompt_tokens))?;
+            f.put(format_args!("{}", call.usage.cached_tokens))?;
+            f.put(format_args!("{}", call.usage.completion_tokens))?;
+            f.put(format_args!("{usd}"))?;
+            f.ms(call.started.saturating_duration_since(self.run_start))?;
+            f.end()?;
         }
         let u = rec.usage();
-        let from_intended = rec
-            .intended_start
-            .map(|i| ms((rec.started + rec.latency).saturating_duration_since(i)))
-            .unwrap_or_default();
-        self.conversations
-            .write_record([
-                rec.conversation_id.to_string(),
-                rec.user_id.to_string(),
-                rec.turn.to_string(),
-                rec.outcome.as_str().to_string(),
-                rec.steps.to_string(),
-                rec.calls.len().to_string(),
-                rec.tools.len().to_string(),
-                ms(rec.started.saturating_duration_since(self.run_start)),
-                ms(rec.latency),
-                from_intended,
-                u.prompt_tokens.to_string(),
-                u.cached_tokens.to_string(),
-                u.completion_tokens.to_string(),
-                usd_total.to_string(),
-                rec.sanitizer_threats.join(";"),
-                rec.budget_warning.to_string(),
-            ])
-            .context("cannot write a conversations.csv row")?;
-        Ok(())
+        let mut f = Fields {
+            buf: &mut self.buf,
+            w: &mut self.conversations,
+        };
+        f.put(format_args!("{}", rec.conversation_id))?;
+        f.put(format_args!("{}", rec.user_id))?;
+        f.put(format_args!("{}", rec.turn))?;
+        f.text(rec.outcome.as_str())?;
+        f.put(format_args!("{}", rec.steps))?;
+        f.put(format_args!("{}", rec.calls.len()))?;
+        f.put(format_args!("{}", rec.tools.len()))?;
+        f.ms(rec.started.saturating_duration_since(self.run_start))?;
+        f.ms(rec.latency)?;
+        match rec.intended_start {
+            Some(i) => f.ms((rec.started + rec.latency).saturating_duration_since(i))?,
+            None => f.text("")?,
+        }
+        f.put(format_args!("{}", u.prompt_tokens))?;
+        f.put(format_args!("{}", u.cached_tokens))?;
+        f.put(format_args!("{}", u.completion_tokens))?;
+        f.put(format_args!("{usd_total}"))?;
+        f.text(&rec.sanitizer_threats.join(";"))?;
+        f.put(format_args!("{}", rec.budget_warning))?;
+        f.end()
     }
 
     /// Flushes both files and renames them into place.

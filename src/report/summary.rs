@@ -337,6 +337,13 @@ pub struct LoadSection {
     pub scheduler_lag_ms: LatencyMs,
 }
 
+/// Status counts keyed by the status as text, `none` for no response.
+fn status_map(m: &BTreeMap<Option<u16>, u64>) -> BTreeMap<String, u64> {
+    m.iter()
+        .map(|(k, v)| (crate::metrics::status_key(*k), *v))
+        .collect()
+}
+
 fn rate(n: u64, d: u64) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
@@ -370,7 +377,7 @@ impl Summary {
             .map(|s| (s.to_string(), 0))
             .collect();
         for (k, v) in &c.tools_by_status {
-            *tools_by_status.entry(k.clone()).or_default() += v;
+            *tools_by_status.entry(k.to_string()).or_default() += v;
         }
         let cost_h = &m.hist.conversation_cost_nano_usd;
         // Clamped to the exact maximum: HDR reports a bucket's top, up to 0.1% above.
@@ -423,7 +430,7 @@ impl Summary {
                 errors: c.call_errors,
                 error_rate: rate(c.call_errors, c.calls),
                 per_second: per_s(c.calls),
-                by_status: c.calls_by_status.clone(),
+                by_status: status_map(&c.calls_by_status),
                 by_error_class: classes(&c.calls_by_error),
                 latency_ms: LatencyMs::from_us(&m.hist.call_us),
                 ttft_ms: LatencyMs::from_us(&m.hist.ttft_us),
@@ -448,7 +455,7 @@ impl Summary {
             attempt: AttemptSection {
                 count: c.attempts,
                 local_refusals: c.local_refusals,
-                by_status: c.attempts_by_status.clone(),
+                by_status: status_map(&c.attempts_by_status),
                 by_error_class: classes(&c.attempts_by_error),
                 latency_ms: LatencyMs::from_us(&m.hist.attempt_us),
             },

@@ -254,15 +254,15 @@ fn counters_are_exact() {
     assert_eq!(c.calls, 4);
     assert_eq!(c.call_errors, 1);
     assert_eq!(c.calls_by_error[&ErrorClass::RateLimited], 1);
-    assert_eq!(c.calls_by_status["200"], 3);
-    assert_eq!(c.calls_by_status["429"], 1);
+    assert_eq!(c.calls_by_status[&Some(200)], 3);
+    assert_eq!(c.calls_by_status[&Some(429)], 1);
     // Sent attempts: 2 + 3 + 2; the breaker refusal is local, not an attempt on the wire.
     assert_eq!(c.attempts, 7);
     assert_eq!(c.local_refusals, 1);
     assert_eq!(c.attempts_by_error[&ErrorClass::Server], 2);
     assert_eq!(c.attempts_by_error[&ErrorClass::RateLimited], 2);
     assert_eq!(c.attempts_by_error[&ErrorClass::BreakerOpen], 1);
-    assert_eq!(c.attempts_by_status["none"], 1);
+    assert_eq!(c.attempts_by_status[&None], 1);
     assert_eq!(c.retries, 3);
     assert_eq!(c.fallbacks, 1);
     assert_eq!(c.sanitizer_threats["prompt_injection"], 1);

@@ -248,6 +248,8 @@ fn metric_reads_numbers_by_path_including_dotted_model_names() {
         0.0044
     ));
     assert_eq!(m("load.dropped_arrivals"), 3.0);
+    assert_eq!(m("llm_call.by_status.200"), 3.0);
+    assert_eq!(m("attempt.by_status.none"), 1.0, "no response: a local refusal");
     assert!((m("cost.by_model.gpt-4.1.usd") - 0.0044).abs() < 1e-12);
     assert!((m("cost.by_model.deepseek-v3.2.usd") - 0.00077).abs() < 1e-12);
     assert!(close(
