@@ -15,7 +15,12 @@ use super::summary::{LatencyMs, Summary};
 /// True when colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
 /// empty (<https://no-color.org>).
 pub fn color_enabled(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    color_decision(is_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// The colour decision for a stream's terminal-ness and the value of `NO_COLOR`, if set.
+pub fn color_decision(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Whether stdout gets colour.
@@ -335,6 +340,67 @@ fn headline(s: &Summary) -> String {
             ""
         }
     )
+}
+
+/// Fewer samples than this make a p99 little more than the maximum.
+const MIN_SAMPLES_FOR_P99: u64 = 100;
+
+/// Warnings about how far the figures can be trusted, each saying how to fix the cause; the
+/// runner prints them on stderr after the table.
+pub fn warnings(s: &Summary) -> Vec<String> {
+    let mut w = Vec::new();
+    if s.run.interrupted {
+        w.push(
+            "the run was interrupted: conversations in flight were cut short and counted as \
+             `interrupted`; let it finish (or lengthen the grace period) for clean figures"
+                .to_string(),
+        );
+    }
+    if s.llm_call.count > 0 && s.llm_call.count < MIN_SAMPLES_FOR_P99 {
+        w.push(format!(
+            "only {} LLM calls: p99 is close to the maximum and noisy; run longer or with more \
+             users for at least {MIN_SAMPLES_FOR_P99}",
+            s.llm_call.count
+        ));
+    }
+    if s.conversation.count > 0 && s.conversation.error_rate > 0.05 {
+        w.push(format!(
+            "{:.1}% of conversations ended in an error; see errors.csv for the classes \
+             (rate limits, timeouts, outages) before reading latency or cost figures",
+            s.conversation.error_rate * 100.0
+        ));
+    }
+    if s.load.dropped_arrivals > 0 {
+        w.push(format!(
+            "{} arrivals were dropped at the in-flight cap: the system (or this machine) could \
+             not keep up with the arrival rate; lower the rate or raise the cap",
+            s.load.dropped_arrivals
+        ));
+    }
+    let lag = &s.load.scheduler_lag_ms;
+    if lag.count > 0 && lag.p99 > 100.0 {
+        w.push(format!(
+            "the load generator lagged behind its schedule (scheduler lag p99 {:.0} ms): this \
+             machine is saturated; use fewer users or a faster machine, and read latency from \
+             the intended start",
+            lag.p99
+        ));
+    }
+    if s.cost.unpriced_calls > 0 {
+        w.push(format!(
+            "{} calls were answered by models missing from the price table and billed $0; add \
+             them to the table",
+            s.cost.unpriced_calls
+        ));
+    }
+    if s.tokens.estimated {
+        w.push(
+            "some token counts were estimated locally because the endpoint sent no usage; \
+             costs are approximate (enable stream_options.include_usage on the endpoint)"
+                .to_string(),
+        );
+    }
+    w
 }
 
 /// The summary as aligned text tables for the terminal.

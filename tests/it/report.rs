@@ -14,7 +14,7 @@ use reactbench::report::csv::{
 use reactbench::report::hlog::{HLOG_FILE, read_histograms, tag_for, write_histograms};
 use reactbench::report::progress::{ProgressLine, ProgressOptions};
 use reactbench::report::summary::Summary;
-use reactbench::report::terminal::{render_markdown, render_table};
+use reactbench::report::terminal::{color_decision, render_markdown, render_table, warnings};
 use reactbench::report::{RunRecorder, create_run_dir, run_dir_name};
 use tokio::time::Instant;
 
@@ -249,7 +249,11 @@ fn metric_reads_numbers_by_path_including_dotted_model_names() {
     ));
     assert_eq!(m("load.dropped_arrivals"), 3.0);
     assert_eq!(m("llm_call.by_status.200"), 3.0);
-    assert_eq!(m("attempt.by_status.none"), 1.0, "no response: a local refusal");
+    assert_eq!(
+        m("attempt.by_status.none"),
+        1.0,
+        "no response: a local refusal"
+    );
     assert!((m("cost.by_model.gpt-4.1.usd") - 0.0044).abs() < 1e-12);
     assert!((m("cost.by_model.deepseek-v3.2.usd") - 0.00077).abs() < 1e-12);
     assert!(close(
@@ -563,6 +567,49 @@ fn terminal_table_shows_the_figures_without_colour_when_told() {
     assert!(render_table(&s, true).contains("\x1b[1m"));
     let md = render_markdown(&s);
     assert!(md.contains("| --- |") && md.contains("### Latency"), "{md}");
+}
+
+#[test]
+fn colour_follows_no_color_and_the_terminal() {
+    use std::ffi::OsStr;
+    assert!(color_decision(true, None));
+    assert!(
+        color_decision(true, Some(OsStr::new(""))),
+        "an empty NO_COLOR does not count"
+    );
+    assert!(!color_decision(true, Some(OsStr::new("1"))));
+    assert!(
+        !color_decision(false, None),
+        "never colour into a pipe or file"
+    );
+}
+
+#[test]
+fn warnings_say_what_to_fix() {
+    let mut s = Summary::from_metrics(&sample_run());
+    let w = warnings(&s);
+    // 4 calls, 25% failed conversations, 3 dropped arrivals, a conversation started 100 ms
+    // late (HDR reads it as 100.03 ms, over the 100 ms line).
+    assert_eq!(w.len(), 4, "{w:#?}");
+    assert!(w[0].contains("only 4 LLM calls"));
+    assert!(w[1].contains("25.0% of conversations"));
+    assert!(w[2].contains("3 arrivals were dropped"));
+    assert!(w[3].contains("scheduler lag p99 100 ms"));
+    let mut calm = s.clone();
+    calm.load.scheduler_lag_ms.p99 = 99.0;
+    assert_eq!(warnings(&calm).len(), 3);
+    s.run.interrupted = true;
+    s.tokens.estimated = true;
+    s.cost.unpriced_calls = 2;
+    s.load.scheduler_lag_ms.p99 = 250.0;
+    let w = warnings(&s);
+    assert_eq!(w.len(), 7, "{w:#?}");
+    assert!(w[0].contains("interrupted"));
+    assert!(w.iter().any(|l| l.contains("scheduler lag p99 250 ms")));
+    assert!(
+        w.iter()
+            .any(|l| l.contains("2 calls were answered by models missing"))
+    );
 }
 
 #[test]
