@@ -14,6 +14,10 @@ use hdrhistogram::Histogram;
 use super::BreakerTransitionAt;
 use crate::chat::Usage;
 
+/// Longest timeline kept: one day of seconds (under 10 MB of rows); anything later counts in
+/// the last row. A load test of an LLM agent longer than a day is not what this is for.
+pub const MAX_SECONDS: u64 = 24 * 3600;
+
 /// One second of the run.
 #[derive(Clone, Debug, Default)]
 pub struct Second {
@@ -33,7 +37,8 @@ pub struct Second {
     pub usd: f64,
     /// Seconds (0..=1) each breaker key spent open during this second.
     pub breaker_open_s: BTreeMap<String, f64>,
-    call_latency_us: Option<Histogram<u32>>,
+    // Boxed: most seconds of a quiet run have none, and rows stay small.
+    call_latency_us: Option<Box<Histogram<u32>>>,
 }
 
 impl Second {
@@ -41,7 +46,7 @@ impl Second {
     pub fn record_call_latency(&mut self, us: u64) {
         let h = self.call_latency_us.get_or_insert_with(|| {
             // 2 digits is valid for hdrhistogram, so this cannot fail.
-            Histogram::new(2).expect("2 significant digits is a valid HDR precision")
+            Box::new(Histogram::new(2).expect("2 significant digits is a valid HDR precision"))
         });
         super::record(h, us);
     }
@@ -63,9 +68,10 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// The second holding offset `t`, created (with any before it) if needed.
+    /// The second holding offset `t`, created (with any before it) if needed. Offsets past
+    /// [`MAX_SECONDS`] land in the last second, so a bogus time cannot allocate without bound.
     pub fn at(&mut self, t: Duration) -> &mut Second {
-        let i = usize::try_from(t.as_secs()).unwrap_or(usize::MAX - 1);
+        let i = usize::try_from(t.as_secs().min(MAX_SECONDS - 1)).unwrap_or(0);
         if self.seconds.len() <= i {
             self.seconds.resize_with(i + 1, Second::default);
         }

@@ -104,11 +104,16 @@ impl Table {
             .collect();
         let _ = writeln!(out, "| {} |", align.join(" | "));
         for r in &self.rows {
-            let _ = writeln!(
-                out,
-                "| {} |",
-                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-            );
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match c.strip_prefix("  ") {
+                    // Markdown collapses the indent that marks a per-model row; say it.
+                    Some(rest) if i == 0 => format!("↳ {}", esc(rest)),
+                    _ => esc(c),
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         out
     }

@@ -410,3 +410,14 @@ fn scheduler_lag_from_the_load_report_replaces_the_derived_one() {
     assert_eq!(m.hist.scheduler_lag_us.len(), 2);
     assert!(close(m.hist.scheduler_lag_us.max() as f64, 7_000.0));
 }
+
+#[test]
+fn a_time_far_past_the_run_cannot_grow_the_timeline_without_bound() {
+    let mut t = reactbench::metrics::Timeline::default();
+    t.at(Duration::from_secs(u64::MAX / 2)).calls += 1;
+    assert_eq!(
+        t.seconds.len() as u64,
+        reactbench::metrics::timeline::MAX_SECONDS
+    );
+    assert_eq!(t.seconds.last().map(|s| s.calls), Some(1));
+}

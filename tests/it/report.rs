@@ -490,6 +490,41 @@ fn histogram_log_reads_back_to_the_same_percentiles() {
 }
 
 #[test]
+fn an_interrupted_run_is_marked_and_an_unfinished_stream_leaves_no_file() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let t0 = Instant::now();
+    {
+        let agg = Aggregator::new(info(), t0, prices());
+        let mut rec = RunRecorder::new(agg, Some(tmp.path())).expect("recorder");
+        for r in sample_records(t0) {
+            rec.record(&r).expect("rows");
+        }
+        // Dropped without finish (a crash): no half-written CSV appears.
+    }
+    assert_eq!(fs::read_dir(tmp.path()).expect("list").count(), 0);
+
+    let agg = Aggregator::new(info(), t0, prices());
+    let mut rec = RunRecorder::new(agg, Some(tmp.path())).expect("recorder");
+    for r in sample_records(t0) {
+        rec.record(&r).expect("rows");
+    }
+    let mut end = run_end(t0);
+    end.interrupted = true;
+    let (_, summary) = rec.finish(end).expect("finish");
+    assert!(summary.run.interrupted);
+    let json = fs::read_to_string(tmp.path().join("summary.json")).expect("summary.json");
+    assert!(json.contains("\"interrupted\": true"));
+    let md = fs::read_to_string(tmp.path().join("summary.md")).expect("summary.md");
+    assert!(md.contains("INTERRUPTED"));
+    let (_, calls) = read_csv(&tmp.path().join("calls.csv"));
+    assert_eq!(
+        calls.len(),
+        4,
+        "every call recorded before the stop is in the file"
+    );
+}
+
+#[test]
 fn atomic_write_that_fails_midway_keeps_the_old_file_and_leaves_no_temp() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let path = tmp.path().join("summary.json");
@@ -567,6 +602,10 @@ fn terminal_table_shows_the_figures_without_colour_when_told() {
     assert!(render_table(&s, true).contains("\x1b[1m"));
     let md = render_markdown(&s);
     assert!(md.contains("| --- |") && md.contains("### Latency"), "{md}");
+    assert!(
+        md.contains("| ↳ gpt-4.1 | 3 |"),
+        "per-model rows marked: {md}"
+    );
 }
 
 #[test]
