@@ -12,7 +12,7 @@ use reactbench::report::csv::{
     LATENCY_PERCENTILES_COLUMNS, TIMELINE_COLUMNS,
 };
 use reactbench::report::hlog::{HLOG_FILE, read_histograms, tag_for, write_histograms};
-use reactbench::report::progress::{ProgressLine, ProgressOptions};
+use reactbench::report::progress::{Progress, ProgressLine, ProgressOptions};
 use reactbench::report::summary::Summary;
 use reactbench::report::terminal::{color_decision, render_markdown, render_table, warnings};
 use reactbench::report::{RunRecorder, create_run_dir, run_dir_name};
@@ -681,6 +681,18 @@ fn progress_line_rates_are_per_interval_and_quiet_or_pipes_disable_it() {
         "not a terminal"
     );
     assert!(ProgressOptions::decide(false, true).enabled);
+}
+
+#[tokio::test]
+async fn progress_is_not_spawned_when_quiet_or_piped() {
+    let t0 = Instant::now();
+    let agg = Aggregator::new(info(), t0, prices());
+    for opts in [
+        ProgressOptions::decide(true, true),
+        ProgressOptions::decide(false, false),
+    ] {
+        assert!(Progress::spawn(agg.live(), opts).is_none(), "{opts:?}");
+    }
 }
 
 #[test]
