@@ -1,4 +1,164 @@
-//! Report files and terminal output. Planned; see the open issues.
+//! Report files and terminal output of a run.
+//!
+//! A run writes into its own directory, `reports/<name>-<UTC time>/` unless told otherwise
+//! ([`run_dir_name`], [`create_run_dir`]). Every file goes through [`atomic`] (temporary file,
+//! then rename), so an interrupted run never leaves half a file. The files and their columns
+//! and keys are documented in `docs/report-files.md`.
+//!
+//! - [`summary`]: `summary.json` (versioned stable keys, metric paths for gates) and
+//!   `summary.md`.
+//! - [`csv`]: `calls.csv` and `conversations.csv` (streamed while the run goes), and the
+//!   latency percentile, timeline, cost-by-model and errors CSVs.
+//! - [`hlog`]: `histograms.hlog`, every latency histogram as an HdrHistogram interval log.
+//! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
+//! - [`progress`]: the live progress line (stderr).
+//!
+//! [`RunRecorder`] ties the aggregator and the streamed CSVs together for the runner: one owner,
+//! fed from the channel the virtual users send their records to.
+
+pub mod atomic;
+pub mod csv;
 pub mod histlog;
 pub mod html;
 pub mod plot;
+pub mod hlog;
+pub mod progress;
+pub mod summary;
+pub mod terminal;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Context;
+
+use crate::agent::record::ConversationRecord;
+use crate::metrics::{Aggregator, RunEnd, RunMetrics};
+use summary::Summary;
+
+/// Longest scenario-name part of a run directory name, in characters.
+const MAX_NAME_CHARS: usize = 60;
+
+/// The directory name of a run: the scenario name as a lowercase slug (letters, digits and
+/// dashes), a dash, and the UTC start time as `YYYYMMDDTHHMMSSZ`; e.g.
+/// `100-users-mixed-react-workload-20261128T112500Z`.
+pub fn run_dir_name(name: &str, started_at: SystemTime) -> String {
+    let mut slug = String::new();
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let mut slug: String = slug.chars().take(MAX_NAME_CHARS).collect();
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    if slug.is_empty() {
+        slug.push_str("run");
+    }
+    let time: String = summary::rfc3339_utc(started_at)
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{slug}-{time}")
+}
+
+/// Creates `base/<run_dir_name>` (with `-2`, `-3` ... if a run of the same name started in the
+/// same second) and returns it.
+pub fn create_run_dir(base: &Path, name: &str, started_at: SystemTime) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(base)
+        .with_context(|| format!("cannot create the reports directory {}", base.display()))?;
+    let stem = run_dir_name(name, started_at);
+    for n in 1u32..1000 {
+        let dir = if n == 1 {
+            base.join(&stem)
+        } else {
+            base.join(format!("{stem}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create {}", dir.display()));
+            }
+        }
+    }
+    anyhow::bail!(
+        "{} already holds 999 runs named {stem}; remove some or pass --out",
+        base.display()
+    )
+}
+
+/// Writes `summary.json` and `summary.md` into `dir`.
+pub fn write_summary_files(dir: &Path, s: &Summary) -> anyhow::Result<()> {
+    let mut json = s.to_json();
+    json.push('\n');
+    atomic::write_bytes(dir.join("summary.json"), json.as_bytes())?;
+    atomic::write_bytes(dir.join("summary.md"), s.to_markdown().as_bytes())
+}
+
+/// Writes every file that comes from the final metrics: `summary.json`, `summary.md`,
+/// `latency_percentiles.csv`, `timeline.csv`, `cost_by_model.csv`, `errors.csv`,
+/// `histograms.hlog`. Returns the summary.
+pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<Summary> {
+    let s = Summary::from_metrics(m);
+    csv::write_metric_files(dir, m)?;
+    hlog::write_histograms(dir, m)?;
+    // The summary last: its presence marks a complete report directory.
+    write_summary_files(dir, &s)?;
+    Ok(s)
+}
+
+/// The one owner of a run's results: aggregates each record and streams its CSV rows.
+#[derive(Debug)]
+pub struct RunRecorder {
+    agg: Aggregator,
+    csv: Option<csv::RecordCsv>,
+    dir: Option<PathBuf>,
+}
+
+impl RunRecorder {
+    /// A recorder that streams `calls.csv` and `conversations.csv` into `dir` (which must
+    /// exist), or keeps metrics only when `dir` is `None`.
+    pub fn new(agg: Aggregator, dir: Option<&Path>) -> anyhow::Result<Self> {
+        let csv = match dir {
+            Some(d) => Some(csv::RecordCsv::create(d, agg.run_start())?),
+            None => None,
+        };
+        Ok(RunRecorder {
+            agg,
+            csv,
+            dir: dir.map(Path::to_path_buf),
+        })
+    }
+
+    /// The live figures for the progress line.
+    pub fn live(&self) -> std::sync::Arc<crate::metrics::LiveStats> {
+        self.agg.live()
+    }
+
+    /// Records one conversation. The metrics always take it; an error means only its CSV rows
+    /// could not be written (disk full ...), and the caller may stop the run.
+    pub fn record(&mut self, rec: &ConversationRecord) -> anyhow::Result<()> {
+        self.agg.record(rec);
+        if let Some(csv) = self.csv.as_mut() {
+            csv.write(rec, self.agg.prices())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the run: renames the streamed CSVs into place, writes every other file, and returns
+    /// the metrics and summary.
+    pub fn finish(self, end: RunEnd) -> anyhow::Result<(RunMetrics, Summary)> {
+        let metrics = self.agg.finish(end);
+        if let Some(csv) = self.csv {
+            csv.finish()?;
+        }
+        let summary = match &self.dir {
+            Some(dir) => write_metric_files(dir, &metrics)?,
+            None => Summary::from_metrics(&metrics),
+        };
+        Ok((metrics, summary))
+    }
+}

@@ -1,7 +1,9 @@
 //! Integration tests of `bench`: one binary, one module per area.
 
 mod client;
+mod metrics;
 mod plots;
 mod prices;
+mod report;
 mod resilience;
 mod sanitize;

@@ -1,0 +1,145 @@
+//! How fast the one metrics owner absorbs conversation records, alone and with the per-call and
+//! per-conversation CSV rows streamed to disk. Each record is a typical streamed conversation:
+//! three LLM calls (one retried), 60 inter-token gaps each, two tool runs.
+//!
+//! Run: `cargo bench --bench aggregator -- --warm-up-time 1 --measurement-time 3`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reactbench::agent::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
+use reactbench::chat::Usage;
+use reactbench::metrics::{Aggregator, RunInfo};
+use reactbench::pricing::{ModelPrice, PriceTable};
+use reactbench::report::csv::RecordCsv;
+use tokio::time::Instant;
+
+fn prices() -> PriceTable {
+    let mut models = BTreeMap::new();
+    models.insert(
+        "gpt-4.1".to_string(),
+        ModelPrice {
+            input_usd_per_mtok: 2.0,
+            cached_input_usd_per_mtok: 0.5,
+            output_usd_per_mtok: 8.0,
+            context_window: None,
+            provider: None,
+            notes: None,
+        },
+    );
+    PriceTable { models }
+}
+
+fn record(id: u64, t0: Instant) -> ConversationRecord {
+    let started = t0 + Duration::from_millis(id % 60_000);
+    let call = |step: u32, retried: bool| {
+        let mut attempts = Vec::new();
+        if retried {
+            attempts.push(AttemptRecord {
+                model: "gpt-4.1".to_string(),
+                started,
+                latency: Duration::from_millis(40),
+                status: Some(429),
+                error: Some(ErrorClass::RateLimited),
+                backoff: Duration::ZERO,
+            });
+        }
+        attempts.push(AttemptRecord {
+            model: "gpt-4.1".to_string(),
+            started,
+            latency: Duration::from_millis(300 + id % 200),
+            status: Some(200),
+            error: None,
+            backoff: Duration::ZERO,
+        });
+        CallRecord {
+            step,
+            model_asked: "gpt-4.1".to_string(),
+            model_answered: Some("gpt-4.1".to_string()),
+            attempts,
+            started,
+            latency: Duration::from_millis(320 + id % 300),
+            status: Some(200),
+            error: None,
+            ttft: Some(Duration::from_millis(80 + id % 50)),
+            inter_token_gaps_us: (0..60)
+                .map(|i| 8_000 + (i * 37 + id as u32) % 4_000)
+                .collect(),
+            usage: Usage {
+                prompt_tokens: 1_200,
+                cached_tokens: 400,
+                completion_tokens: 60,
+                estimated: false,
+            },
+            fallback: false,
+        }
+    };
+    let tool = ToolRecord {
+        name: "search".to_string(),
+        started,
+        latency: Duration::from_millis(25),
+        status: ToolStatus::Ok,
+    };
+    ConversationRecord {
+        conversation_id: id,
+        user_id: id % 100,
+        turn: 1,
+        started,
+        intended_start: None,
+        latency: Duration::from_millis(1_500),
+        outcome: Outcome::Answered,
+        steps: 3,
+        calls: vec![call(1, false), call(2, true), call(3, false)],
+        tools: vec![tool.clone(), tool],
+        sanitizer_threats: Vec::new(),
+        budget_warning: false,
+    }
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        name: "bench".to_string(),
+        seed: 1,
+        started_at: UNIX_EPOCH,
+        endpoint_kind: "mock".to_string(),
+        load_model: "closed".to_string(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let records: Vec<ConversationRecord> = (0..1_000).map(|i| record(i, t0)).collect();
+    let mut g = c.benchmark_group("aggregator");
+    g.throughput(Throughput::Elements(records.len() as u64));
+    g.bench_function("record_1000_conversations", |b| {
+        let mut agg = Aggregator::new(info(), t0, prices());
+        b.iter(|| {
+            for r in &records {
+                black_box(agg.record(r));
+            }
+        })
+    });
+    g.bench_function("record_1000_conversations_with_csv_rows", |b| {
+        let dir = std::env::temp_dir().join(format!("reactbench-bench-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut agg = Aggregator::new(info(), t0, prices());
+        let mut csv = RecordCsv::create(&dir, t0).expect("temp dir is writable");
+        let p = prices();
+        b.iter(|| {
+            for r in &records {
+                black_box(agg.record(r));
+                csv.write(r, &p).expect("rows written");
+            }
+        });
+        drop(csv);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,449 @@
+//! The end-of-run summary as aligned text tables (for the terminal) and as Markdown (for
+//! `summary.md` and pull requests). Both come from the same [`Summary`] and the same table
+//! layout, so they never disagree.
+//!
+//! The terminal table is the run's result, so it goes to stdout (data), while progress and
+//! warnings go to stderr. Colour (bold headings, red error counts) only when asked for: the
+//! caller passes `color = false` when stdout is not a terminal or `NO_COLOR` is set
+//! ([`color_enabled`]).
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use super::summary::{LatencyMs, Summary};
+
+/// True when colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
+/// empty (<https://no-color.org>).
+pub fn color_enabled(is_terminal: bool) -> bool {
+    color_decision(is_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// The colour decision for a stream's terminal-ness and the value of `NO_COLOR`, if set.
+pub fn color_decision(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Whether stdout gets colour.
+pub fn stdout_color() -> bool {
+    color_enabled(std::io::stdout().is_terminal())
+}
+
+/// A table: a header and rows of cells; the first column is left-aligned, the rest right.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    /// Column headings.
+    pub header: Vec<String>,
+    /// Rows, each as many cells as the header.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Self {
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Aligned text, indented by two spaces.
+    pub fn to_text(&self, color: bool) -> String {
+        let n = self.header.len();
+        let mut widths = vec![0; n];
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, cell) in r.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |cells: &[String]| {
+            let mut l = String::from(" ");
+            for (i, cell) in cells.iter().enumerate().take(n) {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                l.push(' ');
+                if i == 0 {
+                    l.push_str(cell);
+                    l.push_str(&" ".repeat(pad));
+                } else {
+                    l.push_str(&" ".repeat(pad + 1));
+                    l.push_str(cell);
+                }
+            }
+            l.trim_end().to_string()
+        };
+        let head = line(&self.header);
+        if color {
+            let _ = writeln!(out, "\x1b[1m{head}\x1b[0m");
+        } else {
+            let _ = writeln!(out, "{head}");
+        }
+        for r in &self.rows {
+            let _ = writeln!(out, "{}", line(r));
+        }
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table, numbers right-aligned.
+    pub fn to_markdown(&self) -> String {
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "| {} |",
+            self.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let align: Vec<&str> = (0..self.header.len())
+            .map(|i| if i == 0 { "---" } else { "---:" })
+            .collect();
+        let _ = writeln!(out, "| {} |", align.join(" | "));
+        for r in &self.rows {
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match c.strip_prefix("  ") {
+                    // Markdown collapses the indent that marks a per-model row; say it.
+                    Some(rest) if i == 0 => format!("↳ {}", esc(rest)),
+                    _ => esc(c),
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+fn num_ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Dollars with enough digits to show small per-conversation costs.
+pub fn usd(x: f64) -> String {
+    if x == 0.0 {
+        "$0".to_string()
+    } else if x.abs() >= 1.0 {
+        format!("${x:.2}")
+    } else if x.abs() >= 0.01 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.6}")
+    }
+}
+
+/// The summary's sections as (title, table) pairs, shared by the text and Markdown forms.
+pub fn sections(s: &Summary) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
+
+    let mut t = Table::new(&["", "count", "per second", "error rate"]);
+    t.row(vec![
+        "conversations".into(),
+        s.conversation.count.to_string(),
+        format!("{:.2}", s.conversation.per_second),
+        pct(s.conversation.error_rate),
+    ]);
+    t.row(vec![
+        "llm calls".into(),
+        s.llm_call.count.to_string(),
+        format!("{:.2}", s.llm_call.per_second),
+        pct(s.llm_call.error_rate),
+    ]);
+    out.push(("Throughput".to_string(), t));
+
+    let mut t = Table::new(&["calls", "value"]);
+    let rows = [
+        ("attempts sent", s.attempt.count.to_string()),
+        ("retries", s.llm_call.retries.to_string()),
+        (
+            "retry amplification (attempts per call)",
+            format!("{:.3}", s.llm_call.retry_amplification),
+        ),
+        ("fallbacks", s.llm_call.fallbacks.to_string()),
+        ("fallback rate", pct(s.llm_call.fallback_rate)),
+        (
+            "attempts refused locally",
+            s.attempt.local_refusals.to_string(),
+        ),
+        (
+            "steps per conversation",
+            format!("{:.2}", s.conversation.steps_mean),
+        ),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    out.push(("Retries and fallbacks".to_string(), t));
+
+    let mut t = Table::new(&["latency (ms)", "count", "p50", "p90", "p95", "p99", "max"]);
+    let mut lat = |name: String, l: &LatencyMs, always: bool| {
+        if always || l.count > 0 {
+            t.row(vec![
+                name,
+                l.count.to_string(),
+                num_ms(l.p50),
+                num_ms(l.p90),
+                num_ms(l.p95),
+                num_ms(l.p99),
+                num_ms(l.max),
+            ]);
+        }
+    };
+    lat("llm call".into(), &s.llm_call.latency_ms, true);
+    for (model, m) in &s.llm_call.by_model {
+        lat(format!("  {model}"), &m.latency_ms, false);
+    }
+    lat("attempt".into(), &s.attempt.latency_ms, true);
+    lat("time to first token".into(), &s.llm_call.ttft_ms, false);
+    for (model, m) in &s.llm_call.by_model {
+        lat(format!("  {model}"), &m.ttft_ms, false);
+    }
+    lat("inter-token gap".into(), &s.llm_call.inter_token_ms, false);
+    lat("conversation".into(), &s.conversation.latency_ms, true);
+    lat(
+        "conversation from intended start".into(),
+        &s.conversation.latency_from_intended_ms,
+        false,
+    );
+    lat("tool".into(), &s.tool.latency_ms, false);
+    lat("scheduler lag".into(), &s.load.scheduler_lag_ms, false);
+    out.push(("Latency".to_string(), t));
+
+    let mut t = Table::new(&["outcome", "conversations", "share"]);
+    let total = s.conversation.count.max(1) as f64;
+    for (o, n) in s.conversation.by_outcome.iter().filter(|(_, n)| **n > 0) {
+        t.row(vec![o.clone(), n.to_string(), pct(*n as f64 / total)]);
+    }
+    out.push(("Outcomes".to_string(), t));
+
+    let mut t = Table::new(&["error class", "failed calls", "failed attempts"]);
+    for (class, attempts) in &s.attempt.by_error_class {
+        let calls = s.llm_call.by_error_class.get(class).copied().unwrap_or(0);
+        if calls > 0 || *attempts > 0 {
+            t.row(vec![class.clone(), calls.to_string(), attempts.to_string()]);
+        }
+    }
+    if !t.rows.is_empty() {
+        out.push(("Errors".to_string(), t));
+    }
+
+    let mut t = Table::new(&[
+        "model",
+        "calls",
+        "prompt tok",
+        "cached tok",
+        "completion tok",
+        "usd",
+        "usd/call",
+    ]);
+    for (model, c) in &s.cost.by_model {
+        t.row(vec![
+            model.clone(),
+            c.calls.to_string(),
+            c.prompt.to_string(),
+            c.cached.to_string(),
+            c.completion.to_string(),
+            usd(c.usd),
+            usd(if c.calls == 0 {
+                0.0
+            } else {
+                c.usd / c.calls as f64
+            }),
+        ]);
+    }
+    t.row(vec![
+        "total".into(),
+        s.llm_call.count.to_string(),
+        s.tokens.prompt.to_string(),
+        s.tokens.cached.to_string(),
+        s.tokens.completion.to_string(),
+        usd(s.cost.usd_total),
+        usd(s.cost.usd_per_call),
+    ]);
+    let title = if s.tokens.estimated {
+        "Tokens and cost by model (some token counts estimated locally)"
+    } else {
+        "Tokens and cost by model"
+    };
+    out.push((title.to_string(), t));
+
+    let p = &s.cost.usd_per_conversation_percentiles;
+    let mut t = Table::new(&["cost per conversation", "mean", "p50", "p95", "p99", "max"]);
+    t.row(vec![
+        "usd".into(),
+        usd(s.cost.usd_per_conversation),
+        usd(p.p50),
+        usd(p.p95),
+        usd(p.p99),
+        usd(p.max),
+    ]);
+    out.push(("Cost per conversation".to_string(), t));
+
+    let mut t = Table::new(&["control", "count"]);
+    let mut ctl = |name: &str, n: u64| {
+        if n > 0 {
+            t.row(vec![name.to_string(), n.to_string()]);
+        }
+    };
+    ctl("breaker transitions", s.breaker.transitions.len() as u64);
+    ctl("breaker opened", s.breaker.opened);
+    ctl(
+        "sanitizer: blocked conversations",
+        s.sanitizer.blocked_conversations,
+    );
+    for (kind, n) in &s.sanitizer.by_threat {
+        ctl(&format!("sanitizer: {kind}"), *n);
+    }
+    ctl("budget warnings", s.budget.warnings);
+    ctl("budget exceeded", s.budget.exceeded);
+    ctl("max steps reached", s.budget.max_steps);
+    ctl("session evictions", s.sessions.evictions);
+    ctl(
+        "local rate-limit rejections",
+        s.sessions.rate_limit_rejections,
+    );
+    ctl("dropped arrivals (open model)", s.load.dropped_arrivals);
+    ctl("unpriced calls", s.cost.unpriced_calls);
+    for (key, secs) in &s.breaker.open_s {
+        t.row(vec![
+            format!("breaker {key} open (s)"),
+            format!("{secs:.1}"),
+        ]);
+    }
+    if !t.rows.is_empty() {
+        out.push(("Controls".to_string(), t));
+    }
+    out
+}
+
+fn headline(s: &Summary) -> String {
+    format!(
+        "{} · {:.1} s · seed {} · {} load · {} endpoint · started {}{}",
+        s.run.name,
+        s.run.duration_s,
+        s.run.seed,
+        s.run.load_model,
+        s.run.endpoint_kind,
+        s.run.started_at,
+        if s.run.interrupted {
+            " · INTERRUPTED (partial results)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Fewer samples than this make a p99 little more than the maximum.
+const MIN_SAMPLES_FOR_P99: u64 = 100;
+
+/// Warnings about how far the figures can be trusted, each saying how to fix the cause; the
+/// runner prints them on stderr after the table.
+pub fn warnings(s: &Summary) -> Vec<String> {
+    let mut w = Vec::new();
+    if s.run.interrupted {
+        w.push(
+            "the run was interrupted: conversations in flight were cut short and counted as \
+             `interrupted`; let it finish (or lengthen the grace period) for clean figures"
+                .to_string(),
+        );
+    }
+    if s.llm_call.count > 0 && s.llm_call.count < MIN_SAMPLES_FOR_P99 {
+        w.push(format!(
+            "only {} LLM calls: p99 is close to the maximum and noisy; run longer or with more \
+             users for at least {MIN_SAMPLES_FOR_P99}",
+            s.llm_call.count
+        ));
+    }
+    if s.conversation.count > 0 && s.conversation.error_rate > 0.05 {
+        w.push(format!(
+            "{:.1}% of conversations ended in an error; see errors.csv for the classes \
+             (rate limits, timeouts, outages) before reading latency or cost figures",
+            s.conversation.error_rate * 100.0
+        ));
+    }
+    if s.load.dropped_arrivals > 0 {
+        w.push(format!(
+            "{} arrivals were dropped at the in-flight cap: the system (or this machine) could \
+             not keep up with the arrival rate; lower the rate or raise the cap",
+            s.load.dropped_arrivals
+        ));
+    }
+    let lag = &s.load.scheduler_lag_ms;
+    if lag.count > 0 && lag.p99 > 100.0 {
+        w.push(format!(
+            "the load generator lagged behind its schedule (scheduler lag p99 {:.0} ms): this \
+             machine is saturated; use fewer users or a faster machine, and read latency from \
+             the intended start",
+            lag.p99
+        ));
+    }
+    if s.cost.unpriced_calls > 0 {
+        w.push(format!(
+            "{} calls were answered by models missing from the price table and billed $0; add \
+             them to the table",
+            s.cost.unpriced_calls
+        ));
+    }
+    if s.tokens.estimated {
+        w.push(
+            "some token counts were estimated locally because the endpoint sent no usage; \
+             costs are approximate (enable stream_options.include_usage on the endpoint)"
+                .to_string(),
+        );
+    }
+    w
+}
+
+/// The summary as aligned text tables for the terminal.
+pub fn render_table(s: &Summary, color: bool) -> String {
+    let mut out = String::new();
+    let (b, r) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(out, "{b}{}{r}", headline(s));
+    for (title, t) in sections(s) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{b}{title}{r}");
+        let text = t.to_text(color);
+        if color && title == "Errors" {
+            // Red draws the eye to failures; only when colour is allowed.
+            for l in text.lines() {
+                let _ = writeln!(out, "\x1b[31m{l}\x1b[0m");
+            }
+        } else {
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// The summary as Markdown (`summary.md`).
+pub fn render_markdown(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## reactbench: {}", s.run.name.replace('|', "\\|"));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", headline(s));
+    for (title, t) in sections(s) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "### {title}");
+        let _ = writeln!(out);
+        out.push_str(&t.to_markdown());
+    }
+    out
+}
