@@ -1,4 +1,8 @@
 //! The agent stack a production ReAct agent runs, one conversation at a time: ReAct loop,
 //! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
 
+pub mod budget;
+pub mod history;
 pub mod record;
+pub mod sessions;
+pub mod tools;
