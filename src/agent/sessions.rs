@@ -386,10 +386,12 @@ impl SessionStore {
     }
 
     /// Stores the history at the end of a turn and counts it as an access. Returns false if the
-    /// session is gone meanwhile (evicted or expired during the turn); the history is dropped.
+    /// session is gone meanwhile (evicted, or idle past the TTL since its last access: the TTL
+    /// is checked before the access is refreshed, here too); the history is then dropped.
     pub fn end_turn(&self, id: SessionId, history: Vec<ChatMessage>) -> bool {
         let mut inner = self.lock();
         let now = Instant::now();
+        inner.purge_expired(now, self.config.ttl.0);
         let Some(e) = inner.sessions.get_mut(&id) else {
             return false;
         };
@@ -597,12 +599,21 @@ mod tests {
         );
         assert_eq!(s.stats().evicted_ttl, 1);
 
+        // end_turn checks the TTL before refreshing too: a turn that outlived the TTL finds
+        // its session gone rather than reviving it.
+        let r2 = s.begin_turn(1, Some(r.id)).unwrap();
+        advance(Duration::from_secs(3601)).await;
+        assert!(!s.end_turn(r2.id, Vec::new()));
+        assert_eq!(s.stats().evicted_ttl, 2);
+        let r = s.begin_turn(1, None).unwrap();
+        assert!(s.end_turn(r.id, Vec::new()));
+
         // An idle store purges on demand too.
         advance(Duration::from_secs(7200)).await;
         assert_eq!(s.purge_expired(), 1);
         assert!(s.is_empty());
         assert_eq!(s.users(), 0);
-        assert_eq!(s.stats().evicted_ttl, 2);
+        assert_eq!(s.stats().evicted_ttl, 3);
     }
 
     #[tokio::test(start_paused = true)]

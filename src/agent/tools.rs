@@ -254,37 +254,54 @@ impl ToolBox {
     /// `Action Input:`, surrounding quotes tolerated) or the JSON arguments string (native
     /// protocol). A name outside the allow-list is refused at once, without sleeping or running.
     /// Tool errors (bad syntax, division by zero, missing argument) are results, never panics.
-    pub async fn run(&self, name: &str, input: &str, rng: &mut impl Rng) -> ToolResult {
+    ///
+    /// The latency is drawn before the future is returned, so the future does not borrow `rng`
+    /// and stays `Send` whatever rng is used.
+    pub fn run(
+        &self,
+        name: &str,
+        input: &str,
+        rng: &mut impl Rng,
+    ) -> impl Future<Output = ToolResult> + Send + 'static {
         let started = Instant::now();
-        let Some(tool) = self.tools.iter().find(|t| t.name == name) else {
-            return ToolResult {
-                name: name.to_string(),
-                status: ToolStatus::Refused,
-                output: format!(
-                    "Error: tool `{name}` is not allowed; available tools: {}",
-                    self.tools
-                        .iter()
-                        .map(|t| t.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                started,
-                latency: Duration::ZERO,
-            };
+        let name = name.to_string();
+        let planned = match self.tools.iter().find(|t| t.name == name) {
+            Some(tool) => Ok((draw(tool.latency, rng), run_sync(tool, input))),
+            None => Err(format!(
+                "Error: tool `{name}` is not allowed; available tools: {}",
+                self.tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         };
-        tokio::time::sleep(draw(tool.latency, rng)).await;
-        // What the agent really waited: the timer's granularity (1 ms) rounds the draw up.
-        let latency = started.elapsed();
-        let (status, output) = match run_sync(tool, input) {
-            Ok(out) => (ToolStatus::Ok, out),
-            Err(e) => (ToolStatus::Error, format!("Error: {e}")),
-        };
-        ToolResult {
-            name: name.to_string(),
-            status,
-            output,
-            started,
-            latency,
+        async move {
+            match planned {
+                Err(refusal) => ToolResult {
+                    name,
+                    status: ToolStatus::Refused,
+                    output: refusal,
+                    started,
+                    latency: Duration::ZERO,
+                },
+                Ok((sleep, outcome)) => {
+                    tokio::time::sleep(sleep).await;
+                    let (status, output) = match outcome {
+                        Ok(out) => (ToolStatus::Ok, out),
+                        Err(e) => (ToolStatus::Error, format!("Error: {e}")),
+                    };
+                    ToolResult {
+                        name,
+                        status,
+                        output,
+                        started,
+                        // What the agent really waited: the timer's 1 ms granularity rounds
+                        // the draw up.
+                        latency: started.elapsed(),
+                    }
+                }
+            }
         }
     }
 }
@@ -683,6 +700,15 @@ mod tests {
             assert_eq!(r.record().status, ToolStatus::Refused);
         }
         assert!(tb.allows("calculator") && !tb.allows("search"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_future_is_send_and_does_not_borrow_the_rng() {
+        let tb = ToolBox::new(&ToolsConfig::default()).unwrap();
+        // A thread-local rng is not Send; the future must not hold it.
+        let fut = tb.run("calculator", "6*7", &mut rand::rng());
+        let r = tokio::spawn(fut).await.unwrap();
+        assert_eq!((r.status, r.output.as_str()), (ToolStatus::Ok, "42"));
     }
 
     #[test]
