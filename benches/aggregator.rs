@@ -31,7 +31,10 @@ fn prices() -> PriceTable {
             notes: None,
         },
     );
-    PriceTable { models }
+    PriceTable {
+        models,
+        ..Default::default()
+    }
 }
 
 fn record(id: u64, t0: Instant) -> ConversationRecord {

@@ -6,12 +6,15 @@
 
 use tiktoken_rs::CoreBPE;
 
-use crate::chat::ChatMessage;
+use crate::chat::{ChatMessage, ChatRequest, ToolSpec};
 
 /// Tokens added per message by the chat format (OpenAI's published rule of thumb).
 pub const TOKENS_PER_MESSAGE: u64 = 3;
 /// Tokens that prime the assistant's reply.
 pub const TOKENS_REPLY_PRIMING: u64 = 3;
+/// Tokens added per tool definition on top of its JSON text (an estimate: OpenAI renders tools
+/// into a hidden system-prompt block whose exact format is not published).
+pub const TOKENS_PER_TOOL: u64 = 8;
 
 /// Which BPE vocabulary a model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,20 +92,47 @@ impl Tokenizer {
         self.bpe.encode_ordinary(text).len() as u64
     }
 
+    /// Tokens one message adds to a prompt: the per-message overhead, its role, its content
+    /// and its tool calls' names and arguments. [`Tokenizer::count_messages`] is the sum of
+    /// these plus the reply priming, so history truncation can price messages one by one.
+    pub fn count_message(&self, m: &ChatMessage) -> u64 {
+        let mut n = TOKENS_PER_MESSAGE + self.count(m.role.as_str());
+        if let Some(c) = &m.content {
+            n += self.count(c);
+        }
+        for call in &m.tool_calls {
+            n += self.count(&call.name) + self.count(&call.arguments);
+        }
+        n
+    }
+
     /// Prompt tokens of a chat request: each message's role and content (and tool calls'
     /// names and arguments) plus the per-message and reply-priming overheads.
     pub fn count_messages(&self, messages: &[ChatMessage]) -> u64 {
-        let mut n = TOKENS_REPLY_PRIMING;
-        for m in messages {
-            n += TOKENS_PER_MESSAGE + self.count(m.role.as_str());
-            if let Some(c) = &m.content {
-                n += self.count(c);
-            }
-            for call in &m.tool_calls {
-                n += self.count(&call.name) + self.count(&call.arguments);
-            }
-        }
-        n
+        TOKENS_REPLY_PRIMING + messages.iter().map(|m| self.count_message(m)).sum::<u64>()
+    }
+
+    /// Tokens the tool definitions add to a prompt (native protocol): each tool's name,
+    /// description and JSON-schema parameters as compact JSON, plus [`TOKENS_PER_TOOL`]. This
+    /// is an estimate within a few tokens per tool; the endpoint's `usage` is what gets billed.
+    pub fn count_tools(&self, tools: &[ToolSpec]) -> u64 {
+        tools
+            .iter()
+            .map(|t| {
+                let json = serde_json::json!({
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                });
+                TOKENS_PER_TOOL + self.count(&json.to_string())
+            })
+            .sum()
+    }
+
+    /// Prompt tokens of a whole request: its messages and its tool definitions. This is the
+    /// estimate the token budget checks before the call is paid for.
+    pub fn count_request(&self, request: &ChatRequest) -> u64 {
+        self.count_messages(&request.messages) + self.count_tools(&request.tools)
     }
 }
 
@@ -136,5 +166,52 @@ mod tests {
         let msgs = [ChatMessage::text(Role::User, "hello world")];
         // priming 3 + per-message 3 + "user" 1 + content 2
         assert_eq!(t.count_messages(&msgs), 9);
+    }
+
+    #[test]
+    fn message_counts_add_up_to_the_request() {
+        use crate::chat::{MaxTokensField, ToolCall};
+        let t = Tokenizer::for_model("gpt-4.1");
+        let mut asst = ChatMessage::text(Role::Assistant, "");
+        asst.content = None;
+        asst.tool_calls.push(ToolCall {
+            id: "call_1".into(),
+            name: "calculator".into(),
+            arguments: r#"{"expression":"2+2"}"#.into(),
+        });
+        let msgs = vec![
+            ChatMessage::text(Role::System, "You are a helpful agent."),
+            ChatMessage::text(Role::User, "Tính 2+2 giúp tôi"),
+            asst,
+            ChatMessage::tool_result("call_1", "4"),
+        ];
+        let per: u64 = msgs.iter().map(|m| t.count_message(m)).sum();
+        assert_eq!(t.count_messages(&msgs), per + TOKENS_REPLY_PRIMING);
+        // A tool call costs its name and arguments, not nothing.
+        assert!(t.count_message(&msgs[2]) > TOKENS_PER_MESSAGE + 1);
+
+        let tool = ToolSpec {
+            name: "calculator".into(),
+            description: "Evaluates an arithmetic expression".into(),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {"expression": {"type": "string"}},
+                "required": ["expression"],
+            }),
+        };
+        let one = t.count_tools(std::slice::from_ref(&tool));
+        assert!(one > TOKENS_PER_TOOL + 10, "{one}");
+        assert_eq!(t.count_tools(&[tool.clone(), tool.clone()]), 2 * one);
+        let mut req = ChatRequest {
+            model: "gpt-4.1".into(),
+            messages: msgs.clone(),
+            max_tokens: Some(100),
+            max_tokens_field: MaxTokensField::MaxTokens,
+            tools: vec![],
+            stream: false,
+        };
+        assert_eq!(t.count_request(&req), t.count_messages(&msgs));
+        req.tools.push(tool);
+        assert_eq!(t.count_request(&req), t.count_messages(&msgs) + one);
     }
 }

@@ -2,8 +2,12 @@
 //! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
 
 pub mod breaker;
+pub mod budget;
+pub mod history;
 pub mod react;
 pub mod record;
 pub mod resilience;
 pub mod retry;
 pub mod sanitizer;
+pub mod sessions;
+pub mod tools;
