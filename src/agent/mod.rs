@@ -2,6 +2,7 @@
 //! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
 
 pub mod breaker;
+pub mod conversation;
 pub mod budget;
 pub mod history;
 pub mod react;

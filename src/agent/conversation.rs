@@ -1,0 +1,492 @@
+//! One conversation through the full agent stack: sessions, sanitizer, token budget, history
+//! truncation, the ReAct loop (text or native tool calls), simulated tools, and every LLM call
+//! through retries, breakers and fallbacks. The result is one [`ConversationRecord`].
+//!
+//! One [`Agent`] is shared (`Arc`) by all virtual users of a run, as a production service
+//! shares its session store, breakers and connection pool; each conversation's own state (its
+//! messages and budget) lives on its task's stack.
+//!
+//! Decisions worth knowing:
+//! - A tool name the sanitizer calls dangerous ends the conversation with `refused_action`,
+//!   before anything runs. A name outside the allow-list is refused too (never run), but the
+//!   model is told so in the observation and may go on: that is what a production agent does
+//!   with a hallucinated tool.
+//! - Tool output the sanitizer finds unsafe (indirect injection) is withheld from the model and
+//!   replaced by a notice; the finding is recorded.
+//! - A session keeps, per turn, the user's (sanitized) message and the final answer, not the
+//!   intermediate tool steps, so its memory stays bounded by the number of turns.
+//! - A 400 `context_length_exceeded` triggers one harder truncation and one retry of the call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::agent::breaker::{BreakerConfig, BreakerRegistry};
+use crate::agent::budget::{Budget, BudgetCheck, BudgetConfig};
+use crate::agent::history;
+use crate::agent::react::{self, ReactStep};
+use crate::agent::record::{
+    ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
+use crate::agent::resilience::{CallOutcome, Caller, SendGuard};
+use crate::agent::retry::RetryConfig;
+use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
+use crate::agent::sessions::{SessionConfig, SessionId, SessionStore};
+use crate::agent::tools::{ToolBox, ToolsConfig};
+use crate::chat::{ChatMessage, ChatRequest, MaxTokensField, Role, ToolSpec};
+use crate::client::LlmClient;
+use crate::pricing::PriceTable;
+use crate::tokens::Tokenizer;
+
+/// How the agent and the model exchange tool calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// `Thought:` / `Action:` / `Action Input:` / `Observation:` / `Final Answer:` in plain text.
+    #[default]
+    Text,
+    /// OpenAI tool calls: `tools` in the request, `tool_calls` in the reply, `role: tool` results.
+    Native,
+}
+
+/// Everything the agent needs to know, validated by the scenario.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// Primary model.
+    pub model: String,
+    /// Fallback chain, tried in order.
+    pub fallback: Vec<String>,
+    /// Tool-call protocol.
+    pub protocol: Protocol,
+    /// Stream replies (SSE).
+    pub stream: bool,
+    /// Completion limit per call.
+    pub max_tokens: Option<u32>,
+    /// Which field carries the completion limit.
+    pub max_tokens_field: MaxTokensField,
+    /// The primary model's context window in tokens, if known; history is truncated to it.
+    pub context_window: Option<u64>,
+    /// Overall deadline of one LLM call, retries and fallbacks included.
+    pub call_deadline: Option<Duration>,
+    /// Token budget per conversation.
+    pub budget: BudgetConfig,
+    /// Session store.
+    pub sessions: SessionConfig,
+    /// Input, tool-output and action screening.
+    pub sanitizer: SanitizerConfig,
+    /// Retry policy.
+    pub retry: RetryConfig,
+    /// Circuit breakers.
+    pub breaker: BreakerConfig,
+    /// Simulated tools.
+    pub tools: ToolsConfig,
+}
+
+/// Why an agent could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The sanitizer's patterns are invalid.
+    #[error("agent.sanitizer: {0}")]
+    Sanitizer(#[from] crate::agent::sanitizer::SanitizerError),
+    /// The session settings are invalid.
+    #[error("{0}")]
+    Sessions(String),
+    /// The tool settings are invalid.
+    #[error("{0}")]
+    Tools(String),
+}
+
+/// The run-wide spend cap: once the dollars spent reach the limit, no new LLM attempt is sent.
+/// Dollars are counted from the usage each reply reports, priced by the model that answered.
+#[derive(Debug)]
+pub struct SpendCap {
+    limit_nano_usd: u64,
+    spent_nano_usd: AtomicU64,
+    prices: PriceTable,
+}
+
+impl SpendCap {
+    /// A cap of `limit_usd` dollars, pricing calls with `prices`.
+    pub fn new(limit_usd: f64, prices: PriceTable) -> SpendCap {
+        SpendCap {
+            limit_nano_usd: (limit_usd * 1e9).max(0.0) as u64,
+            spent_nano_usd: AtomicU64::new(0),
+            prices,
+        }
+    }
+
+    /// True while the spend is below the cap.
+    pub fn allows(&self) -> bool {
+        self.spent_nano_usd.load(Ordering::Relaxed) < self.limit_nano_usd
+    }
+
+    /// Dollars spent so far.
+    pub fn spent_usd(&self) -> f64 {
+        self.spent_nano_usd.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
+    fn add(&self, model: &str, usage: &crate::chat::Usage) {
+        if let Some(usd) = self.prices.cost_usd(model, usage) {
+            self.spent_nano_usd
+                .fetch_add((usd * 1e9).round() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One user turn to run.
+#[derive(Clone, Debug)]
+pub struct TurnRequest {
+    /// Run-unique conversation number.
+    pub conversation_id: u64,
+    /// Virtual user.
+    pub user_id: u64,
+    /// Turn number within the session (1-based).
+    pub turn: u32,
+    /// The session to resume, if any (`None` opens a new one).
+    pub session: Option<SessionId>,
+    /// What the user says.
+    pub prompt: String,
+    /// Open model: when the conversation was scheduled to start.
+    pub intended_start: Option<Instant>,
+}
+
+/// The record of a turn, and the session to pass to the user's next turn.
+#[derive(Clone, Debug)]
+pub struct TurnResult {
+    /// Everything the conversation did.
+    pub record: ConversationRecord,
+    /// The session used (resume it with the next turn), if one was opened.
+    pub session: Option<SessionId>,
+}
+
+const WITHHELD: &str =
+    "[tool output withheld by the sanitizer: it looked like a prompt injection]";
+const NATIVE_SYSTEM_PROMPT: &str =
+    "You are a helpful assistant. Use the tools when they help, then answer the user.";
+
+/// The agent service shared by every virtual user of a run.
+pub struct Agent {
+    config: AgentConfig,
+    caller: Caller,
+    sessions: Arc<SessionStore>,
+    sanitizer: Sanitizer,
+    tools: ToolBox,
+    tokenizer: Tokenizer,
+    system_prompt: String,
+    tool_specs: Vec<ToolSpec>,
+    tool_spec_tokens: u64,
+    spend: Option<Arc<SpendCap>>,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("model", &self.config.model)
+            .field("fallback", &self.config.fallback)
+            .field("protocol", &self.config.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// Builds the agent: compiles the sanitizer, opens the session store, sets up breakers and
+    /// the caller over `client`. `spend` stops new attempts once the run-wide cap is reached.
+    pub fn new(
+        config: AgentConfig,
+        client: LlmClient,
+        spend: Option<Arc<SpendCap>>,
+        seed: u64,
+    ) -> Result<Agent, AgentError> {
+        let sanitizer = Sanitizer::new(&config.sanitizer)?;
+        let sessions = SessionStore::new(config.sessions).map_err(AgentError::Sessions)?;
+        let tools = ToolBox::new(&config.tools).map_err(AgentError::Tools)?;
+        let breakers = Arc::new(BreakerRegistry::new(config.breaker.clone()));
+        let mut caller = Caller::new(
+            client,
+            config.retry.clone(),
+            breakers,
+            config.fallback.clone(),
+            config.call_deadline,
+        )
+        .with_jitter_seed(seed);
+        if let Some(cap) = &spend {
+            let cap = Arc::clone(cap);
+            let guard: SendGuard = Arc::new(move || cap.allows());
+            caller = caller.with_send_guard(guard);
+        }
+        let tokenizer = Tokenizer::for_model(&config.model);
+        let (system_prompt, tool_specs) = match config.protocol {
+            Protocol::Text => {
+                let described = tools.describe();
+                let pairs: Vec<(&str, &str)> = described
+                    .iter()
+                    .map(|(n, d)| (n.as_str(), d.as_str()))
+                    .collect();
+                (react::system_prompt(&pairs), Vec::new())
+            }
+            Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
+        };
+        let tool_spec_tokens = tokenizer.count_tools(&tool_specs);
+        Ok(Agent {
+            config,
+            caller,
+            sessions,
+            sanitizer,
+            tools,
+            tokenizer,
+            system_prompt,
+            tool_specs,
+            tool_spec_tokens,
+            spend,
+            seed,
+        })
+    }
+
+    /// The breakers, for the run's transition log.
+    pub fn breakers(&self) -> &Arc<BreakerRegistry> {
+        self.caller.breakers()
+    }
+
+    /// The session store, for its counters.
+    pub fn sessions(&self) -> &Arc<SessionStore> {
+        &self.sessions
+    }
+
+    /// The sanitizer, shared with `bench sanitize`-style checks.
+    pub fn sanitizer(&self) -> &Sanitizer {
+        &self.sanitizer
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
+    /// Largest prompt the history may grow to: the context window minus the completion limit.
+    fn max_prompt_tokens(&self) -> u64 {
+        match self.config.context_window {
+            Some(w) => w
+                .saturating_sub(u64::from(self.config.max_tokens.unwrap_or(0)))
+                .saturating_sub(self.tool_spec_tokens),
+            None => u64::MAX,
+        }
+    }
+
+    fn request(&self, messages: Vec<ChatMessage>) -> ChatRequest {
+        ChatRequest {
+            model: self.config.model.clone(),
+            messages,
+            max_tokens: self.config.max_tokens,
+            max_tokens_field: self.config.max_tokens_field,
+            tools: self.tool_specs.clone(),
+            stream: self.config.stream,
+        }
+    }
+
+    /// Runs one user turn to its end. Never fails: every way it can end is an [`Outcome`].
+    pub async fn run_turn(&self, req: TurnRequest) -> TurnResult {
+        let started = Instant::now();
+        let mut rec = ConversationRecord {
+            conversation_id: req.conversation_id,
+            user_id: req.user_id,
+            turn: req.turn,
+            started,
+            intended_start: req.intended_start,
+            latency: Duration::ZERO,
+            outcome: Outcome::Answered,
+            steps: 0,
+            calls: Vec::new(),
+            tools: Vec::new(),
+            sanitizer_threats: Vec::new(),
+            budget_warning: false,
+        };
+
+        // Sessions first: a user over the rate limit is refused before anything else runs.
+        let turn = match self.sessions.begin_turn(req.user_id, req.session) {
+            Ok(t) => t,
+            Err(_) => {
+                rec.outcome = Outcome::RateLimited;
+                rec.latency = started.elapsed();
+                return TurnResult {
+                    record: rec,
+                    session: req.session,
+                };
+            }
+        };
+
+        // User input is screened once, as it enters; history is never re-screened.
+        let verdict = self.sanitizer.screen_input(&req.prompt);
+        note_threats(&mut rec, &verdict);
+        if !verdict.safe {
+            self.sessions.end_turn(turn.id, turn.history);
+            rec.outcome = Outcome::BlockedBySanitizer;
+            rec.latency = started.elapsed();
+            return TurnResult {
+                record: rec,
+                session: Some(turn.id),
+            };
+        }
+        let user_message = ChatMessage::text(Role::User, verdict.cleaned);
+
+        let mut messages = Vec::with_capacity(turn.history.len() + 8);
+        messages.push(ChatMessage::text(Role::System, self.system_prompt.clone()));
+        messages.extend(turn.history.iter().cloned());
+        messages.push(user_message.clone());
+
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ req.conversation_id.rotate_left(17));
+        let mut budget = Budget::new(self.config.budget.clone());
+        let (outcome, answer) = self.react_loop(&mut rec, &mut messages, &mut budget, &mut rng).await;
+        rec.outcome = outcome;
+        rec.budget_warning |= budget.warned();
+
+        let mut history = turn.history;
+        if let Some(answer) = answer {
+            history.push(user_message);
+            history.push(ChatMessage::text(Role::Assistant, answer));
+        }
+        self.sessions.end_turn(turn.id, history);
+        rec.latency = started.elapsed();
+        TurnResult {
+            record: rec,
+            session: Some(turn.id),
+        }
+    }
+
+    /// The ReAct loop proper. Returns the outcome and, when answered, the final answer.
+    async fn react_loop(
+        &self,
+        rec: &mut ConversationRecord,
+        messages: &mut Vec<ChatMessage>,
+        budget: &mut Budget,
+        rng: &mut ChaCha8Rng,
+    ) -> (Outcome, Option<String>) {
+        let max_prompt = self.max_prompt_tokens();
+        let max_completion = u64::from(self.config.max_tokens.unwrap_or(0));
+        let mut step: u32 = 0;
+        loop {
+            step += 1;
+            let prompt = history::truncate(messages, max_prompt, &self.tokenizer);
+            let estimate = self.tokenizer.count_messages(&prompt) + self.tool_spec_tokens;
+            // The budget is checked before the paid call, never after.
+            match budget.check_before_call(estimate, max_completion) {
+                BudgetCheck::Ok => {}
+                BudgetCheck::Warning { .. } => rec.budget_warning = true,
+                BudgetCheck::Exceeded { .. } => return (Outcome::BudgetExceeded, None),
+                BudgetCheck::MaxSteps { .. } => return (Outcome::MaxSteps, None),
+            }
+
+            let mut out = self.call(rec, self.request(prompt), step).await;
+            if out.error.as_ref().map(|e| e.class) == Some(ErrorClass::ContextLength) {
+                // Our count disagreed with the server's: truncate harder, retry once.
+                let harder = history::truncate_harder(messages, max_prompt, &self.tokenizer);
+                out = self.call(rec, self.request(harder), step).await;
+            }
+            let Some(reply) = out.reply else {
+                let class = out.error.as_ref().map(|e| e.class);
+                let outcome = if class == Some(ErrorClass::SpendCap) {
+                    Outcome::SpendCap
+                } else {
+                    Outcome::Failed
+                };
+                return (outcome, None);
+            };
+            budget.record(&reply.usage);
+            rec.steps += 1;
+
+            match self.config.protocol {
+                Protocol::Native if !reply.tool_calls.is_empty() => {
+                    messages.push(ChatMessage {
+                        role: Role::Assistant,
+                        content: reply.content.clone(),
+                        tool_calls: reply.tool_calls.clone(),
+                        tool_call_id: None,
+                    });
+                    for call in &reply.tool_calls {
+                        match self.use_tool(rec, &call.name, &call.arguments, rng).await {
+                            Some(observation) => {
+                                messages.push(ChatMessage::tool_result(&call.id, observation))
+                            }
+                            None => return (Outcome::RefusedAction, None),
+                        }
+                    }
+                }
+                Protocol::Native => {
+                    return (Outcome::Answered, Some(reply.content.unwrap_or_default()));
+                }
+                Protocol::Text => {
+                    let text = reply.content.unwrap_or_default();
+                    match react::parse_reply(&text) {
+                        Ok(ReactStep::Final { answer, .. }) => {
+                            return (Outcome::Answered, Some(answer));
+                        }
+                        Ok(ReactStep::Action { tool, input, .. }) => {
+                            let Some(observation) = self.use_tool(rec, &tool, &input, rng).await
+                            else {
+                                return (Outcome::RefusedAction, None);
+                            };
+                            messages.push(ChatMessage::text(Role::Assistant, text));
+                            messages.push(ChatMessage::text(
+                                Role::User,
+                                react::observation_message(&observation),
+                            ));
+                        }
+                        Err(_) => return (Outcome::Unparseable, None),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One LLM call through the resilience layer; records it and feeds the spend cap.
+    async fn call(&self, rec: &mut ConversationRecord, req: ChatRequest, step: u32) -> CallOutcome {
+        let out = self.caller.call(req, step).await;
+        if let (Some(cap), Some(model)) = (&self.spend, &out.record.model_answered) {
+            cap.add(model, &out.record.usage);
+        }
+        rec.calls.push(out.record.clone());
+        out
+    }
+
+    /// Screens and runs one model-proposed action. Returns the observation for the model, or
+    /// `None` when the action is dangerous and the conversation must stop.
+    async fn use_tool(
+        &self,
+        rec: &mut ConversationRecord,
+        name: &str,
+        input: &str,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<String> {
+        let verdict = self.sanitizer.check_action(name, input);
+        note_threats(rec, &verdict);
+        if !verdict.safe {
+            rec.tools.push(ToolRecord {
+                name: name.to_string(),
+                started: Instant::now(),
+                latency: Duration::ZERO,
+                status: ToolStatus::Refused,
+            });
+            return None;
+        }
+        let result = self.tools.run(name, input, rng).await;
+        rec.tools.push(result.record());
+        let screened = self.sanitizer.screen_tool_output(&result.output);
+        note_threats(rec, &screened);
+        Some(if screened.safe {
+            screened.cleaned
+        } else {
+            WITHHELD.to_string()
+        })
+    }
+}
+
+fn note_threats(rec: &mut ConversationRecord, verdict: &Verdict) {
+    for t in &verdict.threats {
+        rec.sanitizer_threats.push(t.kind.as_str().to_string());
+    }
+}
