@@ -45,6 +45,9 @@ use crate::wire::{
 /// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
+/// Pause between the last bytes of a cut body and the cut, so those bytes reach the client.
+const CUT_DELAY: Duration = Duration::from_millis(5);
+
 /// How long a graceful shutdown waits for in-flight replies before dropping connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -736,11 +739,14 @@ async fn chat(
             Some(FaultKind::StreamCut) => {
                 let len = body.len();
                 let half = Bytes::from(body).slice(..len / 2);
-                let frames = stream::iter([
-                    Ok(Frame::data(half)),
-                    Err(io::Error::other("mock fault: body cut")),
-                ]);
-                let mut r = Response::new(StreamBody::new(frames).boxed_unsync());
+                let frames = Frames {
+                    frames: vec![(Duration::ZERO, half, false)].into_iter(),
+                    state: state.clone(),
+                    model: model.to_string(),
+                    usage,
+                    cut: true,
+                };
+                let mut r = Response::new(frames.into_body());
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
@@ -952,6 +958,39 @@ struct Frames {
     cut: bool,
 }
 
+impl Frames {
+    /// The body: each frame after its delay; the usage is counted as its frame is handed
+    /// over; a cut ends with an error (hyper then drops the connection mid-body).
+    fn into_body(self) -> Body {
+        let body = stream::unfold(self, |mut st| async move {
+            match st.frames.next() {
+                Some((delay, data, has_usage)) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if has_usage {
+                        st.state.stats.usage(
+                            &st.model,
+                            st.usage.prompt_tokens,
+                            st.usage.prompt_tokens_details.cached_tokens,
+                            st.usage.completion_tokens,
+                        );
+                    }
+                    Some((Ok(Frame::data(data)), st))
+                }
+                None if st.cut => {
+                    st.cut = false;
+                    // Let hyper flush what was sent first: an error drops its write buffer.
+                    tokio::time::sleep(CUT_DELAY).await;
+                    Some((Err(io::Error::other("mock fault: stream cut")), st))
+                }
+                None => None,
+            }
+        });
+        StreamBody::new(body).boxed_unsync()
+    }
+}
+
 fn sse_response(
     state: Arc<State>,
     model: &str,
@@ -980,30 +1019,7 @@ fn sse_response(
         usage,
         cut: fault == Some(FaultKind::StreamCut),
     };
-    let body = stream::unfold(st, |mut st| async move {
-        match st.frames.next() {
-            Some((delay, data, has_usage)) => {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                if has_usage {
-                    st.state.stats.usage(
-                        &st.model,
-                        st.usage.prompt_tokens,
-                        st.usage.prompt_tokens_details.cached_tokens,
-                        st.usage.completion_tokens,
-                    );
-                }
-                Some((Ok(Frame::data(data)), st))
-            }
-            None if st.cut => {
-                st.cut = false;
-                Some((Err(io::Error::other("mock fault: stream cut")), st))
-            }
-            None => None,
-        }
-    });
-    let mut r = Response::new(StreamBody::new(body).boxed_unsync());
+    let mut r = Response::new(st.into_body());
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
