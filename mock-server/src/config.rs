@@ -202,7 +202,7 @@ pub struct FaultConfig {
     pub hang: f64,
     /// Close the connection with a TCP reset instead of answering.
     pub reset: f64,
-    /// 200 whose body (or first stream event) is not valid JSON.
+    /// 200 whose body is not valid JSON; a stream sends one broken event, then `[DONE]`.
     pub malformed_json: f64,
     /// The reply body stops half-way and the connection is dropped (streaming or not).
     pub stream_cut: f64,

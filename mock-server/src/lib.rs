@@ -44,7 +44,7 @@
 //! service_unavailable = 0.0    # 503
 //! hang = 0.0                   # never answers (until the client gives up)
 //! reset = 0.0                  # TCP reset instead of a reply
-//! malformed_json = 0.0         # 200 whose body (or first SSE event) is not JSON
+//! malformed_json = 0.0         # 200 whose body is not JSON (streams: one broken event, [DONE])
 //! stream_cut = 0.0             # body stops half-way, connection dropped
 //! stream_error_event = 0.0     # streams only: an {"error": ...} event half-way, no [DONE]
 //! retry_after = "1s"           # what injected rate_limit 429s advertise

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use mock_server::{Jitter, MockConfig, ModelConfig};
+use mock_server::{Jitter, MockConfig};
 
 /// OpenAI-compatible mock server: scripted ReAct replies, latency model, rate limits, faults.
 #[derive(Debug, Parser)]
@@ -54,19 +54,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         config.seed = seed;
     }
     if args.instant {
-        for m in config
-            .models
-            .values_mut()
-            .chain(std::iter::once(&mut ModelConfig::default()))
-        {
+        config.models.entry("default".to_string()).or_default();
+        for m in config.models.values_mut() {
             m.ttft = Some(Duration::ZERO);
             m.per_token = Some(Duration::ZERO);
             m.jitter = Some(Jitter::None);
         }
-        let d = config.models.entry("default".to_string()).or_default();
-        d.ttft = Some(Duration::ZERO);
-        d.per_token = Some(Duration::ZERO);
-        d.jitter = Some(Jitter::None);
     }
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

@@ -2,11 +2,15 @@
 //! state). The convention is documented in the crate docs ("The ReAct script"); this module is
 //! its single implementation.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use serde_json::Value;
 use tiktoken_rs::CoreBPE;
 
 use crate::config::{CountRange, ScriptConfig};
 use crate::rng::{SplitMix, combine, hash_bytes};
+use crate::tokens::Encoding;
 use crate::wire::{Message, ReplyFunction, ReplyToolCall, Tool};
 
 /// Prefix of user messages that carry a tool result in the text protocol.
@@ -24,7 +28,7 @@ pub struct Reply {
     /// Output tokens: of the content, or of the call's name plus its arguments.
     pub completion_tokens: u64,
     /// The content (or the arguments) split into tokens, for streaming; empty unless asked.
-    pub pieces: Vec<String>,
+    pub pieces: Vec<Cow<'static, str>>,
     /// True when the step proposes the configured dangerous tool.
     pub dangerous: bool,
 }
@@ -157,13 +161,49 @@ const TOPICS: &[&str] = &[
     "author of The Tale of Kieu",
 ];
 
-fn filler(rng: &mut SplitMix, words: u64, out: &mut String) {
-    for i in 0..words {
-        if i > 0 || !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
+/// What replies are built from, per vocabulary, computed once: filler words that are exactly
+/// one token with their leading space, and the token pieces of the fixed phrases. Replies are
+/// sequences of these pieces, so their token count is known without encoding them (BPE splits
+/// text at word and punctuation boundaries first, and every piece is one such unit).
+struct Vocab {
+    words: Vec<String>,
+    final_prefix: Vec<String>,
+    plain_prefix: Vec<String>,
+    thought_prefix: Vec<String>,
+}
+
+impl Vocab {
+    fn new(bpe: &CoreBPE) -> Vocab {
+        let split = |s: &str| pieces(bpe, &bpe.encode_ordinary(s));
+        let mut words: Vec<String> = WORDS
+            .iter()
+            .map(|w| format!(" {w}"))
+            .filter(|w| bpe.encode_ordinary(w).len() == 1)
+            .collect();
+        if words.is_empty() {
+            words.push(" the".to_string());
         }
-        out.push_str(WORDS[rng.range(0, WORDS.len() as u64 - 1) as usize]);
+        Vocab {
+            words,
+            final_prefix: split("Final Answer:"),
+            plain_prefix: split("Here is"),
+            thought_prefix: split("Thought: I should"),
+        }
     }
+
+    fn word(&self, rng: &mut SplitMix) -> &str {
+        &self.words[rng.range(0, self.words.len() as u64 - 1) as usize]
+    }
+}
+
+fn vocab(enc: Encoding) -> &'static Vocab {
+    static O200K: OnceLock<Vocab> = OnceLock::new();
+    static CL100K: OnceLock<Vocab> = OnceLock::new();
+    let cell = match enc {
+        Encoding::O200kBase => &O200K,
+        Encoding::Cl100kBase => &CL100K,
+    };
+    cell.get_or_init(|| Vocab::new(enc.bpe()))
 }
 
 /// An arithmetic expression (numbers, `+ - * /`, parentheses) that evaluates without error.
@@ -227,15 +267,21 @@ fn pieces(bpe: &CoreBPE, ids: &[u32]) -> Vec<String> {
         .collect()
 }
 
+fn owned(p: Vec<String>) -> Vec<Cow<'static, str>> {
+    p.into_iter().map(Cow::Owned).collect()
+}
+
 /// Builds the reply for a request. `seed` is the server's seed; `length` the model's
 /// completion length range.
 pub fn reply(
     seed: u64,
     config: &ScriptConfig,
     length: CountRange,
-    bpe: &CoreBPE,
+    enc: Encoding,
     input: &ScriptInput<'_>,
 ) -> Reply {
+    let bpe = enc.bpe();
+    let v = vocab(enc);
     let choice_none = input.tool_choice.and_then(Value::as_str) == Some("none");
     let forced = input
         .tool_choice
@@ -300,20 +346,21 @@ pub fn reply(
                 finish_reason: if cut { "length" } else { "tool_calls" },
                 completion_tokens: name_tokens + ids.len() as u64,
                 pieces: if input.want_pieces {
-                    pieces(bpe, &ids)
+                    owned(pieces(bpe, &ids))
                 } else {
                     Vec::new()
                 },
                 dangerous,
             };
         }
-        let mut text = String::from("Thought: I should");
-        filler(&mut rng, target.saturating_sub(16).max(3), &mut text);
-        text.push_str(".\nAction: ");
-        text.push_str(&tool);
-        text.push_str("\nAction Input: ");
-        text.push_str(&arg);
-        return text_reply(bpe, text, None, input, dangerous);
+        let mut out: Vec<Cow<'static, str>> = Vec::with_capacity(target as usize + 16);
+        out.extend(v.thought_prefix.iter().map(|p| Cow::Borrowed(p.as_str())));
+        for _ in 0..target.saturating_sub(16).max(3) {
+            out.push(Cow::Borrowed(v.word(&mut rng)));
+        }
+        let tail = format!(".\nAction: {tool}\nAction Input: {arg}");
+        out.extend(owned(pieces(bpe, &bpe.encode_ordinary(&tail))));
+        return text_reply(out, input, dangerous);
     }
 
     // Final answer: exactly `target` tokens (before max_tokens).
@@ -322,43 +369,40 @@ pub fn reply(
             (m.role == "system" || m.role == "developer")
                 && m.content.text().contains("Final Answer")
         });
-    let mut text = String::from(if wants_react || !tools.is_empty() && !native {
-        "Final Answer:"
+    let prefix = if wants_react || !tools.is_empty() && !native {
+        &v.final_prefix
     } else {
-        "Here is"
-    });
-    filler(&mut rng, target, &mut text);
-    text.push('.');
-    text_reply(bpe, text, Some(target), input, false)
+        &v.plain_prefix
+    };
+    let mut out: Vec<Cow<'static, str>> = Vec::with_capacity(target as usize + 1);
+    out.extend(prefix.iter().map(|p| Cow::Borrowed(p.as_str())));
+    // At least one word: "." straight after ":" would merge into one token.
+    for _ in 0..target.saturating_sub(prefix.len() as u64 + 1).max(1) {
+        out.push(Cow::Borrowed(v.word(&mut rng)));
+    }
+    out.push(Cow::Borrowed("."));
+    out.truncate(target as usize);
+    text_reply(out, input, false)
 }
 
+/// A text reply from its token pieces, cut at `max_tokens`.
 fn text_reply(
-    bpe: &CoreBPE,
-    text: String,
-    exact: Option<u64>,
+    mut pieces: Vec<Cow<'static, str>>,
     input: &ScriptInput<'_>,
     dangerous: bool,
 ) -> Reply {
-    let mut ids = bpe.encode_ordinary(&text);
-    let mut content = text;
-    if let Some(e) = exact
-        && ids.len() as u64 > e
-    {
-        ids.truncate(e as usize);
-        content = decode(bpe, &ids);
-    }
     let mut finish = "stop";
     if let Some(max) = input.max_tokens
-        && ids.len() as u64 > max
+        && pieces.len() as u64 > max
     {
-        ids.truncate(max as usize);
-        content = decode(bpe, &ids);
+        pieces.truncate(max as usize);
         finish = "length";
     }
+    let content: String = pieces.concat();
     Reply {
-        completion_tokens: ids.len() as u64,
+        completion_tokens: pieces.len() as u64,
         pieces: if input.want_pieces {
-            pieces(bpe, &ids)
+            pieces
         } else {
             Vec::new()
         },
@@ -454,6 +498,7 @@ mod tests {
     #[test]
     fn final_answer_has_exact_drawn_length_and_max_tokens_cuts() {
         let bpe = tiktoken_rs::o200k_base_singleton();
+        let enc = Encoding::O200kBase;
         let m = msgs(r#"[{"role":"user","content":"hello"}]"#);
         let cfg = ScriptConfig::default();
         let range = CountRange { min: 30, max: 60 };
@@ -464,15 +509,52 @@ mod tests {
             max_tokens: None,
             want_pieces: true,
         };
-        let r = reply(5, &cfg, range, bpe, &input);
+        let r = reply(5, &cfg, range, enc, &input);
         let text = r.content.clone().expect("text reply");
         assert!((30..=60).contains(&r.completion_tokens));
         assert_eq!(bpe.encode_ordinary(&text).len() as u64, r.completion_tokens);
         assert_eq!(r.pieces.concat(), text);
         assert_eq!(r.finish_reason, "stop");
         input.max_tokens = Some(7);
-        let cut = reply(5, &cfg, range, bpe, &input);
+        let cut = reply(5, &cfg, range, enc, &input);
         assert_eq!((cut.completion_tokens, cut.finish_reason), (7, "length"));
         assert!(text.starts_with(cut.content.as_deref().unwrap_or("?")));
+    }
+
+    #[test]
+    fn piece_counts_equal_real_token_counts_in_both_vocabularies() {
+        let sys = r#"{"role":"system","content":"Action: one of [calculator, search, lookup]. Final Answer"}"#;
+        for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            let bpe = enc.bpe();
+            for seed in 0..40 {
+                for tail in [
+                    "",
+                    r#",{"role":"assistant","content":"x"},{"role":"user","content":"Observation: 1"}"#,
+                ] {
+                    let m = msgs(&format!(
+                        r#"[{sys},{{"role":"user","content":"q{seed}"}}{tail}]"#
+                    ));
+                    let cfg = ScriptConfig {
+                        tool_steps: CountRange { min: 0, max: 2 },
+                        ..ScriptConfig::default()
+                    };
+                    let input = ScriptInput {
+                        messages: &m,
+                        tools: &[],
+                        tool_choice: None,
+                        max_tokens: None,
+                        want_pieces: true,
+                    };
+                    let r = reply(seed, &cfg, CountRange { min: 1, max: 120 }, enc, &input);
+                    let text = r.content.clone().unwrap_or_default();
+                    assert_eq!(
+                        bpe.encode_ordinary(&text).len() as u64,
+                        r.completion_tokens,
+                        "{enc:?} {text:?}"
+                    );
+                    assert_eq!(r.pieces.concat(), text);
+                }
+            }
+        }
     }
 }

@@ -603,8 +603,10 @@ async fn chat(
         return Ok(finish(state, outcome, r));
     }
 
-    let bpe = tokens::bpe_for(model);
-    let prompt = state.tokens.prompt(bpe, messages, settings.prompt_caching);
+    let encoding = tokens::encoding_for(model);
+    let prompt = state
+        .tokens
+        .prompt(encoding.bpe(), messages, settings.prompt_caching);
     let requested = prompt.prompt_tokens + max_tokens.unwrap_or(0);
     if requested > settings.context_window {
         let r = invalid(
@@ -628,7 +630,7 @@ async fn chat(
         config.seed,
         &config.script,
         settings.completion_tokens,
-        bpe,
+        encoding,
         &ScriptInput {
             messages,
             tools: &request.tools,
@@ -848,7 +850,7 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
                                 kind: None,
                                 function: FunctionDelta {
                                     name: None,
-                                    arguments: piece,
+                                    arguments: piece.as_ref(),
                                 },
                             }]),
                             ..Delta::default()
@@ -881,7 +883,7 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
                     },
                     data: chunk(
                         Delta {
-                            content: Some(piece),
+                            content: Some(piece.as_ref()),
                             ..Delta::default()
                         },
                         None,
@@ -923,9 +925,13 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
                 "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\n\n",
                 p.id
             ));
-            for e in &mut events {
-                e.usage = false;
-            }
+            // Nothing after it but the end marker: a client cannot salvage a usage chunk.
+            events.truncate(1);
+            events.push(Event {
+                delay: Duration::ZERO,
+                data: Bytes::from_static(b"data: [DONE]\n\n"),
+                usage: false,
+            });
         }
         Some(FaultKind::StreamCut) => events.truncate(half),
         Some(FaultKind::StreamErrorEvent) => {

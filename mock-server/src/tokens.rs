@@ -31,8 +31,27 @@ pub const CACHE_BLOCK_TOKENS: u64 = 128;
 const SHARDS: usize = 16;
 const SHARD_CAPACITY: usize = 8192;
 
+/// The two BPE vocabularies the mock counts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// gpt-4o, gpt-4.1, gpt-5, o-series, and every non-OpenAI model (an estimate there).
+    O200kBase,
+    /// gpt-4 and gpt-3.5.
+    Cl100kBase,
+}
+
+impl Encoding {
+    /// The vocabulary (loaded once per process).
+    pub fn bpe(self) -> &'static CoreBPE {
+        match self {
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        }
+    }
+}
+
 /// The vocabulary for `model` (provider prefixes such as `openai/` are ignored).
-pub fn bpe_for(model: &str) -> &'static CoreBPE {
+pub fn encoding_for(model: &str) -> Encoding {
     let name = model.rsplit('/').next().unwrap_or(model);
     let lower = name.to_ascii_lowercase();
     let cl100k = (lower.starts_with("gpt-4") || lower.starts_with("gpt-3.5"))
@@ -40,10 +59,15 @@ pub fn bpe_for(model: &str) -> &'static CoreBPE {
         && !lower.starts_with("gpt-4.1")
         && !lower.starts_with("gpt-4.5");
     if cl100k {
-        tiktoken_rs::cl100k_base_singleton()
+        Encoding::Cl100kBase
     } else {
-        tiktoken_rs::o200k_base_singleton()
+        Encoding::O200kBase
     }
+}
+
+/// The vocabulary object for `model`.
+pub fn bpe_for(model: &str) -> &'static CoreBPE {
+    encoding_for(model).bpe()
 }
 
 /// A prompt's token counts.
