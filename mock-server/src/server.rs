@@ -758,12 +758,11 @@ async fn chat(
                 r
             }
             _ => {
-                state.stats.usage(
-                    model,
+                outcome.usage = Some([
                     usage.prompt_tokens,
                     usage.prompt_tokens_details.cached_tokens,
                     usage.completion_tokens,
-                );
+                ]);
                 json_response(StatusCode::OK, body)
             }
         }

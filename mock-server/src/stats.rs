@@ -78,6 +78,9 @@ pub struct Outcome<'a> {
     pub rate_limited: Option<&'static str>,
     /// The reply proposed the dangerous tool.
     pub dangerous: bool,
+    /// Prompt, cached and completion tokens of a reply delivered whole with its usage
+    /// (non-streaming; streams record theirs with [`Stats::usage`] when the chunk is sent).
+    pub usage: Option<[u64; 3]>,
 }
 
 #[derive(Default)]
@@ -161,11 +164,17 @@ impl Stats {
         if o.dangerous {
             s.dangerous += 1;
         }
+        if let Some([p, c, n]) = o.usage {
+            add(&mut s.tokens, p, c, n);
+        }
         if let Some(model) = o.model {
             let m = s.model(model);
             m.requests += 1;
             if let Some(code) = o.status {
                 *m.by_status.entry(code).or_default() += 1;
+            }
+            if let Some([p, c, n]) = o.usage {
+                add(&mut m.tokens, p, c, n);
             }
         }
     }

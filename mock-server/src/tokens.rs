@@ -122,8 +122,12 @@ impl TokenCounter {
 
     /// Tokens of one message including the per-message overhead.
     pub fn message_tokens(&self, bpe: &'static CoreBPE, m: &Message) -> u64 {
-        let mut n =
-            TOKENS_PER_MESSAGE + self.count(bpe, &m.role) + self.count(bpe, &m.content.text());
+        // Role names are one token each in both vocabularies; skip the cache for them.
+        let role = match m.role.as_str() {
+            "system" | "user" | "assistant" | "tool" => 1,
+            _ => self.count(bpe, &m.role),
+        };
+        let mut n = TOKENS_PER_MESSAGE + role + self.count(bpe, &m.content.text());
         for call in &m.tool_calls {
             if let Some(f) = &call.function {
                 n += self.count(bpe, &f.name) + self.count(bpe, &f.arguments);
@@ -205,6 +209,15 @@ mod tests {
             + c.count(bpe, "calculator")
             + c.count(bpe, "{\"expression\":\"1+2\"}");
         assert_eq!(c.prompt(bpe, &t, PromptCaching::Off).prompt_tokens, want);
+    }
+
+    #[test]
+    fn role_names_are_one_token() {
+        for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            for role in ["system", "user", "assistant", "tool"] {
+                assert_eq!(enc.bpe().encode_ordinary(role).len(), 1, "{enc:?} {role}");
+            }
+        }
     }
 
     #[test]

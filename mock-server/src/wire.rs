@@ -53,9 +53,9 @@ pub struct Message {
     pub tool_call_id: Option<String>,
 }
 
-/// Message content as OpenAI accepts it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+/// Message content as OpenAI accepts it. Deserialized by hand: serde's untagged enums buffer
+/// every value before trying variants, which costs an extra copy of each prompt.
+#[derive(Debug, Default)]
 pub enum Content {
     /// No content (assistant messages with tool calls).
     #[default]
@@ -64,6 +64,51 @@ pub enum Content {
     Text(String),
     /// Content parts; only `text` parts count.
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Content;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, an array of content parts, or null")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content::Text(v.to_string()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content::Text(v))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Content, E> {
+                Ok(Content::Null)
+            }
+
+            fn visit_none<E: serde::de::Error>(self) -> Result<Content, E> {
+                Ok(Content::Null)
+            }
+
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Content, D::Error> {
+                d.deserialize_any(V)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Content, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(p) = seq.next_element::<ContentPart>()? {
+                    parts.push(p);
+                }
+                Ok(Content::Parts(parts))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One content part.
@@ -354,4 +399,22 @@ pub struct ModelList<'a> {
     pub object: &'static str,
     /// The models.
     pub data: Vec<ModelEntry<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_forms() {
+        let ms: Vec<Message> = serde_json::from_str(
+            r#"[{"role":"user","content":"hi"},{"role":"assistant","content":null},
+            {"role":"assistant"},{"role":"user","content":[{"type":"text","text":"a"},
+            {"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"b"}]}]"#,
+        )
+        .expect("all OpenAI content forms parse");
+        let texts: Vec<String> = ms.iter().map(|m| m.content.text().into_owned()).collect();
+        assert_eq!(texts, ["hi", "", "", "ab"]);
+        assert!(serde_json::from_str::<Message>(r#"{"role":"user","content":5}"#).is_err());
+    }
 }
