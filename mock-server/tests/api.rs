@@ -1040,6 +1040,11 @@ fn config_file_errors_name_the_file() {
     let c = MockConfig::from_toml_file(&path).expect("valid file");
     assert_eq!(c.model("gpt-4.1").ttft, Duration::from_millis(10));
     let _ = std::fs::remove_dir_all(&dir);
+    // The example shipped with the crate stays valid.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mock.toml");
+    let c = MockConfig::from_toml_file(&example).expect("mock.toml is valid");
+    assert_eq!(c.model("gpt-4.1").rpm, Some(500));
+    assert_eq!(c.outages.len(), 1);
 }
 
 /// Evaluates `+ - * /` with parentheses; `None` on any error.
