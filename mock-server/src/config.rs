@@ -502,6 +502,9 @@ impl From<&ModelSettings> for ModelConfig {
     }
 }
 
+/// Longest reply the config may ask for, in tokens (replies are built in memory).
+pub const MAX_COMPLETION_TOKENS: u64 = 1_000_000;
+
 /// The key of the settings every model inherits.
 pub const DEFAULT_MODEL_KEY: &str = "default";
 
@@ -586,6 +589,15 @@ impl MockConfig {
                     key("context_window"),
                     w,
                     "use a positive token count",
+                ));
+            }
+            if let Some(c) = m.completion_tokens
+                && c.max > MAX_COMPLETION_TOKENS
+            {
+                return Err(invalid(
+                    key("completion_tokens"),
+                    c,
+                    "use at most 1000000 tokens per reply",
                 ));
             }
             if let Some(c) = m.completion_tokens

@@ -19,15 +19,24 @@ pub struct ChatRequest {
     /// Completion limit (newer field; wins over `max_tokens`).
     pub max_completion_tokens: Option<i64>,
     /// Stream the reply as server-sent events.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub stream: bool,
     /// Streaming options.
     pub stream_options: Option<StreamOptions>,
     /// Tools offered (native protocol).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub tools: Vec<Tool>,
     /// `"none"`, `"auto"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
     pub tool_choice: Option<Value>,
+}
+
+/// Clients send `null` for optional fields they leave unset: read it as the default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `stream_options`.
@@ -47,7 +56,7 @@ pub struct Message {
     #[serde(default)]
     pub content: Content,
     /// Tool calls of an assistant message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub tool_calls: Vec<RequestToolCall>,
     /// For a tool message, the call it answers.
     pub tool_call_id: Option<String>,
@@ -416,5 +425,9 @@ mod tests {
         let texts: Vec<String> = ms.iter().map(|m| m.content.text().into_owned()).collect();
         assert_eq!(texts, ["hi", "", "", "ab"]);
         assert!(serde_json::from_str::<Message>(r#"{"role":"user","content":5}"#).is_err());
+        let r: ChatRequest =
+            serde_json::from_str(r#"{"model":"m","messages":[],"stream":null,"tools":null}"#)
+                .expect("nulls read as defaults");
+        assert!(!r.stream && r.tools.is_empty());
     }
 }
