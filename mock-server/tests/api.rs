@@ -475,7 +475,9 @@ fn with_fault(set: impl Fn(&mut FaultConfig)) -> MockConfig {
 
 #[tokio::test]
 async fn every_fault_kind_is_injected_and_counted() {
-    let client = reqwest::Client::builder()
+    let client = reqwest::Client::new();
+    // Only the hang case needs a client that gives up.
+    let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()
         .expect("client");
@@ -528,7 +530,7 @@ async fn every_fault_kind_is_injected_and_counted() {
 
     // Hang: the client gives up.
     let (h, _) = start(with_fault(|f| f.hang = 1.0)).await;
-    let e = client
+    let e = impatient
         .post(format!("{}/chat/completions", h.base_url()))
         .json(&plain)
         .send()
