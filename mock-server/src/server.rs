@@ -1,0 +1,1044 @@
+//! The HTTP side: accept loop, routing, the chat-completions handler, SSE bodies, faults.
+//!
+//! One tokio task per connection runs hyper's HTTP/1.1 server. All shared state lives in
+//! [`State`] behind an `Arc`; its locks (stats, token cache, rate limits) are short and never
+//! held across an await.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{FaultKind, MockConfig, ModelSettings};
+use crate::latency;
+use crate::limits::{LimitHeaders, Limiter, go_duration};
+use crate::rng::{SplitMix, combine};
+use crate::script::{self, Reply, ScriptInput};
+use crate::stats::{Outcome, Stats};
+use crate::tokens::{self, TokenCounter};
+use crate::wire::{
+    self, ChatRequest, Choice, Chunk, ChunkChoice, Completion, Delta, ErrorBody, ErrorDetail,
+    FunctionDelta, ReplyMessage, ToolCallDelta,
+};
+
+/// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
+pub type Body = UnsyncBoxBody<Bytes, io::Error>;
+
+/// Pause between the last bytes of a cut body and the cut, so those bytes reach the client.
+const CUT_DELAY: Duration = Duration::from_millis(5);
+
+/// How long a graceful shutdown waits for in-flight replies before dropping connections.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the handlers share.
+pub struct State {
+    /// The validated configuration.
+    pub config: MockConfig,
+    /// Settings of models not named in the config.
+    default_settings: ModelSettings,
+    /// Settings of the models named in the config.
+    settings: HashMap<String, ModelSettings>,
+    /// Ground-truth counters.
+    pub stats: Stats,
+    tokens: TokenCounter,
+    limiter: Limiter,
+    start: Instant,
+    shutdown: watch::Receiver<bool>,
+    /// `Bearer <key>` when a key is configured.
+    auth: Option<String>,
+    models_json: Bytes,
+}
+
+impl State {
+    /// Resolves every model's settings once.
+    pub fn new(config: MockConfig, shutdown: watch::Receiver<bool>) -> State {
+        let settings = config
+            .model_names()
+            .map(|n| (n.to_string(), config.model(n)))
+            .collect();
+        let list = wire::ModelList {
+            object: "list",
+            data: config
+                .model_names()
+                .map(|id| wire::ModelEntry {
+                    id,
+                    object: "model",
+                    created: 1_700_000_000,
+                    owned_by: "reactbench-mock",
+                })
+                .collect(),
+        };
+        let models_json = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
+        State {
+            default_settings: config.model(crate::config::DEFAULT_MODEL_KEY),
+            settings,
+            stats: Stats::default(),
+            tokens: TokenCounter::new(),
+            limiter: Limiter::default(),
+            start: Instant::now(),
+            shutdown,
+            auth: config.api_key.as_ref().map(|k| format!("Bearer {k}")),
+            models_json,
+            config,
+        }
+    }
+
+    fn settings(&self, model: &str) -> &ModelSettings {
+        self.settings.get(model).unwrap_or(&self.default_settings)
+    }
+
+    fn authorized<B>(&self, req: &Request<B>) -> bool {
+        match &self.auth {
+            None => true,
+            Some(want) => req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .is_some_and(|v| v.as_bytes() == want.as_bytes()),
+        }
+    }
+
+    fn in_outage(&self, model: &str) -> Option<&crate::config::Outage> {
+        if self.config.outages.is_empty() {
+            return None;
+        }
+        let t = Instant::now().saturating_duration_since(self.start);
+        self.config
+            .outages
+            .iter()
+            .find(|o| (o.model == model || o.model == "*") && o.from <= t && t < o.to)
+    }
+}
+
+/// Resolves when shutdown is asked for, or when the handle (the sender) is gone.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Accepts connections until shutdown, then drains them.
+pub async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            // Err means the handle was dropped: stop too.
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    state.stats.connection();
+                    // Small SSE writes must leave at once, not wait for Nagle.
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(connection(stream, state.clone()));
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        conns.abort_all();
+    }
+}
+
+/// A TCP stream that is closed with a reset (`SO_LINGER` 0) when a fault asked for it.
+struct ConnIo {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ConnIo {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            let _ = self.inner.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ConnIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ConnIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+async fn connection(stream: TcpStream, state: Arc<State>) {
+    let mut shutdown = state.shutdown.clone();
+    let reset = Arc::new(AtomicBool::new(false));
+    let io = TokioIo::new(ConnIo {
+        inner: stream,
+        reset: reset.clone(),
+    });
+    let svc = service_fn(move |req| {
+        let state = state.clone();
+        let reset = reset.clone();
+        async move { handle(&state, req, &reset).await }
+    });
+    let conn = http1::Builder::new().serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopped(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn json_response(status: StatusCode, bytes: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(full(bytes));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// An error reply in OpenAI's shape.
+fn error(
+    status: StatusCode,
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response<Body> {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            message,
+            kind,
+            param,
+            code,
+        },
+    };
+    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn invalid(message: &str, param: Option<&str>, code: Option<&str>) -> Response<Body> {
+    error(
+        StatusCode::BAD_REQUEST,
+        message,
+        "invalid_request_error",
+        param,
+        code,
+    )
+}
+
+async fn handle(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    reset: &AtomicBool,
+) -> Result<Response<Body>, io::Error> {
+    state.stats.http_request();
+    let path = req.uri().path();
+    let method = req.method();
+    match (method, path) {
+        (&Method::POST, "/v1/chat/completions" | "/chat/completions") => {
+            chat(state, req, reset).await
+        }
+        (&Method::GET, "/health" | "/healthz" | "/v1/health") => Ok(json_response(
+            StatusCode::OK,
+            Bytes::from_static(b"{\"status\":\"ok\"}"),
+        )),
+        (&Method::GET, "/mock/stats") => Ok(json_response(
+            StatusCode::OK,
+            serde_json::to_vec(&state.stats.snapshot()).unwrap_or_default(),
+        )),
+        (&Method::GET, "/v1/models" | "/models") => {
+            if !state.authorized(&req) {
+                return Ok(unauthorized(&req));
+            }
+            Ok(json_response(StatusCode::OK, state.models_json.clone()))
+        }
+        (_, "/v1/chat/completions" | "/v1/models" | "/mock/stats" | "/health") => Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method {method} is not allowed on {path}."),
+            "invalid_request_error",
+            None,
+            None,
+        )),
+        _ => Ok(error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "Unknown request URL: {method} {path}. The mock serves POST /v1/chat/completions, \
+                 GET /v1/models, GET /health and GET /mock/stats."
+            ),
+            "invalid_request_error",
+            None,
+            Some("unknown_url"),
+        )),
+    }
+}
+
+fn unauthorized<B>(req: &Request<B>) -> Response<Body> {
+    // Never echo the key that was sent: keys must not leak into logs or reports.
+    let message = if req.headers().contains_key(header::AUTHORIZATION) {
+        "Incorrect API key provided. Send the key the mock server was configured with as \
+         `Authorization: Bearer <key>`."
+    } else {
+        "You didn't provide an API key. Send it as `Authorization: Bearer <key>`."
+    };
+    error(
+        StatusCode::UNAUTHORIZED,
+        message,
+        "invalid_request_error",
+        None,
+        Some("invalid_api_key"),
+    )
+}
+
+const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn set_header(r: &mut Response<Body>, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+fn add_limit_headers(r: &mut Response<Body>, h: &LimitHeaders) {
+    if let Some(q) = h.requests {
+        set_header(r, "x-ratelimit-limit-requests", &q.limit.to_string());
+        set_header(
+            r,
+            "x-ratelimit-remaining-requests",
+            &q.remaining.to_string(),
+        );
+        set_header(r, "x-ratelimit-reset-requests", &go_duration(q.reset));
+    }
+    if let Some(t) = h.tokens {
+        set_header(r, "x-ratelimit-limit-tokens", &t.limit.to_string());
+        set_header(r, "x-ratelimit-remaining-tokens", &t.remaining.to_string());
+        set_header(r, "x-ratelimit-reset-tokens", &go_duration(t.reset));
+    }
+}
+
+fn add_retry_headers(r: &mut Response<Body>, wait: Duration) {
+    let ms = wait.as_millis().max(1);
+    set_header(r, "retry-after", &ms.div_ceil(1000).to_string());
+    set_header(r, "retry-after-ms", &ms.to_string());
+}
+
+/// Records the outcome with the reply's status and returns the reply.
+fn finish(state: &State, mut outcome: Outcome<'_>, r: Response<Body>) -> Response<Body> {
+    outcome.status = Some(r.status().as_u16());
+    state.stats.record(&outcome);
+    r
+}
+
+async fn chat(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    reset: &AtomicBool,
+) -> Result<Response<Body>, io::Error> {
+    let seq = state.stats.chat_request();
+    let config = &state.config;
+    let mut outcome = Outcome::default();
+
+    if !state.authorized(&req) {
+        let r = unauthorized(&req);
+        return Ok(finish(state, outcome, r));
+    }
+    let limit = config.max_body_bytes;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "Request body is larger than the mock server's limit of {limit} bytes; send a \
+                 smaller request or raise `max_body_bytes`."
+            ),
+            "invalid_request_error",
+            None,
+            Some("request_too_large"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(finish(state, outcome, too_large()));
+    }
+    let body = match Limited::new(req.into_body(), limit as usize)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(finish(state, outcome, too_large()));
+        }
+        // The client broke the connection mid-body: nothing to answer.
+        Err(e) => return Err(io::Error::other(e)),
+    };
+    let request: ChatRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let r = invalid(
+                &format!(
+                    "We could not parse the JSON body of your request ({e}). Send a JSON object \
+                     with `model` and `messages`."
+                ),
+                None,
+                None,
+            );
+            return Ok(finish(state, outcome, r));
+        }
+    };
+    let Some(model) = request.model.as_deref() else {
+        let r = invalid(
+            "Missing required parameter: 'model'.",
+            Some("model"),
+            Some("missing_required_parameter"),
+        );
+        return Ok(finish(state, outcome, r));
+    };
+    outcome.model = Some(model);
+    outcome.stream = Some(request.stream);
+    let Some(messages) = request.messages.as_deref() else {
+        let r = invalid(
+            "Missing required parameter: 'messages'.",
+            Some("messages"),
+            Some("missing_required_parameter"),
+        );
+        return Ok(finish(state, outcome, r));
+    };
+    if messages.is_empty() {
+        let r = invalid(
+            "'messages' must hold at least one message.",
+            Some("messages"),
+            Some("empty_array"),
+        );
+        return Ok(finish(state, outcome, r));
+    }
+    if let Some((i, m)) = messages
+        .iter()
+        .enumerate()
+        .find(|(_, m)| !ROLES.contains(&m.role.as_str()))
+    {
+        let r = invalid(
+            &format!(
+                "Invalid value: '{}' in messages[{i}].role. Supported values are: 'system', \
+                 'developer', 'user', 'assistant', and 'tool'.",
+                m.role
+            ),
+            Some("messages"),
+            Some("invalid_value"),
+        );
+        return Ok(finish(state, outcome, r));
+    }
+    let max_tokens = match request.max_completion_tokens.or(request.max_tokens) {
+        Some(n) if n < 1 => {
+            let r = invalid(
+                &format!("Invalid 'max_tokens': {n}; use an integer of at least 1."),
+                Some("max_tokens"),
+                Some("integer_below_min_value"),
+            );
+            return Ok(finish(state, outcome, r));
+        }
+        other => other.map(|n| n as u64),
+    };
+    if !config.serves(model) {
+        let r = error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "The model `{model}` does not exist or you do not have access to it. Name it in \
+                 the mock's `models` or set `accept_any_model = true`."
+            ),
+            "invalid_request_error",
+            Some("model"),
+            Some("model_not_found"),
+        );
+        return Ok(finish(state, outcome, r));
+    }
+    let settings = state.settings(model);
+
+    if let Some(o) = state.in_outage(model) {
+        outcome.fault = Some(FaultKind::Outage);
+        let r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "The model `{model}` is unavailable (scheduled mock outage from {:?} to {:?} \
+                 after start).",
+                o.from, o.to
+            ),
+            "server_error",
+            None,
+            Some("service_unavailable"),
+        );
+        return Ok(finish(state, outcome, r));
+    }
+
+    // Per-request randomness: faults and jitter follow the arrival order from the seed.
+    let mut rng = SplitMix::new(combine(config.seed, seq));
+    let fault = config
+        .faults
+        .pick(rng.next_f64())
+        .filter(|f| request.stream || *f != FaultKind::StreamErrorEvent);
+    outcome.fault = fault;
+    let immediate = match fault {
+        Some(FaultKind::RateLimit) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Rate limit reached for {model} (injected by the mock server). Please try \
+                     again in {}.",
+                    go_duration(config.faults.retry_after)
+                ),
+                "requests",
+                None,
+                Some("rate_limit_exceeded"),
+            );
+            add_retry_headers(&mut r, config.faults.retry_after);
+            Some(r)
+        }
+        Some(FaultKind::InsufficientQuota) => Some(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "You exceeded your current quota, please check your plan and billing details.",
+            "insufficient_quota",
+            None,
+            Some("insufficient_quota"),
+        )),
+        Some(FaultKind::ServerError) => Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+            None,
+        )),
+        Some(FaultKind::BadGateway) => Some(error(
+            StatusCode::BAD_GATEWAY,
+            "Bad gateway.",
+            "server_error",
+            None,
+            None,
+        )),
+        Some(FaultKind::ServiceUnavailable) => Some(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The engine is currently overloaded, please try again later.",
+            "server_error",
+            None,
+            None,
+        )),
+        Some(FaultKind::Hang) => {
+            state.stats.record(&outcome);
+            stopped(&mut state.shutdown.clone()).await;
+            return Err(io::Error::other("mock fault: hang ended by shutdown"));
+        }
+        Some(FaultKind::Reset) => {
+            state.stats.record(&outcome);
+            reset.store(true, Ordering::Relaxed);
+            return Err(io::Error::other("mock fault: connection reset"));
+        }
+        _ => None,
+    };
+    if let Some(r) = immediate {
+        return Ok(finish(state, outcome, r));
+    }
+
+    let encoding = tokens::encoding_for(model);
+    let prompt = state
+        .tokens
+        .prompt(encoding.bpe(), messages, settings.prompt_caching);
+    let requested = prompt.prompt_tokens + max_tokens.unwrap_or(0);
+    if requested > settings.context_window {
+        let r = invalid(
+            &format!(
+                "This model's maximum context length is {} tokens. However, you requested {} \
+                 tokens ({} in the messages, {} in the completion). Please reduce the length of \
+                 the messages or completion.",
+                settings.context_window,
+                requested,
+                prompt.prompt_tokens,
+                max_tokens.unwrap_or(0)
+            ),
+            Some("messages"),
+            Some("context_length_exceeded"),
+        );
+        outcome.fault = None;
+        return Ok(finish(state, outcome, r));
+    }
+
+    let reply = script::reply(
+        config.seed,
+        &config.script,
+        settings.completion_tokens,
+        encoding,
+        &ScriptInput {
+            messages,
+            tools: &request.tools,
+            tool_choice: request.tool_choice.as_ref(),
+            max_tokens,
+            want_pieces: request.stream,
+        },
+    );
+
+    let mut limit_headers = LimitHeaders::default();
+    if settings.rpm.is_some() || settings.tpm.is_some() {
+        let cost = prompt.prompt_tokens + reply.completion_tokens;
+        match state
+            .limiter
+            .acquire(model, settings.rpm, settings.tpm, cost, Instant::now())
+        {
+            Ok(h) => limit_headers = h,
+            Err(l) => {
+                let per = if l.kind == "requests" {
+                    "requests per min (RPM)"
+                } else {
+                    "tokens per min (TPM)"
+                };
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "Rate limit reached for {model} on {per}: Limit {}, Requested {}. Please \
+                         try again in {}.",
+                        l.limit,
+                        l.requested,
+                        go_duration(l.retry_after)
+                    ),
+                    l.kind,
+                    None,
+                    Some("rate_limit_exceeded"),
+                );
+                add_retry_headers(&mut r, l.retry_after);
+                add_limit_headers(&mut r, &l.headers);
+                outcome.fault = None;
+                outcome.rate_limited = Some(l.kind);
+                return Ok(finish(state, outcome, r));
+            }
+        }
+    }
+    outcome.dangerous = reply.dangerous;
+
+    let id = format!(
+        "chatcmpl-{:016x}{:08x}",
+        combine(config.seed, seq),
+        seq as u32
+    );
+    let created = unix_now();
+    let usage = wire::Usage::new(
+        prompt.prompt_tokens,
+        prompt.cached_tokens,
+        reply.completion_tokens,
+    );
+    let mut r = if request.stream {
+        let include_usage = request
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage);
+        let events = stream_events(
+            &StreamPlan {
+                id: &id,
+                created,
+                model,
+                reply: &reply,
+                usage: include_usage.then_some(usage),
+                settings,
+                fault,
+            },
+            &mut rng,
+        );
+        sse_response(state.clone(), model, usage, events, fault)
+    } else {
+        let tool_calls: Vec<_> = reply.tool_call.iter().cloned().collect();
+        let completion = Completion {
+            id: &id,
+            object: "chat.completion",
+            created,
+            model,
+            choices: [Choice {
+                index: 0,
+                message: ReplyMessage {
+                    role: "assistant",
+                    content: reply.content.as_deref(),
+                    refusal: None,
+                    tool_calls: &tool_calls,
+                },
+                logprobs: None,
+                finish_reason: reply.finish_reason,
+            }],
+            usage,
+            system_fingerprint: None,
+        };
+        let body = serde_json::to_vec(&completion).unwrap_or_default();
+        let wait = latency::total(settings, reply.completion_tokens, &mut rng);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        match fault {
+            Some(FaultKind::MalformedJson) => {
+                let mut broken = body[..body.len() / 2].to_vec();
+                broken.extend_from_slice(b"<!-- upstream error -->");
+                json_response(StatusCode::OK, broken)
+            }
+            Some(FaultKind::StreamCut) => {
+                let len = body.len();
+                let half = Bytes::from(body).slice(..len / 2);
+                let frames = Frames {
+                    frames: vec![(Duration::ZERO, half, false)].into_iter(),
+                    state: state.clone(),
+                    model: model.to_string(),
+                    usage,
+                    cut: true,
+                };
+                let mut r = Response::new(frames.into_body());
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                r
+            }
+            _ => {
+                outcome.usage = Some([
+                    usage.prompt_tokens,
+                    usage.prompt_tokens_details.cached_tokens,
+                    usage.completion_tokens,
+                ]);
+                json_response(StatusCode::OK, body)
+            }
+        }
+    };
+    set_header(&mut r, "x-request-id", &format!("req_{seq:x}"));
+    add_limit_headers(&mut r, &limit_headers);
+    Ok(finish(state, outcome, r))
+}
+
+struct StreamPlan<'a> {
+    id: &'a str,
+    created: u64,
+    model: &'a str,
+    reply: &'a Reply,
+    usage: Option<wire::Usage>,
+    settings: &'a ModelSettings,
+    fault: Option<FaultKind>,
+}
+
+/// One SSE event and the delay before it.
+struct Event {
+    delay: Duration,
+    data: Bytes,
+    usage: bool,
+}
+
+fn sse<T: Serialize>(value: &T) -> Bytes {
+    let mut out = b"data: ".to_vec();
+    let _ = serde_json::to_writer(&mut out, value);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// Every event of a stream in order, with the latency model's delays, after faults.
+fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
+    let chunk = |delta: Delta<'_>, finish: Option<&'static str>| {
+        sse(&Chunk {
+            id: p.id,
+            object: "chat.completion.chunk",
+            created: p.created,
+            model: p.model,
+            system_fingerprint: None,
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason: finish,
+            }],
+            usage: None,
+        })
+    };
+    let mut events = Vec::with_capacity(p.reply.pieces.len() + 4);
+    let first = latency::first_token(p.settings, rng);
+    match &p.reply.tool_call {
+        Some(call) => {
+            events.push(Event {
+                delay: first,
+                data: chunk(
+                    Delta {
+                        role: Some("assistant"),
+                        content: None,
+                        tool_calls: Some([ToolCallDelta {
+                            index: 0,
+                            id: Some(&call.id),
+                            kind: Some("function"),
+                            function: FunctionDelta {
+                                name: Some(&call.function.name),
+                                arguments: "",
+                            },
+                        }]),
+                    },
+                    None,
+                ),
+                usage: false,
+            });
+            for piece in &p.reply.pieces {
+                events.push(Event {
+                    delay: latency::token_gap(p.settings, rng),
+                    data: chunk(
+                        Delta {
+                            tool_calls: Some([ToolCallDelta {
+                                index: 0,
+                                id: None,
+                                kind: None,
+                                function: FunctionDelta {
+                                    name: None,
+                                    arguments: piece.as_ref(),
+                                },
+                            }]),
+                            ..Delta::default()
+                        },
+                        None,
+                    ),
+                    usage: false,
+                });
+            }
+        }
+        None => {
+            events.push(Event {
+                delay: first,
+                data: chunk(
+                    Delta {
+                        role: Some("assistant"),
+                        content: Some(""),
+                        tool_calls: None,
+                    },
+                    None,
+                ),
+                usage: false,
+            });
+            for (i, piece) in p.reply.pieces.iter().enumerate() {
+                events.push(Event {
+                    delay: if i == 0 {
+                        Duration::ZERO
+                    } else {
+                        latency::token_gap(p.settings, rng)
+                    },
+                    data: chunk(
+                        Delta {
+                            content: Some(piece.as_ref()),
+                            ..Delta::default()
+                        },
+                        None,
+                    ),
+                    usage: false,
+                });
+            }
+        }
+    }
+    events.push(Event {
+        delay: Duration::ZERO,
+        data: chunk(Delta::default(), Some(p.reply.finish_reason)),
+        usage: false,
+    });
+    if let Some(usage) = p.usage {
+        events.push(Event {
+            delay: Duration::ZERO,
+            data: sse(&Chunk {
+                id: p.id,
+                object: "chat.completion.chunk",
+                created: p.created,
+                model: p.model,
+                system_fingerprint: None,
+                choices: Vec::new(),
+                usage: Some(usage),
+            }),
+            usage: true,
+        });
+    }
+    events.push(Event {
+        delay: Duration::ZERO,
+        data: Bytes::from_static(b"data: [DONE]\n\n"),
+        usage: false,
+    });
+    let half = (p.reply.pieces.len() / 2 + 1).min(events.len());
+    match p.fault {
+        Some(FaultKind::MalformedJson) => {
+            events[0].data = Bytes::from(format!(
+                "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\n\n",
+                p.id
+            ));
+            // Nothing after it but the end marker: a client cannot salvage a usage chunk.
+            events.truncate(1);
+            events.push(Event {
+                delay: Duration::ZERO,
+                data: Bytes::from_static(b"data: [DONE]\n\n"),
+                usage: false,
+            });
+        }
+        Some(FaultKind::StreamCut) => events.truncate(half),
+        Some(FaultKind::StreamErrorEvent) => {
+            events.truncate(half);
+            events.push(Event {
+                delay: Duration::ZERO,
+                data: sse(&ErrorBody {
+                    error: ErrorDetail {
+                        message: "The server had an error while processing your request. Sorry \
+                                  about that!",
+                        kind: "server_error",
+                        param: None,
+                        code: None,
+                    },
+                }),
+                usage: false,
+            });
+        }
+        _ => {}
+    }
+    events
+}
+
+/// Frames to send: consecutive events without a delay between them go out together.
+struct Frames {
+    frames: std::vec::IntoIter<(Duration, Bytes, bool)>,
+    state: Arc<State>,
+    model: String,
+    usage: wire::Usage,
+    cut: bool,
+}
+
+impl Frames {
+    /// The body: each frame after its delay; the usage is counted as its frame is handed
+    /// over; a cut ends with an error (hyper then drops the connection mid-body).
+    fn into_body(self) -> Body {
+        let body = stream::unfold(self, |mut st| async move {
+            match st.frames.next() {
+                Some((delay, data, has_usage)) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if has_usage {
+                        st.state.stats.usage(
+                            &st.model,
+                            st.usage.prompt_tokens,
+                            st.usage.prompt_tokens_details.cached_tokens,
+                            st.usage.completion_tokens,
+                        );
+                    }
+                    Some((Ok(Frame::data(data)), st))
+                }
+                None if st.cut => {
+                    st.cut = false;
+                    // Let hyper flush what was sent first: an error drops its write buffer.
+                    tokio::time::sleep(CUT_DELAY).await;
+                    Some((Err(io::Error::other("mock fault: stream cut")), st))
+                }
+                None => None,
+            }
+        });
+        StreamBody::new(body).boxed_unsync()
+    }
+}
+
+fn sse_response(
+    state: Arc<State>,
+    model: &str,
+    usage: wire::Usage,
+    events: Vec<Event>,
+    fault: Option<FaultKind>,
+) -> Response<Body> {
+    let mut frames: Vec<(Duration, BytesMut, bool)> = Vec::new();
+    for e in events {
+        match frames.last_mut() {
+            Some(last) if e.delay.is_zero() => {
+                last.1.extend_from_slice(&e.data);
+                last.2 |= e.usage;
+            }
+            _ => frames.push((e.delay, BytesMut::from(&e.data[..]), e.usage)),
+        }
+    }
+    let st = Frames {
+        frames: frames
+            .into_iter()
+            .map(|(d, b, u)| (d, b.freeze(), u))
+            .collect::<Vec<_>>()
+            .into_iter(),
+        state,
+        model: model.to_string(),
+        usage,
+        cut: fault == Some(FaultKind::StreamCut),
+    };
+    let mut r = Response::new(st.into_body());
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The address to print for a bound socket: an unspecified IP becomes loopback.
+pub fn display_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}

@@ -1,0 +1,1095 @@
+//! End-to-end tests of the mock server over real HTTP on 127.0.0.1:0: reply shapes, SSE,
+//! native and text ReAct scripts, limits, faults, outages, bad input, stats and timing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mock_server::{
+    CountRange, FaultConfig, Jitter, MockConfig, MockHandle, ModelConfig, Outage, StatsSnapshot,
+};
+use serde_json::{Value, json};
+
+/// Zero latency, short replies: what most tests want.
+fn fast() -> MockConfig {
+    let mut c = MockConfig {
+        seed: 7,
+        ..MockConfig::default()
+    };
+    c.models.insert(
+        "default".into(),
+        ModelConfig {
+            ttft: Some(Duration::ZERO),
+            per_token: Some(Duration::ZERO),
+            jitter: Some(Jitter::None),
+            completion_tokens: Some(CountRange { min: 10, max: 30 }),
+            ..ModelConfig::default()
+        },
+    );
+    c
+}
+
+async fn start(config: MockConfig) -> (MockHandle, reqwest::Client) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let handle = mock_server::serve(listener, config)
+        .await
+        .expect("server starts");
+    (handle, reqwest::Client::new())
+}
+
+const SYSTEM_TEXT: &str = "Answer the question. You have access to tools.\n\
+Use this format:\nThought: ...\nAction: the action to take, should be one of [calculator, search, lookup]\n\
+Action Input: the input\nObservation: the result\n... then Final Answer: the answer";
+
+fn user(text: &str) -> Value {
+    json!({"role": "user", "content": text})
+}
+
+async fn post(h: &MockHandle, c: &reqwest::Client, body: &Value) -> reqwest::Response {
+    c.post(format!("{}/chat/completions", h.base_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("request is answered")
+}
+
+async fn post_json(h: &MockHandle, c: &reqwest::Client, body: &Value) -> (u16, Value) {
+    let r = post(h, c, body).await;
+    let status = r.status().as_u16();
+    let v = r.json::<Value>().await.expect("body is JSON");
+    (status, v)
+}
+
+/// Splits an SSE body into its `data:` payloads.
+fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn count_tokens(text: &str) -> u64 {
+    tiktoken_rs::o200k_base_singleton()
+        .encode_ordinary(text)
+        .len() as u64
+}
+
+/// The prompt rule, computed independently of the server.
+fn prompt_tokens(messages: &[Value]) -> u64 {
+    3 + messages
+        .iter()
+        .map(|m| {
+            3 + count_tokens(m["role"].as_str().unwrap_or(""))
+                + count_tokens(m["content"].as_str().unwrap_or(""))
+        })
+        .sum::<u64>()
+}
+
+fn assert_error_shape(v: &Value, code: Option<&str>) {
+    let e = &v["error"];
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(e["type"].is_string(), "{v}");
+    assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
+    if let Some(code) = code {
+        assert_eq!(e["code"], code, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn non_streaming_reply_has_openai_shape_and_real_token_counts() {
+    let (h, c) = start(fast()).await;
+    let messages = vec![
+        json!({"role": "system", "content": "You are helpful."}),
+        user("Xin chào, tôi cần giúp đỡ với đơn hàng của tôi"),
+    ];
+    let (status, v) = post_json(&h, &c, &json!({"model": "gpt-4.1", "messages": messages})).await;
+    assert_eq!(status, 200);
+    assert!(v["id"].as_str().is_some_and(|s| s.starts_with("chatcmpl-")));
+    assert_eq!(v["object"], "chat.completion");
+    assert!(v["created"].as_u64().is_some_and(|t| t > 1_600_000_000));
+    assert_eq!(v["model"], "gpt-4.1");
+    let choice = &v["choices"][0];
+    assert_eq!(choice["index"], 0);
+    assert_eq!(choice["message"]["role"], "assistant");
+    assert_eq!(choice["finish_reason"], "stop");
+    let content = choice["message"]["content"].as_str().expect("text content");
+    let u = &v["usage"];
+    assert_eq!(u["prompt_tokens"], prompt_tokens(&messages));
+    assert_eq!(u["completion_tokens"], count_tokens(content));
+    assert!((10..=30).contains(&u["completion_tokens"].as_u64().unwrap_or(0)));
+    assert_eq!(
+        u["total_tokens"].as_u64(),
+        Some(
+            u["prompt_tokens"].as_u64().unwrap_or(0) + u["completion_tokens"].as_u64().unwrap_or(0)
+        )
+    );
+    assert_eq!(u["prompt_tokens_details"]["cached_tokens"], 0);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn sse_stream_is_role_content_finish_usage_done() {
+    let (h, c) = start(fast()).await;
+    let body = json!({"model": "gpt-4.1", "stream": true,
+        "stream_options": {"include_usage": true}, "messages": [user("hello")]});
+    let r = post(&h, &c, &body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap_or(""),
+        "text/event-stream"
+    );
+    let text = r.text().await.expect("stream completes");
+    let data = sse_data(&text);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("each event is JSON"))
+        .collect();
+    let id = chunks[0]["id"].clone();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["id"] == id && c["object"] == "chat.completion.chunk")
+    );
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let n = chunks.len();
+    let usage_chunk = &chunks[n - 1];
+    assert_eq!(usage_chunk["choices"], json!([]));
+    let finish = &chunks[n - 2]["choices"][0];
+    assert_eq!(finish["finish_reason"], "stop");
+    let content: String = chunks[1..n - 2]
+        .iter()
+        .map(|c| {
+            assert!(c["choices"][0]["finish_reason"].is_null());
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .expect("content delta")
+                .to_string()
+        })
+        .collect();
+    assert!(n - 3 >= 10, "one content delta per token");
+    assert_eq!(
+        usage_chunk["usage"]["completion_tokens"],
+        count_tokens(&content)
+    );
+    assert_eq!(
+        usage_chunk["usage"]["completion_tokens"].as_u64(),
+        Some((n - 3) as u64)
+    );
+
+    // Without include_usage there is no usage chunk.
+    let body = json!({"model": "gpt-4.1", "stream": true, "messages": [user("hello")]});
+    let text = post(&h, &c, &body).await.text().await.expect("stream");
+    assert!(!text.contains("\"usage\""));
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    h.shutdown().await;
+}
+
+fn calculator_tools() -> Value {
+    json!([
+        {"type": "function", "function": {"name": "calculator", "description": "math",
+            "parameters": {"type": "object", "properties": {"expression": {"type": "string"}},
+            "required": ["expression"]}}},
+        {"type": "function", "function": {"name": "lookup", "description": "kb",
+            "parameters": {"type": "object", "properties": {"key": {"type": "string"}},
+            "required": ["key"]}}}
+    ])
+}
+
+#[tokio::test]
+async fn native_tool_calls_then_final_answer_non_streaming() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 2, max: 2 };
+    let (h, c) = start(cfg).await;
+    let mut messages = vec![user("What is 17 * 23, and what is our refund policy?")];
+    for step in 0..3 {
+        let (status, v) = post_json(
+            &h,
+            &c,
+            &json!({"model": "gpt-4.1", "messages": messages, "tools": calculator_tools()}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let choice = &v["choices"][0];
+        if step < 2 {
+            assert_eq!(choice["finish_reason"], "tool_calls", "step {step}");
+            assert!(choice["message"]["content"].is_null());
+            let call = &choice["message"]["tool_calls"][0];
+            assert_eq!(call["type"], "function");
+            let id = call["id"].as_str().expect("call id");
+            let name = call["function"]["name"].as_str().expect("name");
+            let args: Value = serde_json::from_str(
+                call["function"]["arguments"]
+                    .as_str()
+                    .expect("arguments are a string"),
+            )
+            .expect("arguments are JSON");
+            match name {
+                "calculator" => assert!(eval(args["expression"].as_str().unwrap_or("")).is_some()),
+                "lookup" => assert!(args["key"].is_string(), "first required property"),
+                other => panic!("tool {other} was not offered"),
+            }
+            messages.push(json!({"role": "assistant", "content": null,
+                "tool_calls": [call.clone()]}));
+            messages.push(json!({"role": "tool", "tool_call_id": id, "content": "391"}));
+        } else {
+            assert_eq!(choice["finish_reason"], "stop");
+            assert!(choice["message"]["content"].is_string());
+            assert!(choice["message"].get("tool_calls").is_none());
+        }
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn native_tool_calls_stream_as_fragments() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 1, max: 1 };
+    let (h, c) = start(cfg).await;
+    let base = json!({"model": "gpt-4.1", "messages": [user("2+2?")], "tools": calculator_tools(),
+        "tool_choice": {"type": "function", "function": {"name": "calculator"}}});
+    let (_, whole) = post_json(&h, &c, &base).await;
+    let mut streamed = base.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let text = post(&h, &c, &streamed).await.text().await.expect("stream");
+    let data = sse_data(&text);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("JSON event"))
+        .collect();
+    let first = &chunks[0]["choices"][0]["delta"];
+    assert_eq!(first["role"], "assistant");
+    let head = &first["tool_calls"][0];
+    assert_eq!(head["index"], 0);
+    assert_eq!(head["type"], "function");
+    assert_eq!(head["function"]["name"], "calculator");
+    let mut args = String::new();
+    let mut fragments = 0;
+    for c in &chunks[1..] {
+        if let Some(tc) = c["choices"][0]["delta"]["tool_calls"].get(0) {
+            assert_eq!(tc["index"], 0);
+            assert!(tc.get("id").is_none(), "id only in the first fragment");
+            args.push_str(tc["function"]["arguments"].as_str().expect("fragment"));
+            fragments += 1;
+        }
+    }
+    assert!(fragments > 1, "arguments arrive in several fragments");
+    let finish = chunks
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .expect("a finish chunk");
+    assert_eq!(finish, "tool_calls");
+    let call = &whole["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(head["id"], call["id"], "same request, same call");
+    assert_eq!(args, call["function"]["arguments"].as_str().unwrap_or("?"));
+    let usage = &chunks.last().expect("usage chunk")["usage"];
+    assert_eq!(usage, &whole["usage"]);
+    h.shutdown().await;
+}
+
+/// Runs one text-protocol turn to its final answer; returns the actions taken.
+async fn run_text_turn(
+    h: &MockHandle,
+    c: &reqwest::Client,
+    question: &str,
+) -> Vec<(String, String)> {
+    let mut messages = vec![
+        json!({"role": "system", "content": SYSTEM_TEXT}),
+        user(question),
+    ];
+    let mut actions = Vec::new();
+    for _ in 0..10 {
+        let (status, v) = post_json(h, c, &json!({"model": "gpt-4.1", "messages": messages})).await;
+        assert_eq!(status, 200);
+        let text = v["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("text reply")
+            .to_string();
+        if text.starts_with("Final Answer:") {
+            return actions;
+        }
+        assert!(text.starts_with("Thought: "), "{text}");
+        let action = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Action: "))
+            .expect("an Action line")
+            .to_string();
+        let input = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Action Input: "))
+            .expect("an Action Input line")
+            .to_string();
+        assert!(
+            ["calculator", "search", "lookup"].contains(&action.as_str()),
+            "{action}"
+        );
+        if action == "calculator" {
+            assert!(
+                eval(&input).is_some(),
+                "calculator input evaluates: {input}"
+            );
+        } else {
+            assert!(!input.is_empty());
+        }
+        actions.push((action, input));
+        messages.push(json!({"role": "assistant", "content": text}));
+        messages.push(user("Observation: 42"));
+    }
+    panic!("no final answer after 10 steps");
+}
+
+#[tokio::test]
+async fn text_script_takes_k_steps_then_answers_and_is_deterministic() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 0, max: 3 };
+    let (h, c) = start(cfg.clone()).await;
+    let (h2, _) = start(cfg).await;
+    let questions: Vec<String> = (0..12)
+        .map(|i| format!("Question number {i}: what is up?"))
+        .collect();
+    let mut ks = BTreeMap::new();
+    for q in &questions {
+        let a = run_text_turn(&h, &c, q).await;
+        let b = run_text_turn(&h2, &c, q).await;
+        assert_eq!(a, b, "same seed and conversation, same script");
+        assert!(a.len() <= 3);
+        *ks.entry(a.len()).or_insert(0) += 1;
+    }
+    assert!(ks.len() > 1, "k varies across conversations: {ks:?}");
+    h.shutdown().await;
+    h2.shutdown().await;
+}
+
+#[tokio::test]
+async fn dangerous_action_is_proposed_when_configured() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 1, max: 1 };
+    cfg.script.dangerous_action_probability = 1.0;
+    let (h, c) = start(cfg).await;
+    let messages = json!([{"role": "system", "content": SYSTEM_TEXT}, user("clean up")]);
+    let (_, v) = post_json(&h, &c, &json!({"model": "m", "messages": messages})).await;
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap_or("");
+    assert!(text.contains("\nAction: delete_all\n"), "{text}");
+    assert_eq!(h.stats().dangerous_actions, 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_tokens_cuts_with_finish_reason_length() {
+    let (h, c) = start(fast()).await;
+    for field in ["max_tokens", "max_completion_tokens"] {
+        let (_, v) = post_json(
+            &h,
+            &c,
+            &json!({"model": "gpt-4.1", "messages": [user("hi")], field: 3}),
+        )
+        .await;
+        assert_eq!(v["choices"][0]["finish_reason"], "length");
+        assert_eq!(v["usage"]["completion_tokens"], 3);
+    }
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn prompt_caching_reports_prefix_in_128_token_blocks() {
+    let (h, c) = start(fast()).await;
+    let system = "policy clause ".repeat(700);
+    let messages = vec![
+        json!({"role": "system", "content": system}),
+        user("question one"),
+        json!({"role": "assistant", "content": "Thought: look\nAction: search\nAction Input: x"}),
+        user("Observation: found"),
+    ];
+    let (_, v) = post_json(&h, &c, &json!({"model": "gpt-4.1", "messages": messages})).await;
+    let prefix = prompt_tokens(&messages[..2]) - 3;
+    assert_eq!(
+        v["usage"]["prompt_tokens_details"]["cached_tokens"],
+        prefix / 128 * 128
+    );
+    assert!(prefix >= 1024);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn configured_rate_limit_gives_429_with_both_retry_headers() {
+    let mut cfg = fast();
+    cfg.models.insert(
+        "gpt-4.1".into(),
+        ModelConfig {
+            rpm: Some(2),
+            tpm: Some(100_000),
+            ..ModelConfig::default()
+        },
+    );
+    let (h, c) = start(cfg).await;
+    let body = json!({"model": "gpt-4.1", "messages": [user("hi")]});
+    for remaining in ["1", "0"] {
+        let r = post(&h, &c, &body).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-ratelimit-limit-requests"], "2");
+        assert_eq!(r.headers()["x-ratelimit-remaining-requests"], remaining);
+        assert!(r.headers().contains_key("x-ratelimit-reset-requests"));
+        assert_eq!(r.headers()["x-ratelimit-limit-tokens"], "100000");
+        assert!(r.headers().contains_key("x-ratelimit-remaining-tokens"));
+    }
+    let r = post(&h, &c, &body).await;
+    assert_eq!(r.status(), 429);
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap_or("")
+        .parse()
+        .unwrap_or(0);
+    let ms: u64 = r.headers()["retry-after-ms"]
+        .to_str()
+        .unwrap_or("")
+        .parse()
+        .unwrap_or(0);
+    assert!((29_000..=30_000).contains(&ms), "{ms}");
+    assert_eq!(secs, ms.div_ceil(1000));
+    let reset = r.headers()["x-ratelimit-reset-requests"]
+        .to_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(reset.ends_with('s'), "{reset}");
+    let v: Value = r.json().await.expect("JSON");
+    assert_error_shape(&v, Some("rate_limit_exceeded"));
+    // Another model is not limited.
+    let (status, _) = post_json(&h, &c, &json!({"model": "other", "messages": [user("hi")]})).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.stats().rate_limited.get("requests"), Some(&1));
+    h.shutdown().await;
+}
+
+/// Sets one fault probability.
+type SetFault = fn(&mut FaultConfig);
+
+fn with_fault(set: impl Fn(&mut FaultConfig)) -> MockConfig {
+    let mut c = fast();
+    set(&mut c.faults);
+    c
+}
+
+#[tokio::test]
+async fn every_fault_kind_is_injected_and_counted() {
+    let client = reqwest::Client::new();
+    // Only the hang case needs a client that gives up.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let plain = json!({"model": "gpt-4.1", "messages": [user("hi")]});
+    let streamed = json!({"model": "gpt-4.1", "messages": [user("hi")], "stream": true,
+        "stream_options": {"include_usage": true}});
+
+    // Status faults: OpenAI error shape and the right status.
+    let status_faults: [(SetFault, u16, Option<&str>, &str); 5] = [
+        (
+            |f| f.rate_limit = 1.0,
+            429,
+            Some("rate_limit_exceeded"),
+            "rate_limit",
+        ),
+        (
+            |f| f.insufficient_quota = 1.0,
+            429,
+            Some("insufficient_quota"),
+            "insufficient_quota",
+        ),
+        (|f| f.server_error = 1.0, 500, None, "server_error"),
+        (|f| f.bad_gateway = 1.0, 502, None, "bad_gateway"),
+        (
+            |f| f.service_unavailable = 1.0,
+            503,
+            None,
+            "service_unavailable",
+        ),
+    ];
+    for (set, status, code, name) in status_faults {
+        let (h, _) = start(with_fault(set)).await;
+        let r = post(&h, &client, &plain).await;
+        assert_eq!(r.status().as_u16(), status, "{name}");
+        let retry =
+            r.headers().contains_key("retry-after") && r.headers().contains_key("retry-after-ms");
+        assert_eq!(
+            retry,
+            name == "rate_limit",
+            "{name}: retry headers only on rate limits"
+        );
+        let v: Value = r.json().await.expect("error body is JSON");
+        assert_error_shape(&v, code);
+        let s = h.stats();
+        assert_eq!(s.faults.get(name), Some(&1), "{name}");
+        assert_eq!(s.by_status.get(&status.to_string()), Some(&1));
+        assert_eq!(s.tokens.replies, 0);
+        h.shutdown().await;
+    }
+
+    // Hang: the client gives up.
+    let (h, _) = start(with_fault(|f| f.hang = 1.0)).await;
+    let e = impatient
+        .post(format!("{}/chat/completions", h.base_url()))
+        .json(&plain)
+        .send()
+        .await
+        .expect_err("a hang is never answered");
+    assert!(e.is_timeout(), "{e}");
+    assert_eq!(h.stats().faults.get("hang"), Some(&1));
+    assert!(h.stats().by_status.is_empty());
+    h.shutdown().await; // releases the hung request
+
+    // Reset: a connection error, not a reply.
+    let (h, _) = start(with_fault(|f| f.reset = 1.0)).await;
+    let e = post_err(&h, &client, &plain).await;
+    assert!(!e.is_timeout() && e.status().is_none(), "{e}");
+    assert_eq!(h.stats().faults.get("reset"), Some(&1));
+    h.shutdown().await;
+
+    // Malformed JSON: 200 whose body does not parse; in a stream, the first event.
+    let (h, _) = start(with_fault(|f| f.malformed_json = 1.0)).await;
+    let r = post(&h, &client, &plain).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("body arrives");
+    assert!(serde_json::from_str::<Value>(&text).is_err());
+    let text = post(&h, &client, &streamed)
+        .await
+        .text()
+        .await
+        .expect("stream arrives");
+    let first = sse_data(&text).into_iter().next().expect("an event");
+    assert!(serde_json::from_str::<Value>(&first).is_err());
+    let s = h.stats();
+    assert_eq!(s.faults.get("malformed_json"), Some(&2));
+    assert_eq!(s.tokens.replies, 0, "unusable replies carry no usage");
+    h.shutdown().await;
+
+    // Stream cut: the body stops early and the connection drops.
+    let (h, _) = start(with_fault(|f| f.stream_cut = 1.0)).await;
+    let r = post(&h, &client, &streamed).await;
+    assert_eq!(r.status(), 200);
+    let mut got = String::new();
+    let mut stream = r.bytes_stream();
+    let mut failed = false;
+    while let Some(part) = stream.next().await {
+        match part {
+            Ok(b) => got.push_str(&String::from_utf8_lossy(&b)),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the stream ends with an error");
+    assert!(got.starts_with("data: ") && !got.contains("[DONE]"));
+    let r = post(&h, &client, &plain).await;
+    assert!(
+        r.bytes().await.is_err(),
+        "a cut non-streaming body fails to read"
+    );
+    let s = h.stats();
+    assert_eq!(s.faults.get("stream_cut"), Some(&2));
+    assert_eq!(s.tokens.replies, 0);
+    h.shutdown().await;
+
+    // Stream error event: an {"error": ...} event, then the stream ends without [DONE].
+    let (h, _) = start(with_fault(|f| f.stream_error_event = 1.0)).await;
+    let text = post(&h, &client, &streamed)
+        .await
+        .text()
+        .await
+        .expect("stream ends cleanly");
+    let data = sse_data(&text);
+    let last: Value = serde_json::from_str(data.last().expect("events")).expect("JSON event");
+    assert_error_shape(&last, None);
+    assert!(!text.contains("[DONE]"));
+    // Non-streaming requests that draw it are served normally.
+    let (status, _) = post_json(&h, &client, &plain).await;
+    assert_eq!(status, 200);
+    let s = h.stats();
+    assert_eq!(s.faults.get("stream_error_event"), Some(&1));
+    assert_eq!(s.tokens.replies, 1);
+    h.shutdown().await;
+}
+
+async fn post_err(h: &MockHandle, c: &reqwest::Client, body: &Value) -> reqwest::Error {
+    match c
+        .post(format!("{}/chat/completions", h.base_url()))
+        .json(body)
+        .send()
+        .await
+    {
+        Ok(r) => match r.bytes().await {
+            Ok(b) => panic!("expected a failure, got a reply: {b:?}"),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn scheduled_outage_answers_503_inside_its_window_only() {
+    let mut cfg = fast();
+    cfg.outages.push(Outage {
+        model: "gpt-4.1".into(),
+        from: Duration::from_secs(10),
+        to: Duration::from_secs(25),
+    });
+    let (h, c) = start(cfg).await;
+    let body = |m: &str| json!({"model": m, "messages": [user("hi")]});
+    assert_eq!(post_json(&h, &c, &body("gpt-4.1")).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let (status, v) = post_json(&h, &c, &body("gpt-4.1")).await;
+    assert_eq!(status, 503);
+    assert_error_shape(&v, None);
+    assert_eq!(
+        post_json(&h, &c, &body("gpt-4o")).await.0,
+        200,
+        "other models stay up"
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(post_json(&h, &c, &body("gpt-4.1")).await.0, 200);
+    let s = h.stats();
+    assert_eq!(s.faults.get("outage"), Some(&1));
+    assert_eq!(s.by_model_status["gpt-4.1"].get("503"), Some(&1));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn context_window_overflow_is_400_context_length_exceeded() {
+    let mut cfg = fast();
+    cfg.models.insert(
+        "small".into(),
+        ModelConfig {
+            context_window: Some(100),
+            ..ModelConfig::default()
+        },
+    );
+    let (h, c) = start(cfg).await;
+    let long = "word ".repeat(200);
+    let (status, v) = post_json(
+        &h,
+        &c,
+        &json!({"model": "small", "messages": [user(&long)]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_error_shape(&v, Some("context_length_exceeded"));
+    // max_tokens counts against the window too.
+    let (status, _) = post_json(
+        &h,
+        &c,
+        &json!({"model": "small", "messages": [user("hi")], "max_tokens": 95}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post_json(&h, &c, &json!({"model": "small", "messages": [user("hi")]})).await;
+    assert_eq!(status, 200);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_key_is_checked_and_never_echoed() {
+    let mut cfg = fast();
+    cfg.api_key = Some("sk-right".into());
+    let (h, c) = start(cfg).await;
+    let body = json!({"model": "gpt-4.1", "messages": [user("hi")]});
+    let url = format!("{}/chat/completions", h.base_url());
+    for auth in [None, Some("Bearer sk-wrong-secret")] {
+        let mut req = c.post(&url).json(&body);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = req.send().await.expect("answered");
+        assert_eq!(r.status(), 401);
+        let text = r.text().await.expect("body");
+        assert!(!text.contains("sk-wrong-secret"), "the key must not leak");
+        assert_error_shape(
+            &serde_json::from_str(&text).expect("JSON"),
+            Some("invalid_api_key"),
+        );
+    }
+    let r = c
+        .post(&url)
+        .bearer_auth("sk-right")
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!("{}/models", h.base_url()))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 401);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_openai_errors_and_the_server_keeps_serving() {
+    let mut cfg = fast();
+    cfg.accept_any_model = false;
+    cfg.max_body_bytes = 2_000;
+    cfg.models.insert("gpt-4.1".into(), ModelConfig::default());
+    let (h, c) = start(cfg).await;
+    let url = format!("{}/chat/completions", h.base_url());
+    let raw = |body: String| {
+        c.post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let cases: Vec<(String, u16, Option<&str>)> = vec![
+        ("{not json".into(), 400, None),
+        (
+            json!({"model": "gpt-4.1"}).to_string(),
+            400,
+            Some("missing_required_parameter"),
+        ),
+        (
+            json!({"messages": [user("hi")]}).to_string(),
+            400,
+            Some("missing_required_parameter"),
+        ),
+        (
+            json!({"model": "gpt-4.1", "messages": []}).to_string(),
+            400,
+            None,
+        ),
+        (
+            json!({"model": "gpt-4.1", "messages": [{"role": "robot", "content": "x"}]})
+                .to_string(),
+            400,
+            None,
+        ),
+        (
+            json!({"model": "gpt-4.1", "messages": "hi"}).to_string(),
+            400,
+            None,
+        ),
+        (
+            json!({"model": "gpt-4.1", "messages": [user("hi")], "max_tokens": 0}).to_string(),
+            400,
+            None,
+        ),
+        (
+            json!({"model": "nope", "messages": [user("hi")]}).to_string(),
+            404,
+            Some("model_not_found"),
+        ),
+        (
+            json!({"model": "gpt-4.1", "messages": [user(&"x".repeat(3000))]}).to_string(),
+            413,
+            None,
+        ),
+    ];
+    for (body, status, code) in &cases {
+        let r = raw(body.clone()).await.expect("answered");
+        assert_eq!(r.status().as_u16(), *status, "{body:.80}");
+        let v: Value = r.json().await.expect("error body is JSON");
+        assert_error_shape(&v, *code);
+        let (ok, _) = post_json(
+            &h,
+            &c,
+            &json!({"model": "gpt-4.1", "messages": [user("hi")]}),
+        )
+        .await;
+        assert_eq!(ok, 200, "still serving after {body:.80}");
+    }
+    // A body over the limit without a length header (chunked) is cut off too.
+    let chunks = futures_util::stream::iter(
+        (0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from("x".repeat(500)))),
+    );
+    let r = c
+        .post(&url)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 413);
+    let models: Value = c
+        .get(format!("{}/models", h.base_url()))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(models["data"][0]["id"], "gpt-4.1");
+    let base = h.base_url().trim_end_matches("/v1").to_string();
+    let health = c
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(health.status(), 200);
+    let r = c
+        .get(format!("{base}/v1/nothing"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 404);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_exactly_what_was_sent() {
+    let mut cfg = fast();
+    cfg.accept_any_model = false;
+    cfg.models.insert("gpt-4.1".into(), ModelConfig::default());
+    cfg.models.insert("gpt-4o".into(), ModelConfig::default());
+    let (h, c) = start(cfg).await;
+    let mut want_tokens: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    let mut add = |model: &str, u: &Value| {
+        let t = want_tokens.entry(model.to_string()).or_default();
+        t[0] += 1;
+        t[1] += u["prompt_tokens"].as_u64().unwrap_or(0);
+        t[2] += u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0);
+        t[3] += u["completion_tokens"].as_u64().unwrap_or(0);
+    };
+    for i in 0..5 {
+        let (_, v) = post_json(
+            &h,
+            &c,
+            &json!({"model": "gpt-4.1", "messages": [user(&format!("q{i}"))]}),
+        )
+        .await;
+        add("gpt-4.1", &v["usage"]);
+    }
+    for i in 0..3 {
+        let body = json!({"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [user(&format!("s{i}"))]});
+        let text = post(&h, &c, &body).await.text().await.expect("stream");
+        let data = sse_data(&text);
+        let usage: Value = serde_json::from_str(&data[data.len() - 2]).expect("usage chunk");
+        add("gpt-4o", &usage["usage"]);
+    }
+    // A stream without a usage chunk: streamed and 200, but no tokens counted.
+    let body = json!({"model": "gpt-4o", "stream": true, "messages": [user("x")]});
+    post(&h, &c, &body).await.text().await.expect("stream");
+    post(&h, &c, &json!({"model": "gpt-9", "messages": [user("x")]})).await;
+    c.post(format!("{}/chat/completions", h.base_url()))
+        .body("garbage")
+        .send()
+        .await
+        .expect("answered");
+
+    let s = h.stats();
+    assert_eq!(s.requests_total, 11);
+    assert_eq!((s.streamed, s.non_streamed), (4, 6));
+    let map = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    assert_eq!(
+        s.by_model,
+        map(&[("gpt-4.1", 5), ("gpt-4o", 4), ("gpt-9", 1)])
+    );
+    assert_eq!(s.by_status, map(&[("200", 9), ("400", 1), ("404", 1)]));
+    assert_eq!(s.by_model_status["gpt-4o"], map(&[("200", 4)]));
+    assert_eq!(s.by_model_status["gpt-9"], map(&[("404", 1)]));
+    let totals = |t: &mock_server::TokenTotals| {
+        [
+            t.replies,
+            t.prompt_tokens,
+            t.cached_tokens,
+            t.completion_tokens,
+        ]
+    };
+    let mut sum = [0u64; 4];
+    for (model, want) in &want_tokens {
+        assert_eq!(totals(&s.tokens_by_model[model]), *want, "{model}");
+        for i in 0..4 {
+            sum[i] += want[i];
+        }
+    }
+    assert_eq!(totals(&s.tokens), sum);
+    assert!(s.faults.is_empty());
+    assert!(s.connections_accepted >= 1);
+
+    // GET /mock/stats serves the same snapshot (plus its own HTTP request).
+    let base = h.base_url().trim_end_matches("/v1").to_string();
+    let served: StatsSnapshot = c
+        .get(format!("{base}/mock/stats"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("stats JSON");
+    assert_eq!(served, h.stats());
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn streaming_timing_follows_the_latency_model() {
+    let mut cfg = fast();
+    cfg.models.insert(
+        "timed".into(),
+        ModelConfig {
+            ttft: Some(Duration::from_millis(500)),
+            per_token: Some(Duration::from_millis(100)),
+            jitter: Some(Jitter::None),
+            completion_tokens: Some(CountRange { min: 6, max: 6 }),
+            ..ModelConfig::default()
+        },
+    );
+    let (h, c) = start(cfg).await;
+    let body = json!({"model": "timed", "stream": true, "messages": [user("time me")]});
+    let t0 = tokio::time::Instant::now();
+    let r = post(&h, &c, &body).await;
+    let mut stream = r.bytes_stream();
+    let mut arrivals = Vec::new();
+    let mut text = String::new();
+    while let Some(part) = stream.next().await {
+        let b = part.expect("chunk");
+        let s = String::from_utf8_lossy(&b).to_string();
+        let tokens = sse_data(&s)
+            .iter()
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .is_some_and(|c| !c.is_empty())
+            })
+            .count();
+        if tokens > 0 {
+            assert_eq!(tokens, 1, "one token per read");
+            arrivals.push(t0.elapsed());
+        }
+        text.push_str(&s);
+    }
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert_eq!(arrivals.len(), 6, "one read per token: {arrivals:?}");
+    let ms = |d: Duration| d.as_millis() as u64;
+    // Paused time: the clock moves only by the server's sleeps, so bounds can be tight.
+    assert!((500..520).contains(&ms(arrivals[0])), "ttft {arrivals:?}");
+    for w in arrivals.windows(2) {
+        let gap = ms(w[1] - w[0]);
+        assert!((100..120).contains(&gap), "gap {gap} in {arrivals:?}");
+    }
+    // Non-streaming: the whole reply after ttft + 5 gaps.
+    let t0 = tokio::time::Instant::now();
+    let (status, _) = post_json(
+        &h,
+        &c,
+        &json!({"model": "timed", "messages": [user("time me")]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        (1000..1020).contains(&ms(t0.elapsed())),
+        "{:?}",
+        t0.elapsed()
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_releases_hanging_requests_and_closes_the_port() {
+    let (h, c) = start(with_fault(|f| f.hang = 1.0)).await;
+    let url = format!("{}/chat/completions", h.base_url());
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move {
+            c.post(url)
+                .json(&json!({"model": "m", "messages": [user("hi")]}))
+                .send()
+                .await
+        }
+    });
+    for _ in 0..2000 {
+        if h.stats().faults.contains_key("hang") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(h.stats().faults.contains_key("hang"), "the request arrived");
+    let addr = h.addr();
+    tokio::time::timeout(Duration::from_secs(20), h.shutdown())
+        .await
+        .expect("shutdown finishes");
+    assert!(
+        pending.await.expect("task").is_err(),
+        "the hung request fails"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "port closed"
+    );
+}
+
+#[test]
+fn config_file_errors_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("mock-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "seed = 1\nunknown_key = 2\n").expect("write");
+    let e = MockConfig::from_toml_file(&path).expect_err("unknown key");
+    assert!(
+        e.to_string().contains("bad.toml") && e.to_string().contains("unknown_key"),
+        "{e}"
+    );
+    let e = MockConfig::from_toml_file(dir.join("missing.toml")).expect_err("missing");
+    assert!(e.to_string().contains("missing.toml"), "{e}");
+    std::fs::write(&path, "[models.\"gpt-4.1\"]\nttft = \"10ms\"\n[[outages]]\nmodel = \"gpt-4.1\"\nfrom = \"10s\"\nto = \"25s\"\n")
+        .expect("write");
+    let c = MockConfig::from_toml_file(&path).expect("valid file");
+    assert_eq!(c.model("gpt-4.1").ttft, Duration::from_millis(10));
+    let _ = std::fs::remove_dir_all(&dir);
+    // The example shipped with the crate stays valid.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mock.toml");
+    let c = MockConfig::from_toml_file(&example).expect("mock.toml is valid");
+    assert_eq!(c.model("gpt-4.1").rpm, Some(500));
+    assert_eq!(c.outages.len(), 1);
+}
+
+/// Evaluates `+ - * /` with parentheses; `None` on any error.
+fn eval(s: &str) -> Option<f64> {
+    fn expr(t: &[u8], i: &mut usize) -> Option<f64> {
+        let mut v = term(t, i)?;
+        while let Some(&op) = t.get(*i).filter(|c| **c == b'+' || **c == b'-') {
+            *i += 1;
+            let r = term(t, i)?;
+            v = if op == b'+' { v + r } else { v - r };
+        }
+        Some(v)
+    }
+    fn term(t: &[u8], i: &mut usize) -> Option<f64> {
+        let mut v = atom(t, i)?;
+        while let Some(&op) = t.get(*i).filter(|c| **c == b'*' || **c == b'/') {
+            *i += 1;
+            let r = atom(t, i)?;
+            if op == b'/' && r == 0.0 {
+                return None;
+            }
+            v = if op == b'*' { v * r } else { v / r };
+        }
+        Some(v)
+    }
+    fn atom(t: &[u8], i: &mut usize) -> Option<f64> {
+        if t.get(*i) == Some(&b'(') {
+            *i += 1;
+            let v = expr(t, i)?;
+            if t.get(*i) != Some(&b')') {
+                return None;
+            }
+            *i += 1;
+            return Some(v);
+        }
+        let start = *i;
+        while t.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        std::str::from_utf8(&t[start..*i]).ok()?.parse().ok()
+    }
+    let t: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut i = 0;
+    let v = expr(&t, &mut i)?;
+    (i == t.len()).then_some(v)
+}
