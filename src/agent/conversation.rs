@@ -30,9 +30,7 @@ use crate::agent::breaker::{BreakerConfig, BreakerRegistry};
 use crate::agent::budget::{Budget, BudgetCheck, BudgetConfig};
 use crate::agent::history;
 use crate::agent::react::{self, ReactStep};
-use crate::agent::record::{
-    ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
+use crate::agent::record::{ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus};
 use crate::agent::resilience::{CallOutcome, Caller, SendGuard};
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
@@ -164,8 +162,7 @@ pub struct TurnResult {
     pub session: Option<SessionId>,
 }
 
-const WITHHELD: &str =
-    "[tool output withheld by the sanitizer: it looked like a prompt injection]";
+const WITHHELD: &str = "[tool output withheld by the sanitizer: it looked like a prompt injection]";
 const NATIVE_SYSTEM_PROMPT: &str =
     "You are a helpful assistant. Use the tools when they help, then answer the user.";
 
@@ -340,8 +337,10 @@ impl Agent {
         messages.push(user_message.clone());
 
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ req.conversation_id.rotate_left(17));
-        let mut budget = Budget::new(self.config.budget.clone());
-        let (outcome, answer) = self.react_loop(&mut rec, &mut messages, &mut budget, &mut rng).await;
+        let mut budget = Budget::new(self.config.budget);
+        let (outcome, answer) = self
+            .react_loop(&mut rec, &mut messages, &mut budget, &mut rng)
+            .await;
         rec.outcome = outcome;
         rec.budget_warning |= budget.warned();
 

@@ -2,8 +2,8 @@
 //! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
 
 pub mod breaker;
-pub mod conversation;
 pub mod budget;
+pub mod conversation;
 pub mod history;
 pub mod react;
 pub mod record;

@@ -19,9 +19,9 @@
 pub mod atomic;
 pub mod csv;
 pub mod histlog;
+pub mod hlog;
 pub mod html;
 pub mod plot;
-pub mod hlog;
 pub mod progress;
 pub mod summary;
 pub mod terminal;
