@@ -1,5 +1,6 @@
 //! Integration tests of `bench`: one binary, one module per area.
 
+mod agent;
 mod client;
 mod metrics;
 mod plots;
