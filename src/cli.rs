@@ -103,17 +103,19 @@ pub struct PricesArgs {
     /// Output tokens per call.
     #[arg(long)]
     pub output_tokens: Option<u64>,
-    /// Calls per day, for the daily and monthly figures.
-    #[arg(long, default_value_t = 1000)]
+    /// Calls per day (conversations per day with --run), for the daily and monthly figures.
+    #[arg(long, visible_alias = "per-day", default_value_t = 1000)]
     pub calls_per_day: u64,
-    /// Take the token profile from a finished run's directory instead.
-    #[arg(long)]
+    /// Take the token totals from a finished run's directory (its summary.json) instead; costs
+    /// are then per conversation (per LLM call if the summary counts no conversations).
+    #[arg(long, conflicts_with_all = ["input_tokens", "output_tokens", "cached_tokens"])]
     pub run: Option<PathBuf>,
     /// Price table: a native TOML table or LiteLLM's model_prices_and_context_window.json
     /// (default: the table shipped in prices/).
     #[arg(long)]
     pub table: Option<PathBuf>,
-    /// Models to compare (comma-separated); default: every model of the table.
+    /// Models to compare (comma-separated); default: every model of the table (for a LiteLLM
+    /// file, the default table's models).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// Model to compare the others against.

@@ -1,1 +1,1559 @@
-//! Planned; see the open issues.
+//! The OpenAI-compatible HTTP client: one attempt of one chat-completions call.
+//!
+//! [`LlmClient::chat`] turns a [`ChatRequest`] into OpenAI JSON, sends it once (streaming or
+//! not), and returns either a [`ChatReply`] or an [`LlmError`] that carries everything a retry
+//! policy needs: the class (from the HTTP status and the error body's `type`/`code`, never from
+//! message text), the status, and the rate-limit headers. Retries, breakers and fallbacks live in
+//! `agent::resilience`; this file does one attempt and measures it honestly.
+//!
+//! It is liberal in what it accepts, because real servers deviate: a usage chunk whose `choices`
+//! is not empty, `finish_reason: "stop"` together with tool calls, no `usage` at all (then the
+//! tokens are counted locally with tiktoken and flagged as estimated), an `{"error": ...}` event
+//! in the middle of a stream, a stream that ends without `data: [DONE]`, and error bodies in
+//! OpenAI, LiteLLM (`"code": "429"`) and vLLM (top-level `{"object": "error", ...}`) shapes.
+//!
+//! The API key is read from an environment variable, held in [`ApiKey`] (whose `Debug` prints
+//! `***`), sent as a sensitive header, and scrubbed from any error text a server echoes back.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::agent::record::ErrorClass;
+use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, ToolCall, Usage};
+use crate::tokens::Tokenizer;
+
+/// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
+/// pages; a report needs the first lines, not megabytes).
+const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+
+/// An API key. Its `Debug` prints `***`, it has no `Display`, and the client never puts it into
+/// an error message, so it cannot leak into logs or reports by accident.
+#[derive(Clone)]
+pub struct ApiKey(Arc<str>);
+
+impl ApiKey {
+    /// Wraps a key given directly (tests, or a caller that read it elsewhere).
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(Arc::from(key.into()))
+    }
+
+    /// Reads the key from environment variable `var`.
+    pub fn from_env(var: &str) -> Result<Self, ClientBuildError> {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(ApiKey::new(v.trim())),
+            _ => Err(ClientBuildError::MissingKey {
+                var: var.to_string(),
+            }),
+        }
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How to reach one endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    /// Base URL up to and including the API version, such as `https://api.openai.com/v1`;
+    /// `/chat/completions` is appended.
+    pub base_url: String,
+    /// Name of the environment variable holding the API key; `None` sends no `Authorization`.
+    pub api_key_env: Option<String>,
+    /// Extra headers sent with every request (for relays that want their own).
+    pub headers: Vec<(String, String)>,
+    /// Timeout of one attempt, from sending the request to the last byte of the reply.
+    pub attempt_timeout: Duration,
+    /// Timeout of establishing one TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Idle connections kept per host. reqwest opens as many connections as there are requests
+    /// in flight; this bounds the ones it keeps for reuse.
+    pub pool_max_idle_per_host: usize,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: "http://127.0.0.1:8080/v1".to_string(),
+            api_key_env: None,
+            headers: Vec::new(),
+            attempt_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            pool_max_idle_per_host: 1024,
+            pool_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Why an [`LlmClient`] could not be built (a configuration problem, reported before a run).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// The key's environment variable is unset or empty.
+    #[error(
+        "environment variable `{var}` (endpoint.api_key_env) is not set or empty; export the API key in it, or remove api_key_env for an endpoint that needs no key"
+    )]
+    MissingKey {
+        /// The variable's name.
+        var: String,
+    },
+    /// An extra header has an invalid name or value.
+    #[error(
+        "header `{name}` (endpoint.headers) is not a valid HTTP header name or value; use ASCII letters, digits and dashes in names and visible ASCII in values"
+    )]
+    BadHeader {
+        /// The header's name as configured.
+        name: String,
+    },
+    /// The base URL does not parse.
+    #[error(
+        "endpoint.base_url `{url}` is not a valid http(s) URL; write it like \"https://api.openai.com/v1\""
+    )]
+    BadUrl {
+        /// The URL as configured.
+        url: String,
+    },
+    /// reqwest could not build its client (TLS set-up).
+    #[error("could not build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Rate-limit information from a response's headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// `retry-after-ms`, else `retry-after` (seconds, or an HTTP date turned into a wait).
+    pub retry_after: Option<Duration>,
+    /// `x-ratelimit-reset-requests` (`1s`, `6m0s`, `20ms` ...).
+    pub reset_requests: Option<Duration>,
+    /// `x-ratelimit-reset-tokens`.
+    pub reset_tokens: Option<Duration>,
+    /// `x-ratelimit-remaining-requests`.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-remaining-tokens`.
+    pub remaining_tokens: Option<u64>,
+    /// `x-ratelimit-limit-requests`.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens`.
+    pub limit_tokens: Option<u64>,
+}
+
+impl RateLimitInfo {
+    /// Reads the headers; `now` turns an HTTP-date `Retry-After` into a wait. Unparseable
+    /// values are ignored (a bad header must not turn into a wrong wait).
+    pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Self {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let number = |name: &str| text(name).and_then(|t| t.trim().parse::<u64>().ok());
+        let retry_after_ms = text("retry-after-ms")
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+        let retry_after =
+            retry_after_ms.or_else(|| text("retry-after").and_then(|t| parse_retry_after(t, now)));
+        RateLimitInfo {
+            retry_after,
+            reset_requests: text("x-ratelimit-reset-requests").and_then(parse_reset_duration),
+            reset_tokens: text("x-ratelimit-reset-tokens").and_then(parse_reset_duration),
+            remaining_requests: number("x-ratelimit-remaining-requests"),
+            remaining_tokens: number("x-ratelimit-remaining-tokens"),
+            limit_requests: number("x-ratelimit-limit-requests"),
+            limit_tokens: number("x-ratelimit-limit-tokens"),
+        }
+    }
+
+    /// The reset that matters: of an exhausted limit (remaining 0) if the server says which,
+    /// else the longest reset given.
+    pub fn reset_wait(&self) -> Option<Duration> {
+        let exhausted = [
+            (self.remaining_requests, self.reset_requests),
+            (self.remaining_tokens, self.reset_tokens),
+        ]
+        .into_iter()
+        .filter(|(rem, _)| *rem == Some(0))
+        .filter_map(|(_, reset)| reset)
+        .max();
+        exhausted.or_else(|| self.reset_requests.max(self.reset_tokens))
+    }
+}
+
+/// `Retry-After`: whole or fractional seconds, or an HTTP date (a date in the past means 0).
+pub fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = httpdate::parse_http_date(t).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A Go-style duration as OpenAI sends in `x-ratelimit-reset-*`: `1s`, `6m0s`, `20ms`,
+/// `1h2m3.5s`, `0.5s`; a bare number is seconds.
+pub fn parse_reset_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = 0.0_f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    total.is_finite().then(|| Duration::from_secs_f64(total))
+}
+
+/// One failed attempt, as a value.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct LlmError {
+    /// What kind of failure, from status and error code.
+    pub class: ErrorClass,
+    /// HTTP status, if a response arrived (200 for an error event inside a stream).
+    pub status: Option<u16>,
+    /// The error body's `type`, if any.
+    pub error_type: Option<String>,
+    /// The error body's `code`, numbers normalised to their decimal text (`400` -> `"400"`).
+    pub code: Option<String>,
+    /// The server's message, or a description of the local failure; never holds the API key.
+    pub message: String,
+    /// Rate-limit headers of the response (boxed: keeps `Result<_, LlmError>` small on the
+    /// success path).
+    pub rate_limit: Box<RateLimitInfo>,
+}
+
+impl LlmError {
+    /// An error raised locally (no response), such as a timeout or a refused connection.
+    pub fn local(class: ErrorClass, message: impl Into<String>) -> Self {
+        LlmError {
+            class,
+            status: None,
+            error_type: None,
+            code: None,
+            message: message.into(),
+            rate_limit: Box::default(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(st) = self.status {
+            s.push_str(&format!("HTTP {st} "));
+        }
+        s.push_str(self.class.as_str());
+        if let Some(c) = &self.code {
+            s.push_str(&format!(" (code {c})"));
+        }
+        if !self.message.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.message);
+        }
+        s
+    }
+}
+
+/// The class of an HTTP error from its status and the body's `type` and `code` only.
+pub fn classify(status: u16, error_type: Option<&str>, code: Option<&str>) -> ErrorClass {
+    let is = |want: &str| code == Some(want) || error_type == Some(want);
+    match status {
+        400 if is("context_length_exceeded") => ErrorClass::ContextLength,
+        400 | 422 => ErrorClass::BadRequest,
+        401 | 403 => ErrorClass::Auth,
+        404 => ErrorClass::NotFound,
+        408 | 409 => ErrorClass::Conflict,
+        429 if is("insufficient_quota") => ErrorClass::QuotaExceeded,
+        429 => ErrorClass::RateLimited,
+        500..=599 => ErrorClass::Server,
+        400..=499 => ErrorClass::BadRequest,
+        _ => ErrorClass::Other,
+    }
+}
+
+/// The fields of an error body, in any of the shapes servers send.
+#[derive(Debug, Default, PartialEq)]
+struct ErrorBody {
+    message: Option<String>,
+    error_type: Option<String>,
+    code: Option<String>,
+}
+
+fn code_text(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
+    v.get(key).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+/// Reads `{"error": {...}}` (OpenAI, LiteLLM), `{"error": "text"}`, and top-level
+/// `{"object": "error", "message", "type", "code"}` (vLLM).
+fn parse_error_value(v: &serde_json::Value) -> Option<ErrorBody> {
+    match v.get("error") {
+        Some(e @ serde_json::Value::Object(_)) => Some(ErrorBody {
+            message: str_field(e, "message"),
+            error_type: str_field(e, "type"),
+            code: code_text(e.get("code")),
+        }),
+        Some(serde_json::Value::String(s)) => Some(ErrorBody {
+            message: Some(s.clone()),
+            ..ErrorBody::default()
+        }),
+        _ if v.get("object").and_then(|o| o.as_str()) == Some("error")
+            || (v.get("message").is_some() && v.get("choices").is_none()) =>
+        {
+            Some(ErrorBody {
+                message: str_field(v, "message"),
+                error_type: str_field(v, "type"),
+                code: code_text(v.get("code")),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A client for one endpoint. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct LlmClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    url: Arc<str>,
+    key: Option<ApiKey>,
+    attempt_timeout: Duration,
+}
+
+impl fmt::Debug for LlmClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmClient")
+            .field("url", &self.url)
+            .field("key", &self.key)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish()
+    }
+}
+
+impl LlmClient {
+    /// Builds the client, reading the key from `config.api_key_env` if set.
+    pub fn new(config: &ClientConfig) -> Result<Self, ClientBuildError> {
+        let key = match &config.api_key_env {
+            Some(var) => Some(ApiKey::from_env(var)?),
+            None => None,
+        };
+        Self::with_key(config, key)
+    }
+
+    /// Builds the client with a key given directly (`config.api_key_env` is ignored).
+    pub fn with_key(config: &ClientConfig, key: Option<ApiKey>) -> Result<Self, ClientBuildError> {
+        let base = config.base_url.trim_end_matches('/');
+        let parsed = reqwest::Url::parse(base).map_err(|_| ClientBuildError::BadUrl {
+            url: config.base_url.clone(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientBuildError::BadUrl {
+                url: config.base_url.clone(),
+            });
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let bad = || ClientBuildError::BadHeader { name: name.clone() };
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let v = HeaderValue::from_str(value).map_err(|_| bad())?;
+            headers.insert(n, v);
+        }
+        if let Some(k) = &key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
+                ClientBuildError::BadHeader {
+                    name: "Authorization".to_string(),
+                }
+            })?;
+            // Keeps the value out of hyper's and reqwest's own debug output.
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(LlmClient {
+            http,
+            base_url: Arc::from(base),
+            url: Arc::from(format!("{base}/chat/completions")),
+            key,
+            attempt_timeout: config.attempt_timeout,
+        })
+    }
+
+    /// The endpoint's base URL (no trailing slash); breakers are keyed by it.
+    pub fn endpoint(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The per-attempt timeout.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// One attempt: sends `req` once and reads the whole reply (streamed if `req.stream`),
+    /// within the attempt timeout.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+        let result = tokio::time::timeout(self.attempt_timeout, self.attempt(req)).await;
+        let result = result.unwrap_or_else(|_| {
+            Err(LlmError::local(
+                ErrorClass::Timeout,
+                format!(
+                    "no complete reply within the attempt timeout of {:?}",
+                    self.attempt_timeout
+                ),
+            ))
+        });
+        result.map_err(|e| self.scrub(e))
+    }
+
+    /// Removes the key from any text a server echoed back.
+    fn scrub(&self, mut e: LlmError) -> LlmError {
+        if let Some(k) = &self.key
+            && !k.expose().is_empty()
+            && e.message.contains(k.expose())
+        {
+            e.message = e.message.replace(k.expose(), "***");
+        }
+        e
+    }
+
+    async fn attempt(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+        let body = serde_json::to_vec(&WireRequest::from(req)).map_err(|e| {
+            LlmError::local(ErrorClass::Other, format!("could not encode request: {e}"))
+        })?;
+        let start = Instant::now();
+        let mut builder = self
+            .http
+            .post(&*self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if req.stream {
+            builder = builder.header(reqwest::header::ACCEPT, "text/event-stream");
+        }
+        let resp = builder.send().await.map_err(transport_error)?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let rate_limit = RateLimitInfo::from_headers(resp.headers(), SystemTime::now());
+            let text = resp.text().await.unwrap_or_default();
+            return Err(http_error(status, &text, rate_limit));
+        }
+        if req.stream {
+            read_stream(resp, req, start).await
+        } else {
+            let bytes = resp.bytes().await.map_err(|e| {
+                let mut err = transport_error(e);
+                err.status = Some(status);
+                err
+            })?;
+            parse_completion(&bytes, req, status)
+        }
+    }
+}
+
+fn truncate(mut s: String) -> String {
+    if s.chars().count() > MAX_ERROR_MESSAGE_CHARS {
+        s = s.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
+        s.push_str(" ...");
+    }
+    s
+}
+
+/// Describes a reqwest error with its causes (which name resets and refusals).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn transport_error(e: reqwest::Error) -> LlmError {
+    let class = if e.is_timeout() {
+        ErrorClass::Timeout
+    } else if e.is_body() || e.is_decode() {
+        ErrorClass::StreamCut
+    } else {
+        ErrorClass::Connection
+    };
+    LlmError::local(class, truncate(error_chain(&e)))
+}
+
+/// The typed error of a non-2xx response.
+fn http_error(status: u16, text: &str, rate_limit: RateLimitInfo) -> LlmError {
+    let body = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| parse_error_value(&v))
+        .unwrap_or_else(|| ErrorBody {
+            message: Some(text.trim().to_string()),
+            ..ErrorBody::default()
+        });
+    LlmError {
+        class: classify(status, body.error_type.as_deref(), body.code.as_deref()),
+        status: Some(status),
+        message: truncate(body.message.unwrap_or_default()),
+        error_type: body.error_type,
+        code: body.code,
+        rate_limit: Box::new(rate_limit),
+    }
+}
+
+/// An error object found inside a 2xx body or stream.
+fn embedded_error(v: &serde_json::Value, status: u16, class: ErrorClass) -> LlmError {
+    let body = parse_error_value(v).unwrap_or_default();
+    LlmError {
+        class,
+        status: Some(status),
+        message: truncate(
+            body.message
+                .unwrap_or_else(|| "error object in a successful response".to_string()),
+        ),
+        error_type: body.error_type,
+        code: body.code,
+        rate_limit: Box::default(),
+    }
+}
+
+// ---- request wire format ----
+
+#[derive(Serialize)]
+struct WireRequest<'a> {
+    model: &'a str,
+    messages: Vec<WireMessageOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireToolOut<'a>>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct WireMessageOut<'a> {
+    role: &'static str,
+    /// Plain string content (never an array of parts: older servers reject those); `null` only
+    /// for an assistant message that holds nothing but tool calls, as OpenAI documents.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireToolCallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WireToolCallOut<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunctionOut<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(Serialize)]
+struct WireToolOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireToolFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireToolFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a serde_json::Value,
+}
+
+impl<'a> From<&'a ChatMessage> for WireMessageOut<'a> {
+    fn from(m: &'a ChatMessage) -> Self {
+        let content = match (&m.content, m.tool_calls.is_empty()) {
+            (Some(c), _) => Some(c.as_str()),
+            (None, false) => None,
+            (None, true) => Some(""),
+        };
+        WireMessageOut {
+            role: m.role.as_str(),
+            content,
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| WireToolCallOut {
+                    id: &c.id,
+                    kind: "function",
+                    function: WireFunctionOut {
+                        name: &c.name,
+                        arguments: &c.arguments,
+                    },
+                })
+                .collect(),
+            tool_call_id: m.tool_call_id.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a ChatRequest> for WireRequest<'a> {
+    fn from(r: &'a ChatRequest) -> Self {
+        let (max_tokens, max_completion_tokens) = match r.max_tokens_field {
+            MaxTokensField::MaxTokens => (r.max_tokens, None),
+            MaxTokensField::MaxCompletionTokens => (None, r.max_tokens),
+        };
+        WireRequest {
+            model: &r.model,
+            messages: r.messages.iter().map(WireMessageOut::from).collect(),
+            max_tokens,
+            max_completion_tokens,
+            tools: r
+                .tools
+                .iter()
+                .map(|t| WireToolOut {
+                    kind: "function",
+                    function: WireToolFunction {
+                        name: &t.name,
+                        description: &t.description,
+                        parameters: &t.parameters,
+                    },
+                })
+                .collect(),
+            stream: r.stream,
+            stream_options: r.stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        }
+    }
+}
+
+/// The JSON body `chat` sends for `req` (for tests and debugging tools).
+pub fn request_json(req: &ChatRequest) -> serde_json::Value {
+    serde_json::to_value(WireRequest::from(req)).unwrap_or(serde_json::Value::Null)
+}
+
+// ---- reply wire format ----
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<WirePromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct WirePromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            cached_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            completion_tokens: u.completion_tokens,
+            estimated: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireCompletion {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<WireChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    message: Option<WireMessageIn>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMessageIn {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCallIn>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCallIn {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<WireFunctionIn>,
+}
+
+#[derive(Deserialize)]
+struct WireFunctionIn {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// Counts the tokens locally when the server sent no usage, and flags them as estimated.
+fn estimate_usage(req: &ChatRequest, content: Option<&str>, calls: &[ToolCall]) -> Usage {
+    let t = Tokenizer::for_model(&req.model);
+    let mut completion = content.map(|c| t.count(c)).unwrap_or(0);
+    for c in calls {
+        completion += t.count(&c.name) + t.count(&c.arguments);
+    }
+    Usage {
+        prompt_tokens: t.count_messages(&req.messages),
+        cached_tokens: 0,
+        completion_tokens: completion,
+        estimated: true,
+    }
+}
+
+fn malformed(status: u16, what: String) -> LlmError {
+    LlmError {
+        status: Some(status),
+        ..LlmError::local(ErrorClass::Malformed, truncate(what))
+    }
+}
+
+/// A non-streamed reply body.
+fn parse_completion(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        malformed(
+            status,
+            format!(
+                "reply is not JSON ({e}); it starts with {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(80)])
+            ),
+        )
+    })?;
+    if value.get("choices").is_none()
+        && let Some(body) = parse_error_value(&value)
+    {
+        // Some proxies answer 200 with an error object; classify it by its numeric code if it
+        // carries one, as a server error otherwise.
+        let code_status = body.code.as_deref().and_then(|c| c.parse::<u16>().ok());
+        let class = classify(
+            code_status.unwrap_or(500),
+            body.error_type.as_deref(),
+            body.code.as_deref(),
+        );
+        return Err(embedded_error(&value, status, class));
+    }
+    let wire: WireCompletion = serde_json::from_value(value)
+        .map_err(|e| malformed(status, format!("reply is not a chat completion: {e}")))?;
+    let choice = wire
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| malformed(status, "reply has no choices".to_string()))?;
+    let (content, tool_calls) = match choice.message {
+        Some(m) => (
+            m.content,
+            m.tool_calls
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let f = c.function.unwrap_or(WireFunctionIn {
+                        name: None,
+                        arguments: None,
+                    });
+                    ToolCall {
+                        id: c.id.unwrap_or_else(|| format!("call_{i}")),
+                        name: f.name.unwrap_or_default(),
+                        arguments: f.arguments.unwrap_or_default(),
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        None => (None, Vec::new()),
+    };
+    let usage = match wire.usage {
+        Some(u) => u.into(),
+        None => estimate_usage(req, content.as_deref(), &tool_calls),
+    };
+    Ok(ChatReply {
+        model: wire.model.unwrap_or_else(|| req.model.clone()),
+        content,
+        tool_calls,
+        finish_reason: choice.finish_reason,
+        usage,
+        ttft: None,
+        inter_token_gaps_us: Vec::new(),
+        missing_done: false,
+    })
+}
+
+// ---- server-sent events ----
+
+/// One server-sent event.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field, if any.
+    pub event: Option<String>,
+    /// The `data:` lines, joined with newlines.
+    pub data: String,
+}
+
+/// An incremental SSE parser: feed it bytes as they arrive, take events as they complete.
+/// Lines are split only at `\n` (a trailing `\r` is dropped), so a multi-byte character split
+/// across network chunks is never cut.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    pos: usize,
+    pending: SseEvent,
+    has_pending: bool,
+}
+
+impl SseParser {
+    /// Appends bytes from the network.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 4096 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if one is buffered. `Err` holds a line that is not UTF-8.
+    pub fn next_event(&mut self) -> Result<Option<SseEvent>, String> {
+        while let Some(nl) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+            let line_end = self.pos + nl;
+            let mut line = &self.buf[self.pos..line_end];
+            self.pos = line_end + 1;
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            let line = std::str::from_utf8(line)
+                .map_err(|e| format!("stream line is not UTF-8: {e}"))?
+                .to_string();
+            if let Some(ev) = self.line(&line) {
+                return Ok(Some(ev));
+            }
+        }
+        Ok(None)
+    }
+
+    /// At the end of the stream: the last event if the server did not end it with a blank line.
+    pub fn finish(&mut self) -> Result<Option<SseEvent>, String> {
+        if self.pos < self.buf.len() {
+            let rest = std::str::from_utf8(&self.buf[self.pos..])
+                .map_err(|e| format!("stream line is not UTF-8: {e}"))?
+                .trim_end_matches('\r')
+                .to_string();
+            self.pos = self.buf.len();
+            if let Some(ev) = self.line(&rest) {
+                return Ok(Some(ev));
+            }
+        }
+        Ok(self.dispatch())
+    }
+
+    fn dispatch(&mut self) -> Option<SseEvent> {
+        if !self.has_pending {
+            return None;
+        }
+        self.has_pending = false;
+        Some(std::mem::take(&mut self.pending))
+    }
+
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "data" => {
+                if self.has_pending && !self.pending.data.is_empty() {
+                    self.pending.data.push('\n');
+                }
+                self.pending.data.push_str(value);
+                self.has_pending = true;
+            }
+            "event" => {
+                self.pending.event = Some(value.to_string());
+                self.has_pending = true;
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+#[derive(Deserialize)]
+struct WireChunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
+    choices: Vec<WireChunkChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct WireChunkChoice {
+    #[serde(default)]
+    delta: Option<WireDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCallDelta>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCallDelta {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<WireFunctionIn>,
+}
+
+/// A tool call being assembled from streamed fragments.
+#[derive(Default)]
+struct PartialCall {
+    index: usize,
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// What a stream has delivered so far.
+struct StreamState {
+    start: Instant,
+    model: Option<String>,
+    content: Option<String>,
+    calls: Vec<PartialCall>,
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+    ttft: Option<Duration>,
+    last_delta: Option<Instant>,
+    gaps_us: Vec<u32>,
+}
+
+impl StreamState {
+    fn new(start: Instant) -> Self {
+        StreamState {
+            start,
+            model: None,
+            content: None,
+            calls: Vec::new(),
+            finish_reason: None,
+            usage: None,
+            done: false,
+            ttft: None,
+            last_delta: None,
+            gaps_us: Vec::new(),
+        }
+    }
+
+    /// Notes the arrival of a content or tool-call delta for TTFT and inter-token gaps.
+    fn token_arrived(&mut self) {
+        let now = Instant::now();
+        match self.last_delta {
+            None => self.ttft = Some(now - self.start),
+            Some(prev) => {
+                let gap = (now - prev).as_micros();
+                self.gaps_us.push(u32::try_from(gap).unwrap_or(u32::MAX));
+            }
+        }
+        self.last_delta = Some(now);
+    }
+
+    fn tool_fragment(&mut self, frag: WireToolCallDelta) {
+        // Servers that omit `index` send one call at a time: a new id starts a new call.
+        let index = frag
+            .index
+            .unwrap_or_else(|| match (&frag.id, self.calls.last()) {
+                (Some(id), Some(last)) if !last.id.is_empty() && *id != last.id => last.index + 1,
+                (_, Some(last)) => last.index,
+                (_, None) => 0,
+            });
+        let pos = match self.calls.iter().position(|c| c.index == index) {
+            Some(p) => p,
+            None => {
+                self.calls.push(PartialCall {
+                    index,
+                    ..PartialCall::default()
+                });
+                self.calls.len() - 1
+            }
+        };
+        let call = &mut self.calls[pos];
+        if let Some(id) = frag.id
+            && !id.is_empty()
+        {
+            call.id = id;
+        }
+        if let Some(f) = frag.function {
+            // OpenAI sends the name once; some servers repeat the whole name in every fragment.
+            if let Some(n) = f.name
+                && n != call.name
+            {
+                call.name.push_str(&n);
+            }
+            if let Some(a) = f.arguments {
+                call.arguments.push_str(&a);
+            }
+        }
+    }
+
+    /// Applies one `data:` payload; `Ok(true)` once `[DONE]` arrived.
+    fn apply(&mut self, ev: &SseEvent, status: u16) -> Result<bool, LlmError> {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let is_error_event = ev.event.as_deref() == Some("error");
+        let chunk: WireChunk = match serde_json::from_str(data) {
+            Ok(c) if !is_error_event => c,
+            parsed => {
+                let value = serde_json::from_str::<serde_json::Value>(data).ok();
+                return Err(match (value, parsed.is_ok() || is_error_event) {
+                    (Some(v), _) => embedded_error(&v, status, ErrorClass::StreamCut),
+                    (None, true) => LlmError {
+                        status: Some(status),
+                        ..LlmError::local(ErrorClass::StreamCut, truncate(data.to_string()))
+                    },
+                    (None, false) => malformed(
+                        status,
+                        format!(
+                            "stream chunk is not JSON: {:?}",
+                            &data[..data.len().min(80)]
+                        ),
+                    ),
+                });
+            }
+        };
+        if chunk.error.is_some() || chunk.object.as_deref() == Some("error") {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+            return Err(embedded_error(&v, status, ErrorClass::StreamCut));
+        }
+        if self.model.is_none() {
+            self.model = chunk.model;
+        }
+        // Usage is taken from whichever chunk carries it, even one whose choices are not empty.
+        if let Some(u) = chunk.usage {
+            self.usage = Some(u.into());
+        }
+        if let Some(choice) = chunk.choices.into_iter().next() {
+            if let Some(delta) = choice.delta {
+                let mut arrived = false;
+                if let Some(c) = delta.content
+                    && !c.is_empty()
+                {
+                    self.content.get_or_insert_with(String::new).push_str(&c);
+                    arrived = true;
+                }
+                if let Some(frags) = delta.tool_calls {
+                    for f in frags {
+                        self.tool_fragment(f);
+                        arrived = true;
+                    }
+                }
+                if arrived {
+                    self.token_arrived();
+                }
+            }
+            // Some servers send `"finish_reason": ""` on every chunk; only a real reason counts.
+            if let Some(reason) = choice.finish_reason
+                && !reason.is_empty()
+            {
+                self.finish_reason = Some(reason);
+            }
+        }
+        Ok(false)
+    }
+
+    fn into_reply(mut self, req: &ChatRequest) -> ChatReply {
+        self.calls.sort_by_key(|c| c.index);
+        let tool_calls: Vec<ToolCall> = self
+            .calls
+            .into_iter()
+            .map(|c| ToolCall {
+                id: if c.id.is_empty() {
+                    format!("call_{}", c.index)
+                } else {
+                    c.id
+                },
+                name: c.name,
+                arguments: c.arguments,
+            })
+            .collect();
+        let usage = match self.usage {
+            Some(u) => u,
+            None => estimate_usage(req, self.content.as_deref(), &tool_calls),
+        };
+        ChatReply {
+            model: self.model.unwrap_or_else(|| req.model.clone()),
+            content: self.content,
+            tool_calls,
+            finish_reason: self.finish_reason,
+            usage,
+            ttft: self.ttft,
+            inter_token_gaps_us: self.gaps_us,
+            missing_done: !self.done,
+        }
+    }
+}
+
+/// Reads an SSE reply incrementally.
+async fn read_stream(
+    resp: reqwest::Response,
+    req: &ChatRequest,
+    start: Instant,
+) -> Result<ChatReply, LlmError> {
+    let status = resp.status().as_u16();
+    let mut body = resp.bytes_stream();
+    let mut parser = SseParser::default();
+    let mut state = StreamState::new(start);
+    let bad_utf8 = |m: String| malformed(status, m);
+    'read: loop {
+        match body.next().await {
+            Some(Ok(bytes)) => {
+                parser.feed(&bytes);
+                while let Some(ev) = parser.next_event().map_err(bad_utf8)? {
+                    if state.apply(&ev, status)? {
+                        break 'read;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                // A body error after a 200 is a stream cut, whatever the transport says.
+                return Err(LlmError {
+                    status: Some(status),
+                    ..LlmError::local(ErrorClass::StreamCut, truncate(error_chain(&e)))
+                });
+            }
+            None => {
+                if let Some(ev) = parser.finish().map_err(bad_utf8)? {
+                    state.apply(&ev, status)?;
+                }
+                break;
+            }
+        }
+    }
+    if !state.done && state.finish_reason.is_none() {
+        return Err(LlmError {
+            status: Some(status),
+            ..LlmError::local(
+                ErrorClass::StreamCut,
+                "stream ended before a finish_reason or [DONE]",
+            )
+        });
+    }
+    Ok(state.into_reply(req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_uses_status_and_code_only() {
+        for (status, ty, code, want) in [
+            (
+                400,
+                None,
+                Some("context_length_exceeded"),
+                ErrorClass::ContextLength,
+            ),
+            (
+                400,
+                Some("context_length_exceeded"),
+                None,
+                ErrorClass::ContextLength,
+            ),
+            (
+                400,
+                Some("invalid_request_error"),
+                None,
+                ErrorClass::BadRequest,
+            ),
+            (
+                400,
+                Some("BadRequestError"),
+                Some("400"),
+                ErrorClass::BadRequest,
+            ),
+            (422, None, None, ErrorClass::BadRequest),
+            (401, None, Some("invalid_api_key"), ErrorClass::Auth),
+            (403, None, None, ErrorClass::Auth),
+            (404, None, Some("model_not_found"), ErrorClass::NotFound),
+            (408, None, None, ErrorClass::Conflict),
+            (409, None, None, ErrorClass::Conflict),
+            (
+                429,
+                Some("requests"),
+                Some("rate_limit_exceeded"),
+                ErrorClass::RateLimited,
+            ),
+            (429, None, Some("429"), ErrorClass::RateLimited),
+            (
+                429,
+                Some("insufficient_quota"),
+                Some("insufficient_quota"),
+                ErrorClass::QuotaExceeded,
+            ),
+            (
+                429,
+                None,
+                Some("insufficient_quota"),
+                ErrorClass::QuotaExceeded,
+            ),
+            (500, None, None, ErrorClass::Server),
+            (502, None, None, ErrorClass::Server),
+            (503, None, None, ErrorClass::Server),
+            (504, None, None, ErrorClass::Server),
+            (418, None, None, ErrorClass::BadRequest),
+            (302, None, None, ErrorClass::Other),
+        ] {
+            assert_eq!(classify(status, ty, code), want, "{status} {ty:?} {code:?}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        for (body, want) in [
+            (
+                r#"{"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}}"#,
+                (Some("m"), Some("requests"), Some("rate_limit_exceeded")),
+            ),
+            (
+                r#"{"error":{"message":"m","type":"None","code":"429"}}"#,
+                (Some("m"), Some("None"), Some("429")),
+            ),
+            (
+                r#"{"object":"error","message":"m","type":"BadRequestError","param":null,"code":400}"#,
+                (Some("m"), Some("BadRequestError"), Some("400")),
+            ),
+            (r#"{"error":"plain"}"#, (Some("plain"), None, None)),
+            (
+                r#"{"error":{"message":"m","code":null}}"#,
+                (Some("m"), None, None),
+            ),
+            (r#"{"id":"x"}"#, (None, None, None)),
+        ] {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            let got = parse_error_value(&v).unwrap_or_default();
+            assert_eq!(
+                (
+                    got.message.as_deref(),
+                    got.error_type.as_deref(),
+                    got.code.as_deref()
+                ),
+                want,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn reset_durations_in_go_style() {
+        let ms = Duration::from_millis;
+        for (text, want) in [
+            ("1s", Some(ms(1000))),
+            ("6m0s", Some(ms(360_000))),
+            ("20ms", Some(ms(20))),
+            ("1h2m3.5s", Some(ms(3_723_500))),
+            ("0.5s", Some(ms(500))),
+            ("2", Some(ms(2000))),
+            ("59.56s", Some(ms(59_560))),
+            ("", None),
+            ("soon", None),
+            ("5x", None),
+            ("-1s", None),
+        ] {
+            assert_eq!(parse_reset_duration(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
+        for (text, want) in [
+            ("7", Some(Duration::from_secs(7))),
+            ("0.25", Some(Duration::from_millis(250))),
+            (
+                "Wed, 21 Oct 2015 07:28:30 GMT",
+                Some(Duration::from_secs(30)),
+            ),
+            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(Duration::ZERO)),
+            ("tomorrow", None),
+            ("-3", None),
+        ] {
+            assert_eq!(parse_retry_after(text, now), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_and_which_reset_matters() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("retry-after", "9"),
+            ("retry-after-ms", "1500"),
+            ("x-ratelimit-reset-requests", "6m0s"),
+            ("x-ratelimit-reset-tokens", "20ms"),
+            ("x-ratelimit-remaining-requests", "12"),
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-limit-requests", "500"),
+            ("x-ratelimit-limit-tokens", "30000"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
+        // retry-after-ms is the more precise of the two and wins.
+        assert_eq!(info.retry_after, Some(Duration::from_millis(1500)));
+        assert_eq!(info.reset_requests, Some(Duration::from_secs(360)));
+        assert_eq!(info.limit_tokens, Some(30_000));
+        // Tokens are exhausted, so their reset is the one to wait for, not the longer one.
+        assert_eq!(info.reset_wait(), Some(Duration::from_millis(20)));
+        h.remove("x-ratelimit-remaining-tokens");
+        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
+        assert_eq!(info.reset_wait(), Some(Duration::from_secs(360)));
+    }
+
+    #[test]
+    fn sse_parser_handles_split_lines_crlf_comments_and_no_final_blank() {
+        let text =
+            ": keep-alive\r\ndata: {\"a\":1}\r\n\r\nevent: error\ndata: x\ndata: y\n\ndata: [DONE]";
+        let bytes = text.as_bytes();
+        let mut p = SseParser::default();
+        let mut got = Vec::new();
+        // Feed one byte at a time: the worst split the network can produce.
+        for b in bytes {
+            p.feed(std::slice::from_ref(b));
+            while let Some(ev) = p.next_event().unwrap() {
+                got.push(ev);
+            }
+        }
+        if let Some(ev) = p.finish().unwrap() {
+            got.push(ev);
+        }
+        let want = vec![
+            SseEvent {
+                event: None,
+                data: "{\"a\":1}".into(),
+            },
+            SseEvent {
+                event: Some("error".into()),
+                data: "x\ny".into(),
+            },
+            SseEvent {
+                event: None,
+                data: "[DONE]".into(),
+            },
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn sse_parser_keeps_multibyte_chars_split_across_chunks() {
+        let text = "data: {\"c\":\"tôi\"}\n\n".as_bytes();
+        let cut = text.iter().position(|&b| b >= 0x80).unwrap() + 1;
+        let mut p = SseParser::default();
+        p.feed(&text[..cut]);
+        assert_eq!(p.next_event().unwrap(), None);
+        p.feed(&text[cut..]);
+        assert_eq!(p.next_event().unwrap().unwrap().data, "{\"c\":\"tôi\"}");
+    }
+
+    fn req(stream: bool, field: MaxTokensField) -> ChatRequest {
+        ChatRequest {
+            model: "gpt-4.1".into(),
+            messages: vec![
+                ChatMessage::text(crate::chat::Role::User, "hi"),
+                ChatMessage {
+                    role: crate::chat::Role::Assistant,
+                    content: None,
+                    tool_calls: vec![ToolCall {
+                        id: "c1".into(),
+                        name: "calc".into(),
+                        arguments: "{}".into(),
+                    }],
+                    tool_call_id: None,
+                },
+                ChatMessage::tool_result("c1", "4"),
+            ],
+            max_tokens: Some(100),
+            max_tokens_field: field,
+            tools: Vec::new(),
+            stream,
+        }
+    }
+
+    #[test]
+    fn request_body_shape() {
+        let j = request_json(&req(true, MaxTokensField::MaxTokens));
+        assert_eq!(j["max_tokens"], 100);
+        assert!(j.get("max_completion_tokens").is_none());
+        assert_eq!(j["stream_options"]["include_usage"], true);
+        assert_eq!(j["messages"][0]["content"], "hi");
+        assert!(j["messages"][1]["content"].is_null());
+        assert_eq!(
+            j["messages"][1]["tool_calls"][0]["function"]["name"],
+            "calc"
+        );
+        assert_eq!(j["messages"][2]["tool_call_id"], "c1");
+        assert!(j.get("tools").is_none());
+        let j = request_json(&req(false, MaxTokensField::MaxCompletionTokens));
+        assert_eq!(j["max_completion_tokens"], 100);
+        assert!(j.get("max_tokens").is_none());
+        assert!(j.get("stream_options").is_none());
+        assert_eq!(j["stream"], false);
+    }
+
+    fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
+        let mut state = StreamState::new(Instant::now());
+        for c in chunks {
+            let ev = SseEvent {
+                event: None,
+                data: c.to_string(),
+            };
+            if state.apply(&ev, 200)? {
+                break;
+            }
+        }
+        Ok(state.into_reply(&req(true, MaxTokensField::MaxTokens)))
+    }
+
+    #[test]
+    fn tool_fragments_without_index_or_with_repeated_names() {
+        // No `index`: a new id starts a new call; two calls may share one chunk.
+        let r = run_stream(&[
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"calc","arguments":"{}"}},{"id":"b","function":{"name":"search","arguments":"{\"q\":1}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ])
+        .unwrap();
+        let got: Vec<(&str, &str, &str)> = r
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(got, vec![("a", "calc", "{}"), ("b", "search", "{\"q\":1}")]);
+        // The whole name repeated in every fragment is not doubled; no id gets a stable one.
+        let r = run_stream(&[
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"calc","arguments":"{\"x\""}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"calc","arguments":":2}"}}]}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(r.tool_calls[0].name, "calc");
+        assert_eq!(r.tool_calls[0].arguments, "{\"x\":2}");
+        assert_eq!(r.tool_calls[0].id, "call_0");
+        assert!(r.missing_done);
+    }
+
+    #[test]
+    fn empty_finish_reason_does_not_end_a_stream() {
+        let mut state = StreamState::new(Instant::now());
+        let ev = SseEvent {
+            event: None,
+            data: r#"{"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#.into(),
+        };
+        state.apply(&ev, 200).unwrap();
+        assert_eq!(state.finish_reason, None);
+    }
+
+    #[test]
+    fn api_key_never_debug_printed() {
+        let key = ApiKey::new("sk-test-SECRET-123");
+        assert_eq!(format!("{key:?}"), "***");
+        let client = LlmClient::with_key(&ClientConfig::default(), Some(key)).unwrap();
+        assert!(!format!("{client:?}").contains("SECRET"));
+        let err = ApiKey::from_env("REACTBENCH_SURELY_UNSET_VAR").unwrap_err();
+        assert!(err.to_string().contains("REACTBENCH_SURELY_UNSET_VAR"));
+    }
+}

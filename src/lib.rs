@@ -20,6 +20,7 @@ pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod metrics;
+pub mod prices_cmd;
 pub mod pricing;
 pub mod report;
 pub mod runner;
@@ -45,7 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(_) => not_yet("run"),
         Command::Validate(_) => not_yet("validate"),
         Command::Sanitize(_) => not_yet("sanitize"),
-        Command::Prices(_) => not_yet("prices"),
+        Command::Prices(args) => prices_cmd::run(args),
         Command::Compare(_) => not_yet("compare"),
         Command::Report(_) => not_yet("report"),
     }

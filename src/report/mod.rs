@@ -17,6 +17,9 @@
 
 pub mod atomic;
 pub mod csv;
+pub mod histlog;
+pub mod html;
+pub mod plot;
 pub mod progress;
 pub mod summary;
 pub mod terminal;

@@ -1,3 +1,8 @@
 //! Integration tests of `bench`: one binary, one module per area.
+
+mod client;
 mod metrics;
+mod plots;
+mod prices;
 mod report;
+mod resilience;

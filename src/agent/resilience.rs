@@ -1,0 +1,326 @@
+//! One logical LLM call through circuit breaker, retries and the fallback chain.
+//!
+//! [`Caller::call`] tries the request's model first, then each fallback model in order, each
+//! with its own breaker (per endpoint and model) and its own retry budget. The request sent to a
+//! fallback is the same conversation with only `model` replaced. Every attempt, including local
+//! refusals (breaker open, spend cap), lands in the returned [`CallRecord`].
+//!
+//! When the call moves down the chain:
+//! - the model's breaker refuses the call (open, or half-open with its probes taken);
+//! - its retries are spent on a retryable failure, or the server asked for a wait longer than
+//!   `max_server_wait`, or the next backoff would overrun the call's deadline;
+//! - a non-retryable failure that is about this model, not this request: 404 (unknown model),
+//!   429 `insufficient_quota` (a quota may be per model or per provider behind a relay), and a
+//!   malformed reply.
+//!
+//! When it stops and returns the error to the agent: 400 `context_length_exceeded` (the agent
+//! truncates harder and calls again), other 400/422 (the request itself is wrong, so another
+//! model would refuse it too), 401/403 (same key for every model of the endpoint), the spend
+//! cap, and the call's overall deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use crate::agent::breaker::{BreakerRegistry, CallResult};
+use crate::agent::record::{AttemptRecord, CallRecord, ErrorClass};
+use crate::agent::retry::{self, GiveUp, RetryConfig, RetryDecision};
+use crate::chat::{ChatReply, ChatRequest, Usage};
+use crate::client::{LlmClient, LlmError};
+
+/// Asked before every attempt that would reach the network; `false` stops the call with
+/// [`ErrorClass::SpendCap`]. The run-wide spend cap plugs in here.
+pub type SendGuard = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// The result of one logical call: its record, and the reply or the final error.
+#[derive(Clone, Debug)]
+pub struct CallOutcome {
+    /// Everything the call did, for the metrics.
+    pub record: CallRecord,
+    /// The reply, if a model answered.
+    pub reply: Option<ChatReply>,
+    /// The last error, if no model answered.
+    pub error: Option<LlmError>,
+}
+
+/// Runs calls through breakers, retries and fallbacks. Share one per scenario (`Arc<Caller>`)
+/// or build one per user; it holds no per-call state.
+pub struct Caller {
+    client: LlmClient,
+    retry: RetryConfig,
+    breakers: Arc<BreakerRegistry>,
+    fallback: Vec<String>,
+    call_deadline: Option<Duration>,
+    send_guard: Option<SendGuard>,
+    jitter_seed: u64,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("client", &self.client)
+            .field("retry", &self.retry)
+            .field("fallback", &self.fallback)
+            .field("call_deadline", &self.call_deadline)
+            .field("send_guard", &self.send_guard.is_some())
+            .finish()
+    }
+}
+
+/// Fallback models are tried on a non-retryable failure of these classes (about the model, not
+/// the request).
+fn model_specific(class: ErrorClass) -> bool {
+    matches!(
+        class,
+        ErrorClass::NotFound | ErrorClass::QuotaExceeded | ErrorClass::Malformed
+    )
+}
+
+impl Caller {
+    /// A caller sending through `client`, with `fallback` models tried in order after the
+    /// request's own model, and an optional overall deadline per call (retries, backoff and
+    /// fallbacks included).
+    pub fn new(
+        client: LlmClient,
+        retry: RetryConfig,
+        breakers: Arc<BreakerRegistry>,
+        fallback: Vec<String>,
+        call_deadline: Option<Duration>,
+    ) -> Self {
+        Caller {
+            client,
+            retry,
+            breakers,
+            fallback,
+            call_deadline,
+            send_guard: None,
+            jitter_seed: 0x5eed,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Asks `guard` before every network attempt (the run-wide spend cap).
+    pub fn with_send_guard(mut self, guard: SendGuard) -> Self {
+        self.send_guard = Some(guard);
+        self
+    }
+
+    /// Seeds the backoff jitter, so a seeded run draws the same waits.
+    pub fn with_jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = seed;
+        self
+    }
+
+    /// The client used.
+    pub fn client(&self) -> &LlmClient {
+        &self.client
+    }
+
+    /// The breakers consulted.
+    pub fn breakers(&self) -> &Arc<BreakerRegistry> {
+        &self.breakers
+    }
+
+    /// Runs one logical call for ReAct step `step`. Never panics and never returns early with
+    /// `?`: every failure is in the outcome.
+    pub async fn call(&self, mut req: ChatRequest, step: u32) -> CallOutcome {
+        let start = Instant::now();
+        let deadline = self.call_deadline.map(|d| start + d);
+        let primary = req.model.clone();
+        let mut chain: Vec<String> = vec![primary.clone()];
+        for m in &self.fallback {
+            if !chain.contains(m) {
+                chain.push(m.clone());
+            }
+        }
+        let call_no = self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut rng: Option<ChaCha8Rng> = None;
+        let mut attempts: Vec<AttemptRecord> = Vec::new();
+        let mut last_err: Option<LlmError> = None;
+        let endpoint = self.client.endpoint();
+
+        'models: for (i, model) in chain.iter().enumerate() {
+            if i > 0 {
+                req.model.clone_from(model);
+            }
+            let breaker = self.breakers.get(endpoint, model);
+            let mut retries_done = 0u32;
+            let mut backoff = Duration::ZERO;
+            loop {
+                let refuse =
+                    |class: ErrorClass, message: String, attempts: &mut Vec<AttemptRecord>| {
+                        attempts.push(AttemptRecord {
+                            model: model.clone(),
+                            started: Instant::now(),
+                            latency: Duration::ZERO,
+                            status: None,
+                            error: Some(class),
+                            backoff,
+                        });
+                        LlmError::local(class, message)
+                    };
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    last_err = Some(LlmError::local(
+                        ErrorClass::Deadline,
+                        format!(
+                            "the call's deadline of {:?} passed",
+                            self.call_deadline.unwrap_or_default()
+                        ),
+                    ));
+                    break 'models;
+                }
+                if let Some(guard) = &self.send_guard
+                    && !guard()
+                {
+                    let e = refuse(
+                        ErrorClass::SpendCap,
+                        "the run-wide spend cap is reached; no request sent".to_string(),
+                        &mut attempts,
+                    );
+                    last_err = Some(e);
+                    break 'models;
+                }
+                let permit = match breaker.try_acquire() {
+                    Ok(p) => p,
+                    Err(rejected) => {
+                        let e = refuse(
+                            ErrorClass::BreakerOpen,
+                            format!(
+                                "circuit breaker of {model} at {endpoint} is {}; no request sent",
+                                rejected.state.as_str()
+                            ),
+                            &mut attempts,
+                        );
+                        last_err = Some(e);
+                        continue 'models;
+                    }
+                };
+                let started = Instant::now();
+                let result = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, self.client.chat(&req))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(LlmError::local(
+                                ErrorClass::Deadline,
+                                format!(
+                                    "the call's deadline of {:?} passed during an attempt",
+                                    self.call_deadline.unwrap_or_default()
+                                ),
+                            ))
+                        }),
+                    None => self.client.chat(&req).await,
+                };
+                let latency = started.elapsed();
+                let err = match result {
+                    Ok(reply) => {
+                        permit.record(CallResult::Success);
+                        attempts.push(AttemptRecord {
+                            model: model.clone(),
+                            started,
+                            latency,
+                            status: Some(200),
+                            error: None,
+                            backoff,
+                        });
+                        return self.outcome(step, primary, start, attempts, Ok((i, reply)));
+                    }
+                    Err(e) => e,
+                };
+                permit.record(CallResult::of(Err(&err)));
+                attempts.push(AttemptRecord {
+                    model: model.clone(),
+                    started,
+                    latency,
+                    status: err.status,
+                    error: Some(err.class),
+                    backoff,
+                });
+                if err.class == ErrorClass::Deadline {
+                    last_err = Some(err);
+                    break 'models;
+                }
+                let rng = rng.get_or_insert_with(|| {
+                    ChaCha8Rng::seed_from_u64(
+                        self.jitter_seed ^ call_no.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    )
+                });
+                match retry::decide(&err, retries_done, &self.retry, rng) {
+                    RetryDecision::Retry(wait) => {
+                        if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                            // No time to retry this model: the next one may still answer.
+                            last_err = Some(err);
+                            continue 'models;
+                        }
+                        tokio::time::sleep(wait).await;
+                        backoff = wait;
+                        retries_done += 1;
+                    }
+                    RetryDecision::GiveUp(GiveUp::NotRetryable) if !model_specific(err.class) => {
+                        last_err = Some(err);
+                        break 'models;
+                    }
+                    RetryDecision::GiveUp(_) => {
+                        last_err = Some(err);
+                        continue 'models;
+                    }
+                }
+            }
+        }
+        let err = last_err.unwrap_or_else(|| {
+            LlmError::local(ErrorClass::Other, "no model to call (empty fallback chain)")
+        });
+        self.outcome(step, primary, start, attempts, Err(err))
+    }
+
+    fn outcome(
+        &self,
+        step: u32,
+        primary: String,
+        start: Instant,
+        attempts: Vec<AttemptRecord>,
+        result: Result<(usize, ChatReply), LlmError>,
+    ) -> CallOutcome {
+        let status = attempts.last().and_then(|a| a.status);
+        let mut record = CallRecord {
+            step,
+            model_asked: primary,
+            model_answered: None,
+            attempts,
+            started: start,
+            latency: start.elapsed(),
+            status,
+            error: None,
+            ttft: None,
+            inter_token_gaps_us: Vec::new(),
+            usage: Usage::default(),
+            fallback: false,
+        };
+        match result {
+            Ok((index, reply)) => {
+                record.model_answered = record.attempts.last().map(|a| a.model.clone());
+                record.fallback = index > 0;
+                record.ttft = reply.ttft;
+                record.inter_token_gaps_us = reply.inter_token_gaps_us.clone();
+                record.usage = reply.usage;
+                CallOutcome {
+                    record,
+                    reply: Some(reply),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                record.error = Some(e.class);
+                CallOutcome {
+                    record,
+                    reply: None,
+                    error: Some(e),
+                }
+            }
+        }
+    }
+}
