@@ -34,7 +34,10 @@ pub fn prices() -> PriceTable {
     let mut models = BTreeMap::new();
     models.insert("gpt-4.1".to_string(), price(2.0, 0.5, 8.0));
     models.insert("deepseek-v3.2".to_string(), price(0.28, 0.028, 0.42));
-    PriceTable { models }
+    PriceTable {
+        models,
+        ..Default::default()
+    }
 }
 
 fn usage(prompt: u64, cached: u64, completion: u64) -> Usage {
