@@ -11,12 +11,16 @@
 //!   latency percentile, timeline, cost-by-model and errors CSVs.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
+//! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
+//!   side by side with tolerances (`bench compare`).
 //!
 //! [`RunRecorder`] ties the aggregator and the streamed CSVs together for the runner: one owner,
 //! fed from the channel the virtual users send their records to.
 
 pub mod atomic;
+pub mod compare;
 pub mod csv;
+pub mod gates;
 pub mod histlog;
 pub mod html;
 pub mod plot;

@@ -139,6 +139,7 @@ fn pinned_paths() -> Vec<String> {
         &mut p,
         &[
             "load.achieved_conversations_per_s",
+            "load.achieved_rate_ratio",
             "load.dropped_arrivals",
             "load.intended_starts",
         ],
@@ -158,6 +159,7 @@ fn pinned_paths() -> Vec<String> {
             "tokens.cached",
             "tokens.completion",
             "tokens.estimated",
+            "tokens.per_conversation",
             "tokens.prompt",
             "tokens.total",
             "tool.by_status.error",
