@@ -80,7 +80,10 @@ pub fn log_histograms(m: &RunMetrics) -> BTreeMap<String, Histogram<u64>> {
         ("inter_token", &h.inter_token_us),
         ("attempt", &h.attempt_us),
         ("conversation", &h.conversation_us),
-        ("conversation_from_intended", &h.conversation_from_intended_us),
+        (
+            "conversation_from_intended",
+            &h.conversation_from_intended_us,
+        ),
         ("tool", &h.tool_us),
         ("scheduler_lag", &h.scheduler_lag_us),
     ];
@@ -100,6 +103,17 @@ pub fn log_histograms(m: &RunMetrics) -> BTreeMap<String, Histogram<u64>> {
         }
     }
     out
+}
+
+/// Writes a run's [`log_histograms`] to `dir/histograms.hlog` (one interval spanning the run),
+/// the file `bench compare` recomputes latency percentiles from.
+pub fn write_histogram_log(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
+    super::histlog::write_interval_log(
+        &dir.join(HISTOGRAM_LOG),
+        &log_histograms(m),
+        m.info.started_at,
+        m.duration,
+    )
 }
 
 /// The interval-log histogram behind a latency metric path and the statistic it asks for:
@@ -298,10 +312,7 @@ impl Default for CompareOptions {
             metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
             tolerances: BTreeMap::new(),
             default_tolerance: DEFAULT_TOLERANCE,
-            unit_floors: Unit::ALL
-                .iter()
-                .map(|u| (*u, u.default_floor()))
-                .collect(),
+            unit_floors: Unit::ALL.iter().map(|u| (*u, u.default_floor())).collect(),
             metric_floors: BTreeMap::new(),
         }
     }
@@ -340,8 +351,7 @@ impl CompareOptions {
         floors: &[String],
     ) -> anyhow::Result<Self> {
         let mut o = CompareOptions {
-            default_tolerance: parse_percent(default_tolerance)
-                .context("--default-tolerance")?,
+            default_tolerance: parse_percent(default_tolerance).context("--default-tolerance")?,
             ..CompareOptions::default()
         };
         for t in tolerances {
@@ -513,8 +523,9 @@ pub fn compare(base: &RunData, new: &RunData, opts: &CompareOptions) -> Comparis
         .iter()
         .map(|metric| {
             let from_hist = match (&base.histograms, &new.histograms) {
-                (Some(b), Some(n)) => metric_from_histograms(b, metric)
-                    .zip(metric_from_histograms(n, metric)),
+                (Some(b), Some(n)) => {
+                    metric_from_histograms(b, metric).zip(metric_from_histograms(n, metric))
+                }
                 _ => None,
             };
             let (b, n, source) = match from_hist {
@@ -772,7 +783,8 @@ pub fn render_markdown(c: &Comparison) -> String {
 
 /// The comparison as pretty JSON (infinite relative changes as `null`).
 pub fn render_json(c: &Comparison) -> String {
-    let mut s = serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }

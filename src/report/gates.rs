@@ -260,9 +260,9 @@ pub fn parse_condition(metric: &str, text: &str) -> Result<Threshold, GateError>
             },
             None => return Err(bad("only `baseline * FACTOR` is supported")),
         },
-        None => Bound::Value(
-            parse_number(&bound_text).ok_or_else(|| bad("the bound is not a number"))?,
-        ),
+        None => {
+            Bound::Value(parse_number(&bound_text).ok_or_else(|| bad("the bound is not a number"))?)
+        }
     };
     let mut th = Threshold {
         metric: metric.to_string(),
@@ -287,7 +287,10 @@ pub fn parse_condition(metric: &str, text: &str) -> Result<Threshold, GateError>
 }
 
 fn parse_number(s: &str) -> Option<f64> {
-    s.replace('_', "").parse::<f64>().ok().filter(|v| v.is_finite())
+    s.replace('_', "")
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 /// True if `path` is a metric of `summary.json`: one of the fixed paths, or a path into a map
@@ -768,7 +771,13 @@ mod tests {
         check("< baseline*1.2", Op::Lt, b(1.2), false, d);
         check("< baseline *1.5", Op::Lt, b(1.5), false, d);
         check("<= baseline", Op::Le, b(1.0), false, d);
-        check("< 2500 abort_on_fail", Op::Lt, Bound::Value(2500.0), true, d);
+        check(
+            "< 2500 abort_on_fail",
+            Op::Lt,
+            Bound::Value(2500.0),
+            true,
+            d,
+        );
         check(
             "< 0.05 abort_on_fail min_samples=200",
             Op::Lt,

@@ -1,6 +1,8 @@
 //! Integration tests of `bench`: one binary, one module per area.
 
 mod client;
+mod compare;
+mod gates;
 mod metrics;
 mod plots;
 mod prices;
