@@ -128,10 +128,17 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
-/// The Markdown line of one metric's row.
+/// The Markdown line of one metric's row (its first cell, marks stripped, is the metric).
 fn md_row<'a>(md: &'a str, metric: &str) -> &'a str {
     md.lines()
-        .find(|l| l.starts_with("| ") && l.contains(&format!("{metric}")) && l.contains(" | "))
+        .find(|l| {
+            l.split(" | ").next().is_some_and(|cell| {
+                cell.trim_start_matches("| ")
+                    .trim_start_matches("❌ ")
+                    .trim_matches('*')
+                    == metric
+            })
+        })
         .unwrap_or_else(|| panic!("no row for {metric} in\n{md}"))
 }
 
