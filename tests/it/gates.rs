@@ -319,3 +319,42 @@ fn load_generator_health_is_a_metric_and_a_warning() {
     closed.load.scheduler_lag_ms = Default::default();
     assert!(gates::load_health_warnings(&closed, &strict).is_empty());
 }
+
+#[test]
+fn the_shipped_scenarios_thresholds_are_valid_gates() {
+    for file in ["scenarios/ci-gate.toml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let text = std::fs::read_to_string(&path).expect("scenario file");
+        let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let raw = doc
+            .get("thresholds")
+            .and_then(|t| t.as_table())
+            .expect("a [thresholds] table");
+        let map: BTreeMap<String, Vec<String>> = raw
+            .iter()
+            .map(|(k, v)| {
+                let conds = match v {
+                    toml::Value::String(s) => vec![s.clone()],
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|c| c.as_str().expect("string condition").to_string())
+                        .collect(),
+                    other => panic!("{file}: {k} = {other}"),
+                };
+                (k.clone(), conds)
+            })
+            .collect();
+        let gates = parse_gates(&map).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(gates.thresholds.len() >= 8, "{file}");
+        for needed in [
+            "llm_call.latency_ms.p95",
+            "conversation.error_rate",
+            "cost.usd_per_conversation",
+        ] {
+            assert!(
+                gates.thresholds.iter().any(|t| t.metric == needed),
+                "{file} gates {needed}"
+            );
+        }
+    }
+}
