@@ -694,6 +694,26 @@ pub fn counts_after_warm_up(started_after: Duration, warm_up: Duration) -> bool 
     started_after >= warm_up
 }
 
+/// [`counts_after_warm_up`] for a record: its start (the intended one in an open model, so a
+/// late start caused by warm-up slowness is still warm-up) measured from `run_start`.
+pub fn record_after_warm_up(
+    rec: &crate::agent::record::ConversationRecord,
+    run_start: tokio::time::Instant,
+    warm_up: Duration,
+) -> bool {
+    let start = rec.intended_start.unwrap_or(rec.started);
+    counts_after_warm_up(start.saturating_duration_since(run_start), warm_up)
+}
+
+/// Writes [`junit_xml`] to `path` atomically (for `bench run --junit FILE`).
+pub fn write_junit(
+    path: &std::path::Path,
+    results: &[ThresholdResult],
+    suite_name: &str,
+) -> anyhow::Result<()> {
+    super::atomic::write_bytes(path, junit_xml(results, suite_name).as_bytes())
+}
+
 /// When the load generator itself is the bottleneck.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LoadHealthLimits {

@@ -358,3 +358,75 @@ fn the_shipped_scenarios_thresholds_are_valid_gates() {
         }
     }
 }
+
+#[test]
+fn a_live_snapshot_feeds_early_abort_and_the_run_goes_on() {
+    use reactbench::metrics::Aggregator;
+    use tokio::time::Instant;
+
+    use crate::metrics::{info, prices, run_end, sample_records};
+
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new(info(), t0, prices());
+    let records = sample_records(t0);
+    for r in &records[..2] {
+        agg.record(r);
+    }
+    // Two conversations in: calls of 100, 300 and 1800 ms.
+    let live = Summary::from_metrics(&agg.snapshot(t0 + Duration::from_secs(3)));
+    assert_eq!(live.llm_call.count, 3);
+    let th = parse_thresholds(&table(&[(
+        "llm_call.latency_ms.max",
+        &["< 1000 abort_on_fail min_samples=2"],
+    )]))
+    .expect("valid");
+    let msg =
+        should_abort(&th, &|p| live.metric(p), live.conversation.count).expect("lost at 1800 ms");
+    assert!(msg.contains("llm_call.latency_ms.max < 1000"), "{msg}");
+
+    // The snapshot took nothing away: the final figures cover every record.
+    for r in &records[2..] {
+        agg.record(r);
+    }
+    let done = Summary::from_metrics(&agg.finish(run_end(t0)));
+    assert_eq!(done.llm_call.count, 4);
+    assert_eq!(done, sample_summary());
+}
+
+#[test]
+fn warm_up_leaves_out_conversations_that_started_inside_it() {
+    use tokio::time::Instant;
+
+    use crate::metrics::sample_records;
+
+    let t0 = Instant::now();
+    // Starts: 0 s (intended -0.1 s), 1 s, 2 s, 3 s.
+    let kept: Vec<u64> = sample_records(t0)
+        .iter()
+        .filter(|r| gates::record_after_warm_up(r, t0, Duration::from_secs(1)))
+        .map(|r| r.conversation_id)
+        .collect();
+    assert_eq!(kept, [2, 3, 4]);
+    let all = sample_records(t0)
+        .iter()
+        .filter(|r| gates::record_after_warm_up(r, t0, Duration::ZERO))
+        .count();
+    assert_eq!(all, 4);
+}
+
+#[test]
+fn junit_file_is_written_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("junit.xml");
+    let s = sample_summary();
+    let th = parse_thresholds(&table(&[("llm_call.latency_ms.p95", &["< 1"])])).expect("ok");
+    gates::write_junit(&file, &gates::evaluate(&th, &s), "ci-gate").expect("write");
+    let xml = std::fs::read_to_string(&file).expect("read");
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        1
+    );
+}
