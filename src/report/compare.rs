@@ -282,7 +282,10 @@ pub fn unit_of(path: &str) -> Unit {
     } else if stat.ends_with("_rate") || stat.ends_with("ratio") || stat.ends_with("amplification")
     {
         Unit::Ratio
-    } else if path.starts_with("tokens.") || object.starts_with("cost.by_model.") {
+    } else if path.starts_with("tokens.")
+        || (object.starts_with("cost.by_model.")
+            && matches!(stat, "prompt" | "cached" | "completion"))
+    {
         Unit::Tokens
     } else if stat.ends_with("per_second") || stat.ends_with("_per_s") {
         Unit::PerS
