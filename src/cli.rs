@@ -133,6 +133,33 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// New run directory or summary.json.
     pub new: PathBuf,
+    /// Relative tolerance of one metric, such as `llm_call.latency_ms.p95=10%` (repeatable);
+    /// a metric not compared by default is added.
+    #[arg(long, value_name = "METRIC=PCT")]
+    pub tolerance: Vec<String>,
+    /// Tolerance of every metric without its own.
+    #[arg(long, value_name = "PCT", default_value = "10%")]
+    pub default_tolerance: String,
+    /// Absolute floor: changes smaller than this never fail. `UNIT=VALUE` for a unit (ms, usd,
+    /// ratio, tokens, per_s, count; defaults ms=5, ratio=0.001, others 0) or `METRIC=VALUE`
+    /// (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub floor: Vec<String>,
+    /// Output format (markdown for a pull-request comment).
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+}
+
+/// Output formats of `bench compare`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// Markdown for a pull-request comment, regressed rows marked.
+    Markdown,
+    /// JSON.
+    Json,
 }
 
 /// Arguments of `bench report`.

@@ -19,6 +19,7 @@ pub mod agent;
 pub mod chat;
 pub mod cli;
 pub mod client;
+pub mod compare_cmd;
 pub mod metrics;
 pub mod prices_cmd;
 pub mod pricing;
@@ -48,7 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(_) => not_yet("validate"),
         Command::Prices(args) => prices_cmd::run(args),
         Command::Sanitize(args) => sanitize_cmd::run(args),
-        Command::Compare(_) => not_yet("compare"),
+        Command::Compare(args) => compare_cmd::run(args),
         Command::Report(_) => not_yet("report"),
     }
 }

@@ -484,6 +484,33 @@ impl Aggregator {
         }
     }
 
+    /// The metrics so far, as if the run ended at `now`, leaving the aggregator running: for
+    /// checks during a run such as `abort_on_fail` thresholds (`report::gates::should_abort`
+    /// on `Summary::from_metrics(&agg.snapshot(now))`). It copies every histogram, so call it
+    /// at most a few times a second. Run-level inputs (load report, breaker transitions,
+    /// session counts) are not known yet and read as zero.
+    pub fn snapshot(&self, now: Instant) -> RunMetrics {
+        let copy = Aggregator {
+            info: self.info.clone(),
+            run_start: self.run_start,
+            prices: PriceTable::default(),
+            hist: self.hist.clone(),
+            counters: self.counters.clone(),
+            models: self.models.clone(),
+            timeline: self.timeline.clone(),
+            live: Arc::clone(&self.live),
+            live_p95_at: None,
+        };
+        copy.finish(RunEnd {
+            ended: now,
+            interrupted: false,
+            breaker_transitions: Vec::new(),
+            load: LoadReport::default(),
+            session_evictions: 0,
+            local_rate_limit_rejections: 0,
+        })
+    }
+
     /// Ends the run: merges the run-level inputs and returns the final metrics.
     pub fn finish(mut self, end: RunEnd) -> RunMetrics {
         if let Some(lag) = end.load.scheduler_lag_us {

@@ -12,12 +12,16 @@
 //! - [`hlog`]: `histograms.hlog`, every latency histogram as an HdrHistogram interval log.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
+//! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
+//!   side by side with tolerances (`bench compare`).
 //!
 //! [`RunRecorder`] ties the aggregator and the streamed CSVs together for the runner: one owner,
 //! fed from the channel the virtual users send their records to.
 
 pub mod atomic;
+pub mod compare;
 pub mod csv;
+pub mod gates;
 pub mod histlog;
 pub mod hlog;
 pub mod html;

@@ -48,6 +48,11 @@ pub struct Summary {
     pub sessions: SessionsSection,
     /// Load model.
     pub load: LoadSection,
+    /// CI gates: one entry per threshold condition, in scenario order. Absent when the
+    /// scenario has no `[thresholds]`; filled by the caller with
+    /// [`crate::report::gates::evaluate`] before the files are written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::report::gates::ThresholdResult>,
 }
 
 /// `run`: what the run was.
@@ -220,6 +225,10 @@ pub struct TokensSection {
     pub total: u64,
     /// True if any count was estimated locally (the endpoint sent no usage).
     pub estimated: bool,
+    /// Mean tokens (prompt plus completion) per conversation (0 when there were none).
+    /// Added after version 1 shipped; older files read as 0.
+    #[serde(default)]
+    pub per_conversation: f64,
 }
 
 /// Per-model cost in `cost.by_model`.
@@ -335,6 +344,16 @@ pub struct LoadSection {
     pub achieved_conversations_per_s: f64,
     /// Open model: actual minus intended start.
     pub scheduler_lag_ms: LatencyMs,
+    /// Open model: conversations recorded over conversations the schedule intended to start
+    /// (1 for closed and replay runs, which have no target rate). Well under 1 means the
+    /// generator, not the system under test, set the pace. Added after version 1 shipped;
+    /// older files read as 1.
+    #[serde(default = "one")]
+    pub achieved_rate_ratio: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Status counts keyed by the status as text, `none` for no response.
@@ -470,6 +489,7 @@ impl Summary {
                 completion: c.usage.completion_tokens,
                 total: c.usage.total(),
                 estimated: c.usage.estimated,
+                per_conversation: rate(c.usage.total(), conversations),
             },
             cost: CostSection {
                 usd_total: c.usd_total,
@@ -540,7 +560,13 @@ impl Summary {
                 intended_starts: m.intended_starts,
                 achieved_conversations_per_s: per_s(conversations),
                 scheduler_lag_ms: LatencyMs::from_us(&m.hist.scheduler_lag_us),
+                achieved_rate_ratio: if m.intended_starts == 0 {
+                    1.0
+                } else {
+                    conversations as f64 / m.intended_starts as f64
+                },
             },
+            thresholds: Vec::new(),
         }
     }
 
@@ -584,7 +610,9 @@ impl Summary {
 
     /// The summary as Markdown, ready to paste into a pull request.
     pub fn to_markdown(&self) -> String {
-        super::terminal::render_markdown(self)
+        let mut md = super::terminal::render_markdown(self);
+        md.push_str(&super::gates::render_markdown(&self.thresholds));
+        md
     }
 }
 

@@ -2,6 +2,8 @@
 
 mod agent;
 mod client;
+mod compare;
+mod gates;
 mod metrics;
 mod plots;
 mod prices;

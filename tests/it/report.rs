@@ -140,6 +140,7 @@ fn pinned_paths() -> Vec<String> {
         &mut p,
         &[
             "load.achieved_conversations_per_s",
+            "load.achieved_rate_ratio",
             "load.dropped_arrivals",
             "load.intended_starts",
         ],
@@ -159,6 +160,7 @@ fn pinned_paths() -> Vec<String> {
             "tokens.cached",
             "tokens.completion",
             "tokens.estimated",
+            "tokens.per_conversation",
             "tokens.prompt",
             "tokens.total",
             "tool.by_status.error",

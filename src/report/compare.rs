@@ -1,0 +1,793 @@
+//! Two runs side by side: what `bench compare BASE NEW` computes and prints.
+//!
+//! Every compared metric is a `summary.json` metric path. Each has a direction (latency, cost,
+//! error rates and drops are better lower; throughput is better higher), a relative tolerance
+//! (default 10%) and an absolute floor by unit (a latency change under 5 ms never fails), so a
+//! 1 ms to 2 ms change is not a "100% regression". A row regresses when it moved the bad way
+//! by more than both its tolerance and its floor.
+//!
+//! Latency figures are recomputed from the runs' HdrHistogram interval logs
+//! (`histograms.hlog`, written from [`log_histograms`]) when both runs have one, so nothing
+//! depends on how `summary.json` rounded them, and runs merged from shards compare exactly;
+//! otherwise they come from `summary.json`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::gates::{closest, format_value, is_metric_path};
+use super::summary::Summary;
+use super::terminal::Table;
+use crate::metrics::RunMetrics;
+
+/// File name of a run's histogram log inside its directory.
+pub const HISTOGRAM_LOG: &str = "histograms.hlog";
+
+/// Tolerance of a metric without its own `--tolerance`: 10%.
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+
+/// The latency objects of `summary.json` and the name of their histogram in the interval log.
+/// Per-model histograms are `llm_call/<model>` and `ttft/<model>`
+/// (`llm_call.by_model.<model>.latency_ms` and `.ttft_ms`).
+pub const LATENCY_HISTOGRAMS: &[(&str, &str)] = &[
+    ("llm_call.latency_ms", "llm_call"),
+    ("llm_call.ttft_ms", "ttft"),
+    ("llm_call.inter_token_ms", "inter_token"),
+    ("attempt.latency_ms", "attempt"),
+    ("conversation.latency_ms", "conversation"),
+    (
+        "conversation.latency_from_intended_ms",
+        "conversation_from_intended",
+    ),
+    ("tool.latency_ms", "tool"),
+    ("load.scheduler_lag_ms", "scheduler_lag"),
+];
+
+/// The metrics `bench compare` always shows; `--tolerance` adds others.
+pub const DEFAULT_METRICS: &[&str] = &[
+    "conversation.latency_ms.p50",
+    "conversation.latency_ms.p95",
+    "conversation.latency_ms.p99",
+    "llm_call.latency_ms.p50",
+    "llm_call.latency_ms.p95",
+    "llm_call.latency_ms.p99",
+    "llm_call.ttft_ms.p95",
+    "conversation.error_rate",
+    "llm_call.error_rate",
+    "llm_call.fallback_rate",
+    "llm_call.retry_amplification",
+    "cost.usd_per_conversation",
+    "cost.usd_per_call",
+    "cost.usd_total",
+    "tokens.per_conversation",
+    "conversation.per_second",
+    "llm_call.per_second",
+    "load.dropped_arrivals",
+];
+
+/// The histograms of a run to store in its interval log, by name: every non-empty latency
+/// histogram of [`LATENCY_HISTOGRAMS`] plus per-model call latency and TTFT. (Dollars per
+/// conversation are not latencies and stay out.)
+pub fn log_histograms(m: &RunMetrics) -> BTreeMap<String, Histogram<u64>> {
+    let h = &m.hist;
+    let run_wide = [
+        ("llm_call", &h.call_us),
+        ("ttft", &h.ttft_us),
+        ("inter_token", &h.inter_token_us),
+        ("attempt", &h.attempt_us),
+        ("conversation", &h.conversation_us),
+        (
+            "conversation_from_intended",
+            &h.conversation_from_intended_us,
+        ),
+        ("tool", &h.tool_us),
+        ("scheduler_lag", &h.scheduler_lag_us),
+    ];
+    let mut out = BTreeMap::new();
+    for (name, hist) in run_wide {
+        debug_assert!(LATENCY_HISTOGRAMS.iter().any(|(_, n)| *n == name));
+        if !hist.is_empty() {
+            out.insert(name.to_string(), hist.clone());
+        }
+    }
+    for (model, mm) in &m.models {
+        if !mm.call_latency_us.is_empty() {
+            out.insert(format!("llm_call/{model}"), mm.call_latency_us.clone());
+        }
+        if !mm.ttft_us.is_empty() {
+            out.insert(format!("ttft/{model}"), mm.ttft_us.clone());
+        }
+    }
+    out
+}
+
+/// Writes a run's [`log_histograms`] to `dir/histograms.hlog` (one interval spanning the run),
+/// the file `bench compare` recomputes latency percentiles from.
+pub fn write_histogram_log(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
+    super::histlog::write_interval_log(
+        &dir.join(HISTOGRAM_LOG),
+        &log_histograms(m),
+        m.info.started_at,
+        m.duration,
+    )
+}
+
+/// The interval-log histogram behind a latency metric path and the statistic it asks for:
+/// `llm_call.latency_ms.p95` -> (`llm_call`, `p95`),
+/// `llm_call.by_model.gpt-4.1.ttft_ms.p99` -> (`ttft/gpt-4.1`, `p99`).
+pub fn histogram_for(path: &str) -> Option<(String, &str)> {
+    let (object, stat) = path.rsplit_once('.')?;
+    if let Some((_, name)) = LATENCY_HISTOGRAMS.iter().find(|(o, _)| *o == object) {
+        return Some((name.to_string(), stat));
+    }
+    let rest = object.strip_prefix("llm_call.by_model.")?;
+    if let Some(model) = rest.strip_suffix(".latency_ms") {
+        return Some((format!("llm_call/{model}"), stat));
+    }
+    rest.strip_suffix(".ttft_ms")
+        .map(|model| (format!("ttft/{model}"), stat))
+}
+
+/// A latency metric recomputed from histograms of microseconds, in milliseconds (`count` as
+/// is); `None` if the path is not a latency statistic or its histogram is absent or empty.
+pub fn metric_from_histograms(
+    histograms: &BTreeMap<String, Histogram<u64>>,
+    path: &str,
+) -> Option<f64> {
+    let (name, stat) = histogram_for(path)?;
+    let h = histograms.get(&name).filter(|h| !h.is_empty())?;
+    let q = |q: f64| Some(h.value_at_quantile(q) as f64 / 1000.0);
+    match stat {
+        "count" => Some(h.len() as f64),
+        "p50" => q(0.50),
+        "p90" => q(0.90),
+        "p95" => q(0.95),
+        "p99" => q(0.99),
+        "p99_9" => q(0.999),
+        "max" => Some(h.max() as f64 / 1000.0),
+        "mean" => Some(h.mean() / 1000.0),
+        _ => None,
+    }
+}
+
+/// One side of a comparison: a run's summary and, when it has one, its histogram log.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    /// The `summary.json` read.
+    pub source: PathBuf,
+    /// Its contents.
+    pub summary: Summary,
+    /// The histograms of `histograms.hlog` next to it, if that file exists.
+    pub histograms: Option<BTreeMap<String, Histogram<u64>>>,
+}
+
+/// Reads a run: a run directory (its `summary.json` and, if present, `histograms.hlog`) or a
+/// `summary.json` file (and a `histograms.hlog` beside it, if present).
+pub fn load_run(path: &Path) -> anyhow::Result<RunData> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).with_context(|| {
+        format!(
+            "cannot read {}; give a run directory (holding summary.json) or a summary.json file",
+            file.display()
+        )
+    })?;
+    let summary = Summary::from_json(&text)
+        .with_context(|| format!("{} is not a reactbench summary.json", file.display()))?;
+    let log = file
+        .parent()
+        .map_or_else(|| PathBuf::from(HISTOGRAM_LOG), |d| d.join(HISTOGRAM_LOG));
+    let histograms = if log.is_file() {
+        Some(super::histlog::read_interval_log(&log)?)
+    } else {
+        None
+    };
+    Ok(RunData {
+        source: file,
+        summary,
+        histograms,
+    })
+}
+
+/// Which way is better for a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Latency, cost, tokens, error and fallback rates, drops: up is a regression.
+    LowerIsBetter,
+    /// Throughput and achieved rate: down is a regression.
+    HigherIsBetter,
+}
+
+/// The direction of a metric path.
+pub fn direction(path: &str) -> Direction {
+    let higher = path.ends_with("per_second")
+        || path.ends_with("_per_s")
+        || path.ends_with("achieved_rate_ratio")
+        || path.ends_with("by_outcome.answered");
+    if higher {
+        Direction::HigherIsBetter
+    } else {
+        Direction::LowerIsBetter
+    }
+}
+
+/// The unit family of a metric, which picks its default absolute floor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Milliseconds (latency objects).
+    Ms,
+    /// Dollars.
+    Usd,
+    /// A rate or ratio (error rate, fallback rate, attempts per call).
+    Ratio,
+    /// Tokens.
+    Tokens,
+    /// Events per second.
+    PerS,
+    /// A plain count.
+    Count,
+}
+
+impl Unit {
+    /// All units, for error messages.
+    pub const ALL: [Unit; 6] = [
+        Unit::Ms,
+        Unit::Usd,
+        Unit::Ratio,
+        Unit::Tokens,
+        Unit::PerS,
+        Unit::Count,
+    ];
+
+    /// The name `--floor` accepts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::Usd => "usd",
+            Unit::Ratio => "ratio",
+            Unit::Tokens => "tokens",
+            Unit::PerS => "per_s",
+            Unit::Count => "count",
+        }
+    }
+
+    /// Default absolute floor: changes smaller than this never fail. 5 ms for latency (timer
+    /// and scheduler noise), 0.1 percentage point for rates; none for dollars and tokens,
+    /// which are deterministic on the mock for a fixed seed and conversation count.
+    pub fn default_floor(self) -> f64 {
+        match self {
+            Unit::Ms => 5.0,
+            Unit::Ratio => 0.001,
+            Unit::Usd | Unit::Tokens | Unit::PerS | Unit::Count => 0.0,
+        }
+    }
+}
+
+/// The unit of a metric path.
+pub fn unit_of(path: &str) -> Unit {
+    let (object, stat) = path.rsplit_once('.').unwrap_or(("", path));
+    if object.ends_with("_ms") && stat != "count" {
+        Unit::Ms
+    } else if stat.starts_with("usd") || stat == "usd" || object.contains(".usd_") {
+        Unit::Usd
+    } else if stat.ends_with("_rate") || stat.ends_with("ratio") || stat.ends_with("amplification")
+    {
+        Unit::Ratio
+    } else if path.starts_with("tokens.")
+        || (object.starts_with("cost.by_model.")
+            && matches!(stat, "prompt" | "cached" | "completion"))
+    {
+        Unit::Tokens
+    } else if stat.ends_with("per_second") || stat.ends_with("_per_s") {
+        Unit::PerS
+    } else {
+        Unit::Count
+    }
+}
+
+/// How `bench compare` judges each metric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareOptions {
+    /// Metrics to compare, in order.
+    pub metrics: Vec<String>,
+    /// Per-metric relative tolerance (0.1 = 10%).
+    pub tolerances: BTreeMap<String, f64>,
+    /// Tolerance of every other metric.
+    pub default_tolerance: f64,
+    /// Absolute floor per unit (defaults: [`Unit::default_floor`]).
+    pub unit_floors: BTreeMap<Unit, f64>,
+    /// Absolute floor per metric, overriding its unit's.
+    pub metric_floors: BTreeMap<String, f64>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+            tolerances: BTreeMap::new(),
+            default_tolerance: DEFAULT_TOLERANCE,
+            unit_floors: Unit::ALL.iter().map(|u| (*u, u.default_floor())).collect(),
+            metric_floors: BTreeMap::new(),
+        }
+    }
+}
+
+/// A percentage such as `10%` or `2.5%`, as a fraction.
+pub fn parse_percent(text: &str) -> anyhow::Result<f64> {
+    let t = text.trim();
+    let n = t
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .with_context(|| format!("{t:?} is not a percentage; write one such as 10% or 2.5%"))?;
+    Ok(n / 100.0)
+}
+
+fn check_metric(metric: &str, flag: &str) -> anyhow::Result<()> {
+    let known = Summary::metric_paths();
+    if is_metric_path(metric, &known) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{flag}: unknown metric path {metric:?}; closest valid names: {}; every path is \
+         listed in docs/report-files.md",
+        closest(metric, &known, 3).join(", ")
+    )
+}
+
+impl CompareOptions {
+    /// Options from the command line's `--tolerance METRIC=PCT` (repeatable; adds the metric
+    /// if it is not a default one), `--default-tolerance PCT` and `--floor KEY=VALUE` (KEY a
+    /// unit name such as `ms` or a metric path; VALUE in that unit).
+    pub fn from_flags(
+        tolerances: &[String],
+        default_tolerance: &str,
+        floors: &[String],
+    ) -> anyhow::Result<Self> {
+        let mut o = CompareOptions {
+            default_tolerance: parse_percent(default_tolerance).context("--default-tolerance")?,
+            ..CompareOptions::default()
+        };
+        for t in tolerances {
+            let (metric, pct) = t.split_once('=').with_context(|| {
+                format!("--tolerance {t:?}: write METRIC=PERCENT, e.g. llm_call.latency_ms.p95=10%")
+            })?;
+            let metric = metric.trim();
+            check_metric(metric, "--tolerance")?;
+            let pct = parse_percent(pct).with_context(|| format!("--tolerance {t:?}"))?;
+            o.tolerances.insert(metric.to_string(), pct);
+            if !o.metrics.iter().any(|m| m == metric) {
+                o.metrics.push(metric.to_string());
+            }
+        }
+        for f in floors {
+            let (key, value) = f.split_once('=').with_context(|| {
+                format!("--floor {f:?}: write UNIT=VALUE (ms=5) or METRIC=VALUE")
+            })?;
+            let key = key.trim();
+            let value: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .with_context(|| {
+                    format!("--floor {f:?}: {value:?} is not a non-negative number")
+                })?;
+            if let Some(u) = Unit::ALL.iter().find(|u| u.as_str() == key) {
+                o.unit_floors.insert(*u, value);
+            } else if key.contains('.') {
+                check_metric(key, "--floor")?;
+                o.metric_floors.insert(key.to_string(), value);
+            } else {
+                anyhow::bail!(
+                    "--floor {f:?}: {key:?} is neither a unit ({}) nor a metric path",
+                    Unit::ALL.map(Unit::as_str).join(", ")
+                );
+            }
+        }
+        Ok(o)
+    }
+
+    fn tolerance(&self, metric: &str) -> f64 {
+        self.tolerances
+            .get(metric)
+            .copied()
+            .unwrap_or(self.default_tolerance)
+    }
+
+    fn floor(&self, metric: &str) -> f64 {
+        self.metric_floors.get(metric).copied().unwrap_or_else(|| {
+            let u = unit_of(metric);
+            self.unit_floors
+                .get(&u)
+                .copied()
+                .unwrap_or(u.default_floor())
+        })
+    }
+}
+
+/// Where a row's values came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Recomputed from both runs' histogram logs.
+    Histogram,
+    /// Read from both runs' `summary.json`.
+    Summary,
+}
+
+/// The verdict on one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Worse by more than the tolerance and the floor: fails the comparison.
+    Regressed,
+    /// Worse, but within the tolerance or the floor.
+    Worse,
+    /// Unchanged.
+    Same,
+    /// Better.
+    Better,
+    /// One of the runs lacks the value.
+    Missing,
+}
+
+/// One compared metric.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// Metric path.
+    pub metric: String,
+    /// Baseline value.
+    pub base: Option<f64>,
+    /// New value.
+    pub new: Option<f64>,
+    /// `new - base`.
+    pub change: Option<f64>,
+    /// `(new - base) / |base|`; infinite when base is 0 and new is not.
+    #[serde(serialize_with = "finite_or_null")]
+    pub relative: Option<f64>,
+    /// Relative tolerance applied.
+    pub tolerance: f64,
+    /// Absolute floor applied, in the metric's unit.
+    pub floor: f64,
+    /// Which way is better.
+    pub direction: Direction,
+    /// Where the values came from.
+    pub source: Source,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+fn finite_or_null<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_finite() => s.serialize_some(x),
+        _ => s.serialize_none(),
+    }
+}
+
+/// The whole comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Baseline `summary.json`.
+    pub base: PathBuf,
+    /// New `summary.json`.
+    pub new: PathBuf,
+    /// One row per metric, in the options' order.
+    pub rows: Vec<Row>,
+    /// Caveats for the reader (different seeds or conversation counts, interrupted runs).
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    /// True if any row regressed beyond its tolerance.
+    pub fn regressed(&self) -> bool {
+        self.rows.iter().any(|r| r.verdict == Verdict::Regressed)
+    }
+}
+
+/// Judges one change: `base` to `new` with a tolerance and a floor.
+pub fn judge(base: f64, new: f64, direction: Direction, tolerance: f64, floor: f64) -> Verdict {
+    let change = new - base;
+    let worse = match direction {
+        Direction::LowerIsBetter => change > 0.0,
+        Direction::HigherIsBetter => change < 0.0,
+    };
+    if change == 0.0 {
+        return Verdict::Same;
+    }
+    if !worse {
+        return Verdict::Better;
+    }
+    let relative = if base == 0.0 {
+        f64::INFINITY
+    } else {
+        (change / base).abs()
+    };
+    if change.abs() > floor && relative > tolerance {
+        Verdict::Regressed
+    } else {
+        Verdict::Worse
+    }
+}
+
+/// Compares `new` against `base` metric by metric.
+pub fn compare(base: &RunData, new: &RunData, opts: &CompareOptions) -> Comparison {
+    let rows = opts
+        .metrics
+        .iter()
+        .map(|metric| {
+            let from_hist = match (&base.histograms, &new.histograms) {
+                (Some(b), Some(n)) => {
+                    metric_from_histograms(b, metric).zip(metric_from_histograms(n, metric))
+                }
+                _ => None,
+            };
+            let (b, n, source) = match from_hist {
+                Some((b, n)) => (Some(b), Some(n), Source::Histogram),
+                None => (
+                    base.summary.metric(metric),
+                    new.summary.metric(metric),
+                    Source::Summary,
+                ),
+            };
+            let direction = direction(metric);
+            let tolerance = opts.tolerance(metric);
+            let floor = opts.floor(metric);
+            let change = b.zip(n).map(|(b, n)| n - b);
+            let relative = b.zip(change).map(|(b, c)| {
+                if c == 0.0 {
+                    0.0
+                } else if b == 0.0 {
+                    f64::INFINITY.copysign(c)
+                } else {
+                    c / b.abs()
+                }
+            });
+            let verdict = match b.zip(n) {
+                Some((b, n)) => judge(b, n, direction, tolerance, floor),
+                None => Verdict::Missing,
+            };
+            Row {
+                metric: metric.clone(),
+                base: b,
+                new: n,
+                change,
+                relative,
+                tolerance,
+                floor,
+                direction,
+                source,
+                verdict,
+            }
+        })
+        .collect();
+    Comparison {
+        base: base.source.clone(),
+        new: new.source.clone(),
+        rows,
+        notes: notes(base, new),
+    }
+}
+
+fn notes(base: &RunData, new: &RunData) -> Vec<String> {
+    let (b, n) = (&base.summary, &new.summary);
+    let mut out = Vec::new();
+    if b.run.seed != n.run.seed {
+        out.push(format!(
+            "the runs used different seeds ({} and {}): expect noise in every figure",
+            b.run.seed, n.run.seed
+        ));
+    }
+    if b.conversation.count != n.conversation.count {
+        out.push(format!(
+            "the runs recorded different numbers of conversations ({} and {}): totals such as \
+             cost.usd_total are not like for like; fix conversations_per_user for an exact \
+             cost gate",
+            b.conversation.count, n.conversation.count
+        ));
+    }
+    if b.run.endpoint_kind != n.run.endpoint_kind {
+        out.push(format!(
+            "the runs hit different endpoint kinds ({} and {})",
+            b.run.endpoint_kind, n.run.endpoint_kind
+        ));
+    }
+    for (which, s) in [("baseline", b), ("new", n)] {
+        if s.run.interrupted {
+            out.push(format!(
+                "the {which} run was interrupted: its figures cover part of the run"
+            ));
+        }
+    }
+    match (&base.histograms, &new.histograms) {
+        (Some(_), Some(_)) => {}
+        (None, None) => {}
+        _ => out.push(format!(
+            "only one run has {HISTOGRAM_LOG}: latencies come from summary.json"
+        )),
+    }
+    out
+}
+
+fn value_text(metric: &str, v: Option<f64>) -> String {
+    match v {
+        None => "n/a".to_string(),
+        Some(v) => match unit_of(metric) {
+            Unit::Ms => format!("{} ms", format_value(v)),
+            Unit::Usd => format!("${}", format_value(v)),
+            Unit::Ratio if metric.ends_with("_rate") => {
+                format!("{}%", format_value(v * 100.0))
+            }
+            _ => format_value(v),
+        },
+    }
+}
+
+fn change_text(metric: &str, c: Option<f64>) -> String {
+    match c {
+        None => "n/a".to_string(),
+        Some(0.0) => "0".to_string(),
+        Some(c) => {
+            let sign = if c > 0.0 { "+" } else { "-" };
+            match unit_of(metric) {
+                Unit::Ms => format!("{sign}{} ms", format_value(c.abs())),
+                Unit::Usd => format!("{sign}${}", format_value(c.abs())),
+                Unit::Ratio if metric.ends_with("_rate") => {
+                    format!("{sign}{} pp", format_value(c.abs() * 100.0))
+                }
+                _ => format!("{sign}{}", format_value(c.abs())),
+            }
+        }
+    }
+}
+
+fn relative_text(r: Option<f64>) -> String {
+    match r {
+        None => "n/a".to_string(),
+        Some(r) if r.is_infinite() => {
+            if r > 0.0 {
+                "+∞".to_string()
+            } else {
+                "-∞".to_string()
+            }
+        }
+        Some(r) => format!("{:+.1}%", r * 100.0),
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Regressed => "REGRESSED",
+        Verdict::Worse => "worse (within tolerance)",
+        Verdict::Same => "same",
+        Verdict::Better => "better",
+        Verdict::Missing => "n/a",
+    }
+}
+
+fn table(c: &Comparison, mark: impl Fn(&Row, String) -> String) -> Table {
+    Table {
+        header: [
+            "Metric",
+            "Base",
+            "New",
+            "Change",
+            "Change %",
+            "Tolerance",
+            "Result",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows: c
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    mark(r, r.metric.clone()),
+                    value_text(&r.metric, r.base),
+                    value_text(&r.metric, r.new),
+                    change_text(&r.metric, r.change),
+                    relative_text(r.relative),
+                    format!("{}%", format_value(r.tolerance * 100.0)),
+                    mark(r, verdict_text(r.verdict).to_string()),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn headline(c: &Comparison) -> String {
+    let n = c
+        .rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Regressed)
+        .count();
+    match n {
+        0 => "no regression beyond tolerance".to_string(),
+        1 => "1 regression beyond tolerance".to_string(),
+        n => format!("{n} regressions beyond tolerance"),
+    }
+}
+
+/// Aligned text for the terminal; `color` paints regressed rows red.
+pub fn render_text(c: &Comparison, color: bool) -> String {
+    let mut out = format!(
+        "Compare {} -> {}: {}\n",
+        c.base.display(),
+        c.new.display(),
+        headline(c)
+    );
+    let t = table(c, |_, s| s);
+    let text = t.to_text(false);
+    // Paint whole lines after alignment so escape codes do not skew the columns.
+    let mut lines = text.lines();
+    if let Some(head) = lines.next() {
+        out.push_str(head);
+        out.push('\n');
+    }
+    for (line, row) in lines.zip(&c.rows) {
+        if color && row.verdict == Verdict::Regressed {
+            let _ = writeln!(out, "\x1b[1;31m{line}\x1b[0m");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let hist = c.rows.iter().any(|r| r.source == Source::Histogram);
+    if hist {
+        let _ = writeln!(
+            out,
+            "  (latency percentiles recomputed from both runs' {HISTOGRAM_LOG})"
+        );
+    }
+    out
+}
+
+/// Markdown for a pull-request comment: a headline, the table with regressed rows marked, and
+/// the notes.
+pub fn render_markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let icon = if c.regressed() { "❌" } else { "✅" };
+    let _ = writeln!(out, "### reactbench: {icon} {}\n", headline(c));
+    let _ = writeln!(
+        out,
+        "Baseline `{}` against `{}`.\n",
+        c.base.display(),
+        c.new.display()
+    );
+    let t = table(c, |r, s| {
+        if r.verdict == Verdict::Regressed {
+            format!("❌ **{s}**")
+        } else {
+            s
+        }
+    });
+    out.push_str(&t.to_markdown());
+    if c.rows.iter().any(|r| r.source == Source::Histogram) {
+        let _ = writeln!(
+            out,
+            "\nLatency percentiles recomputed from both runs' HdrHistogram logs."
+        );
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "\n> Note: {n}");
+    }
+    out
+}
+
+/// The comparison as pretty JSON (infinite relative changes as `null`).
+pub fn render_json(c: &Comparison) -> String {
+    let mut s =
+        serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    s.push('\n');
+    s
+}
