@@ -43,7 +43,11 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(_) => not_yet("run"),
-        Command::Validate(_) => not_yet("validate"),
+        Command::Validate(args) => {
+            let plan = scenario::check_file(&args.scenario)?;
+            print!("{}", plan.summary());
+            Ok(ExitCode::from(EXIT_OK))
+        }
         Command::Sanitize(_) => not_yet("sanitize"),
         Command::Prices(_) => not_yet("prices"),
         Command::Compare(_) => not_yet("compare"),
