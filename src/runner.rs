@@ -115,11 +115,16 @@ where
     let deadline = match &load.shape {
         LoadShape::Closed(c) if c.explicit_stages && load.duration.is_none() => {
             match load.conversations_per_user {
-                None => Some(start + c.stages.iter().map(|s| s.duration).sum::<Duration>()),
+                None => c
+                    .stages
+                    .iter()
+                    .try_fold(Duration::ZERO, |a, s| a.checked_add(s.duration))
+                    .and_then(|d| start.checked_add(d)),
                 Some(_) => None,
             }
         }
-        _ => load.duration.map(|d| start + d),
+        // A deadline beyond what `Instant` holds is no deadline (validated plans stay far below).
+        _ => load.duration.and_then(|d| start.checked_add(d)),
     };
     let shared = Arc::new(Shared {
         start,
@@ -341,6 +346,13 @@ fn micros(d: Duration) -> u64 {
 
 fn millis(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+/// `start` plus `seconds`, or `None` (never) when that is not a representable instant.
+fn offset(start: Instant, seconds: f64) -> Option<Instant> {
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .and_then(|d| start.checked_add(d))
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -588,15 +600,15 @@ impl Arrivals {
     fn next_at(&self) -> Option<Instant> {
         match self {
             Arrivals::Done => None,
-            Arrivals::Open { start, next_s, .. } => Some(*start + Duration::from_secs_f64(*next_s)),
+            Arrivals::Open { start, next_s, .. } => offset(*start, *next_s),
             Arrivals::Replay {
                 next,
                 start,
                 time_scale,
                 ..
-            } => next.as_ref().map(|e| {
-                *start + Duration::from_secs_f64(e.offset_ms as f64 / 1000.0 * time_scale)
-            }),
+            } => next
+                .as_ref()
+                .and_then(|e| offset(*start, e.offset_ms as f64 / 1000.0 * time_scale)),
         }
     }
 

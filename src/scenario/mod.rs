@@ -38,6 +38,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Cap on open-model conversations in flight, by default.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
+/// Longest duration any key may hold (and the longest a replay trace may span).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+/// Slowest open-model arrival rate: one a day.
+const MIN_RATE_PER_S: f64 = 1.0 / 86_400.0;
+/// Fastest open-model arrival rate.
+const MAX_RATE_PER_S: f64 = 1_000_000.0;
+/// Largest replay time scale.
+const MAX_TIME_SCALE: f64 = 1000.0;
 /// Most virtual users or in-flight conversations a scenario may ask for: far above what one
 /// machine drives, low enough to catch a typo such as an extra zero run amok.
 pub const MAX_USERS: u64 = 1_000_000;
@@ -1199,6 +1207,64 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
         ));
     }
     let load = &plan.load;
+    // Bounds keep every later `Instant + Duration` from overflowing, and catch typos.
+    let mut spans = vec![
+        ("grace", Some(load.grace)),
+        ("duration", load.duration),
+        ("load.think_time", Some(load.think_time.max)),
+        ("endpoint.timeout", Some(plan.endpoint.timeout)),
+        (
+            "endpoint.connect_timeout",
+            Some(plan.endpoint.connect_timeout),
+        ),
+    ];
+    match &load.shape {
+        LoadShape::Closed(c) => {
+            let total = c
+                .stages
+                .iter()
+                .try_fold(Duration::ZERO, |a, s| a.checked_add(s.duration));
+            let key = if c.explicit_stages {
+                "load.stages"
+            } else {
+                "load.ramp_up"
+            };
+            spans.push((key, Some(total.unwrap_or(Duration::MAX))));
+        }
+        LoadShape::Open(o) => {
+            let per_s = o.arrival_rate.per_second;
+            if !(MIN_RATE_PER_S..=MAX_RATE_PER_S).contains(&per_s) {
+                return Err(invalid(
+                    "load.arrival_rate",
+                    &format!("\"{}\"", o.arrival_rate),
+                    "a rate from 1/d to 1000000/s, such as \"5/s\"",
+                ));
+            }
+        }
+        LoadShape::Replay(r) => {
+            if r.time_scale > MAX_TIME_SCALE {
+                return Err(invalid(
+                    "load.time_scale",
+                    &r.time_scale.to_string(),
+                    "a positive number up to 1000: 1 keeps the recorded spacing, 0.5 replays twice as fast",
+                ));
+            }
+            let last = r.sessions.last().map_or(0, |e| e.offset_ms);
+            let span = Duration::try_from_secs_f64(last as f64 / 1000.0 * r.time_scale);
+            spans.push(("load.trace", Some(span.unwrap_or(Duration::MAX))));
+        }
+    }
+    for (key, span) in spans {
+        if let Some(d) = span
+            && d > MAX_DURATION
+        {
+            return Err(invalid(
+                key,
+                &HumanDuration(d).to_string(),
+                "a duration of at most 365 days",
+            ));
+        }
+    }
     if let Some(d) = load.duration
         && d.is_zero()
     {

@@ -168,6 +168,18 @@ fn bad_cases() -> Vec<Bad> {
             expect: vec!["`duration`", "5 parsecs", "1m30s"],
         },
         Bad {
+            what: "absurdly long duration",
+            scenario: with("duration = \"5s\"", "duration = \"1000years\""),
+            files: vec![],
+            expect: vec!["`duration`", "365 days"],
+        },
+        Bad {
+            what: "open-model rate beyond what a run can schedule",
+            scenario: with("users = 3", "arrival_rate = \"1/1000000d\""),
+            files: vec![],
+            expect: vec!["load.arrival_rate", "1/d"],
+        },
+        Bad {
             what: "missing prompt file",
             scenario: with("prompts = [\"hi\"]", "file = \"prompts/nope.txt\""),
             files: vec![],
