@@ -46,10 +46,14 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(_) => not_yet("run"),
-        Command::Validate(_) => not_yet("validate"),
         Command::Prices(args) => prices_cmd::run(args),
         Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
+        Command::Validate(args) => {
+            let plan = scenario::check_file(&args.scenario)?;
+            print!("{}", plan.summary());
+            Ok(ExitCode::from(EXIT_OK))
+        }
         Command::Report(_) => not_yet("report"),
     }
 }

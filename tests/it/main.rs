@@ -9,4 +9,6 @@ mod plots;
 mod prices;
 mod report;
 mod resilience;
+mod runner;
 mod sanitize;
+mod scenario;

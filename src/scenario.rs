@@ -1,1 +1,0 @@
-//! Planned; see the open issues.
