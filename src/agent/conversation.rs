@@ -46,9 +46,10 @@ use crate::tokens::Tokenizer;
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// `Thought:` / `Action:` / `Action Input:` / `Observation:` / `Final Answer:` in plain text.
-    #[default]
     Text,
-    /// OpenAI tool calls: `tools` in the request, `tool_calls` in the reply, `role: tool` results.
+    /// OpenAI tool calls: `tools` in the request, `tool_calls` in the reply, `role: tool` results
+    /// (the default: what current APIs are built for).
+    #[default]
     Native,
 }
 

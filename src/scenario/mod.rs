@@ -7,8 +7,9 @@
 //! [`validate_prices`] checks that the price table prices every model the plan may call.
 //!
 //! The `[mock]` table and the agent's `budget`, `sessions`, `sanitizer`, `retry`, `breaker` and
-//! `tools` sub-tables are kept as raw [`toml::Table`]s here: their typed config structs belong
-//! to the mock server and the agent stack, which deserialize them at integration.
+//! `tools` sub-tables deserialize straight into the config types their owners define
+//! (`mock_server::MockConfig`, `agent::budget::BudgetConfig` ...), so unknown keys there are
+//! rejected with their full key path too, and each owner's `validate` runs here, once.
 
 pub mod trace;
 pub mod workload;
@@ -112,6 +113,10 @@ pub enum ScenarioError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A component (mock server, budget, sessions, sanitizer, retry, breaker, tools) refused
+    /// its settings.
+    #[error(transparent)]
+    Component(#[from] ComponentError),
     /// A model the scenario may call has no price in the price table.
     #[error(
         "{}: `{key}` = \"{model}\" has no price in the price table {table}; add it to the table or use one of: {known}",
@@ -131,6 +136,17 @@ pub enum ScenarioError {
     },
 }
 
+/// A component's own validation message (it already names its key, such as
+/// `agent.budget.max_tokens`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ComponentError {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The component's message.
+    pub message: String,
+}
+
 fn at(line: Option<usize>) -> String {
     line.map(|l| format!(":{l}")).unwrap_or_default()
 }
@@ -143,7 +159,9 @@ impl ScenarioError {
             | ScenarioError::Invalid { key, .. }
             | ScenarioError::File { key, .. }
             | ScenarioError::MissingPrice { key, .. } => Some(key),
-            ScenarioError::Read { .. } | ScenarioError::Syntax { .. } => None,
+            ScenarioError::Read { .. }
+            | ScenarioError::Syntax { .. }
+            | ScenarioError::Component(_) => None,
         }
     }
 }
@@ -176,8 +194,10 @@ pub struct Plan {
     pub limits: Limits,
     /// Report options.
     pub report: ReportPlan,
-    /// CI gates, metric key to conditions (`[thresholds]`); stored, evaluated by a later part.
+    /// CI gates as written, metric key to conditions (`[thresholds]`).
     pub thresholds: BTreeMap<String, Vec<String>>,
+    /// The same gates, parsed: thresholds and the warm-up window excluded from them.
+    pub gates: crate::report::gates::Gates,
 }
 
 /// `[endpoint]`: where requests go, and the client's timeouts.
@@ -196,8 +216,8 @@ pub struct EndpointPlan {
 pub enum Endpoint {
     /// `kind = "mock"`: the embedded mock server, started in-process.
     Mock {
-        /// The `[mock]` table, deserialized into `mock_server::MockConfig` at integration.
-        config: toml::Table,
+        /// The `[mock]` table.
+        config: Box<mock_server::MockConfig>,
     },
     /// `kind = "http"`: a real OpenAI-compatible endpoint.
     Http {
@@ -298,16 +318,7 @@ pub struct ReplayLoad {
     pub sessions: Vec<TraceEntry>,
 }
 
-/// The agent's ReAct protocol.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// `Thought:` / `Action:` / `Final Answer:` in plain text.
-    Text,
-    /// Native tool calls (`tools` in the request, `tool_calls` in the reply).
-    #[default]
-    Native,
-}
+pub use crate::agent::conversation::Protocol;
 
 /// `[agent]`: the agent under test.
 #[derive(Clone, Debug, PartialEq)]
@@ -324,18 +335,18 @@ pub struct AgentPlan {
     pub max_tokens: Option<u32>,
     /// Which request field carries it (`max_tokens_field`, default `"max_tokens"`).
     pub max_tokens_field: MaxTokensField,
-    /// `[agent.budget]`, deserialized by the agent's budget config at integration.
-    pub budget: toml::Table,
-    /// `[agent.sessions]`, deserialized by the agent's session config at integration.
-    pub sessions: toml::Table,
-    /// `[agent.sanitizer]`, deserialized by the sanitizer's config at integration.
-    pub sanitizer: toml::Table,
-    /// `[agent.retry]`, deserialized by the retry config at integration.
-    pub retry: toml::Table,
-    /// `[agent.breaker]`, deserialized by the breaker config at integration.
-    pub breaker: toml::Table,
-    /// `[agent.tools]`, deserialized by the simulated tools' config at integration.
-    pub tools: toml::Table,
+    /// Token budget per conversation (`[agent.budget]`).
+    pub budget: crate::agent::budget::BudgetConfig,
+    /// Session store (`[agent.sessions]`).
+    pub sessions: crate::agent::sessions::SessionConfig,
+    /// Input, tool-output and action screening (`[agent.sanitizer]`).
+    pub sanitizer: crate::agent::sanitizer::SanitizerConfig,
+    /// Retry policy (`[agent.retry]`).
+    pub retry: crate::agent::retry::RetryConfig,
+    /// Circuit breakers (`[agent.breaker]`).
+    pub breaker: crate::agent::breaker::BreakerConfig,
+    /// Simulated tools (`[agent.tools]`).
+    pub tools: crate::agent::tools::ToolsConfig,
 }
 
 impl AgentPlan {
@@ -405,7 +416,7 @@ struct RawScenario {
     grace: Option<HumanDuration>,
     #[serde(default)]
     endpoint: RawEndpoint,
-    mock: Option<toml::Table>,
+    mock: Option<mock_server::MockConfig>,
     load: RawLoad,
     agent: RawAgent,
     #[serde(default)]
@@ -476,17 +487,17 @@ struct RawAgent {
     #[serde(default)]
     max_tokens_field: MaxTokensField,
     #[serde(default)]
-    budget: toml::Table,
+    budget: crate::agent::budget::BudgetConfig,
     #[serde(default)]
-    sessions: toml::Table,
+    sessions: crate::agent::sessions::SessionConfig,
     #[serde(default)]
-    sanitizer: toml::Table,
+    sanitizer: crate::agent::sanitizer::SanitizerConfig,
     #[serde(default)]
-    retry: toml::Table,
+    retry: crate::agent::retry::RetryConfig,
     #[serde(default)]
-    breaker: toml::Table,
+    breaker: crate::agent::breaker::BreakerConfig,
     #[serde(default)]
-    tools: toml::Table,
+    tools: crate::agent::tools::ToolsConfig,
 }
 
 #[derive(Deserialize)]
@@ -620,6 +631,14 @@ impl Check<'_> {
         }
     }
 
+    fn component(&self, message: String) -> ScenarioError {
+        ComponentError {
+            path: self.path.to_path_buf(),
+            message,
+        }
+        .into()
+    }
+
     fn file_error(&self, key: &str, file: &Path, problem: String) -> ScenarioError {
         ScenarioError::File {
             path: self.path.to_path_buf(),
@@ -686,6 +705,8 @@ impl Check<'_> {
             }
             thresholds.insert(metric, conds);
         }
+        let gates = crate::report::gates::parse_gates(&thresholds)
+            .map_err(|e| self.component(e.to_string()))?;
         let plan = Plan {
             name,
             description: raw.description,
@@ -699,6 +720,7 @@ impl Check<'_> {
             limits,
             report,
             thresholds,
+            gates,
         };
         check_invariants(&plan)?;
         Ok(plan)
@@ -707,7 +729,7 @@ impl Check<'_> {
     fn endpoint(
         &self,
         raw: RawEndpoint,
-        mock: Option<toml::Table>,
+        mock: Option<mock_server::MockConfig>,
     ) -> Result<EndpointPlan, ScenarioError> {
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, HumanDuration::get);
         if timeout.is_zero() {
@@ -742,8 +764,15 @@ impl Check<'_> {
                         ));
                     }
                 }
+                let config = mock.unwrap_or_default();
+                config.validate().map_err(|e| match e {
+                    mock_server::ConfigError::Invalid { key, value, hint } => {
+                        self.invalid(&format!("mock.{key}"), value, &hint)
+                    }
+                    other => self.component(other.to_string()),
+                })?;
                 Endpoint::Mock {
-                    config: mock.unwrap_or_default(),
+                    config: Box::new(config),
                 }
             }
             EndpointKind::Http => {
@@ -988,6 +1017,12 @@ impl Check<'_> {
     }
 
     fn agent(&self, raw: RawAgent) -> Result<AgentPlan, ScenarioError> {
+        raw.budget.validate().map_err(|m| self.component(m))?;
+        raw.sessions.validate().map_err(|m| self.component(m))?;
+        raw.breaker.validate().map_err(|m| self.component(m))?;
+        raw.tools.validate().map_err(|m| self.component(m))?;
+        crate::agent::sanitizer::Sanitizer::new(&raw.sanitizer)
+            .map_err(|e| self.component(format!("agent.sanitizer: {e}")))?;
         check_model_name(&raw.model)
             .map_err(|e| self.invalid("agent.model", format!("\"{}\"", raw.model), &e))?;
         for (i, m) in raw.fallback.iter().enumerate() {
@@ -1379,7 +1414,7 @@ pub fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), ScenarioEr
         plan.endpoint.target = match std::mem::replace(
             &mut plan.endpoint.target,
             Endpoint::Mock {
-                config: toml::Table::new(),
+                config: Box::default(),
             },
         ) {
             Endpoint::Http {
@@ -1438,33 +1473,30 @@ pub fn validate_prices(
     Ok(())
 }
 
-/// Interim reader of a native TOML price table (`[models."gpt-4.1"]` tables, or model tables
-/// at the top level, each with `input_usd_per_mtok`, `cached_input_usd_per_mtok`,
-/// `output_usd_per_mtok`), so `bench validate` can check prices before the pricing module's
-/// own loader lands; replace its call with that loader at integration.
-pub fn read_price_table_interim(plan: &Plan, file: &Path) -> Result<PriceTable, ScenarioError> {
-    let bad = |problem: String| ScenarioError::File {
-        path: plan.source.clone(),
-        key: "prices.table".into(),
-        file: file.to_path_buf(),
-        problem,
-    };
-    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot be read: {e}")))?;
-    let mut root: toml::Table =
-        toml::from_str(&text).map_err(|e| bad(format!("is not valid TOML: {}", e.message())))?;
-    let models = match root.remove("models") {
-        Some(toml::Value::Table(t)) => t,
-        Some(_) => return Err(bad("`models` must be a table of model prices".into())),
-        None => root,
-    };
-    let mut table = PriceTable::default();
-    for (name, value) in models {
-        let price: crate::pricing::ModelPrice =
-            value.try_into().map_err(|e: toml::de::Error| {
-                bad(format!("model \"{name}\": {}", e.message().trim()))
+/// Loads the plan's price table (`[prices] table`: native TOML or LiteLLM JSON; default the
+/// table shipped with the binary) and checks that it prices every model the plan may call.
+pub fn price_table(plan: &Plan) -> Result<PriceTable, ScenarioError> {
+    let (table, name) = match &plan.prices.table {
+        Some(file) => {
+            let table = PriceTable::load(file).map_err(|e| ScenarioError::File {
+                path: plan.source.clone(),
+                key: "prices.table".into(),
+                file: file.clone(),
+                problem: format!("is not a usable price table: {e}"),
             })?;
-        table.models.insert(name, price);
-    }
+            (table, file.display().to_string())
+        }
+        None => {
+            let table = PriceTable::default_table().map_err(|e| ScenarioError::File {
+                path: plan.source.clone(),
+                key: "prices.table".into(),
+                file: PathBuf::from("(built-in table)"),
+                problem: format!("does not load: {e}"),
+            })?;
+            (table, "(built-in table)".to_string())
+        }
+    };
+    validate_prices(plan, &table, &name)?;
     Ok(table)
 }
 
@@ -1476,9 +1508,12 @@ impl Plan {
         let _ = writeln!(s, "scenario  {} ({})", self.name, self.source.display());
         let _ = writeln!(s, "seed      {}", self.seed);
         let endpoint = match &self.endpoint.target {
-            Endpoint::Mock { config } => {
-                format!("embedded mock server ({} [mock] keys)", config.len())
-            }
+            Endpoint::Mock { config } => format!(
+                "embedded mock server (seed {}, {} model settings, {} outages)",
+                config.seed,
+                config.models.len(),
+                config.outages.len()
+            ),
             Endpoint::Http {
                 base_url,
                 api_key_env,
@@ -1607,11 +1642,6 @@ impl Plan {
 /// the pricing module at run time).
 pub fn check_file(path: &Path) -> Result<Plan, ScenarioError> {
     let plan = load(path)?;
-    if let Some(table) = &plan.prices.table
-        && table.extension().is_some_and(|e| e == "toml")
-    {
-        let prices = read_price_table_interim(&plan, table)?;
-        validate_prices(&plan, &prices, &table.display().to_string())?;
-    }
+    price_table(&plan)?;
     Ok(plan)
 }
