@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Write the report here instead of `reports/<name>-<UTC time>/`.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the threshold results as JUnit XML to this file (for CI systems).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod prices_cmd;
 pub mod pricing;
 pub mod report;
+pub mod run_cmd;
 pub mod runner;
 pub mod sanitize_cmd;
 pub mod scenario;
@@ -45,7 +46,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// gates fail returns `Ok` with exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(_) => not_yet("run"),
+        Command::Run(args) => run_cmd::run(args),
         Command::Prices(args) => prices_cmd::run(args),
         Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),

@@ -484,6 +484,11 @@ impl Aggregator {
         }
     }
 
+    /// Conversations recorded so far.
+    pub fn conversations(&self) -> u64 {
+        self.counters.outcomes.values().sum()
+    }
+
     /// The metrics so far, as if the run ended at `now`, leaving the aggregator running: for
     /// checks during a run such as `abort_on_fail` thresholds (`report::gates::should_abort`
     /// on `Summary::from_metrics(&agg.snapshot(now))`). It copies every histogram, so call it
@@ -493,7 +498,7 @@ impl Aggregator {
         let copy = Aggregator {
             info: self.info.clone(),
             run_start: self.run_start,
-            prices: PriceTable::default(),
+            prices: self.prices.clone(),
             hist: self.hist.clone(),
             counters: self.counters.clone(),
             models: self.models.clone(),

@@ -152,6 +152,16 @@ impl RunRecorder {
         Ok(())
     }
 
+    /// The summary of what was recorded so far (for early-abort checks while the run goes).
+    pub fn snapshot_summary(&self, now: tokio::time::Instant) -> Summary {
+        Summary::from_metrics(&self.agg.snapshot(now))
+    }
+
+    /// Conversations recorded so far.
+    pub fn conversations(&self) -> u64 {
+        self.agg.conversations()
+    }
+
     /// Ends the run: renames the streamed CSVs into place, writes every other file, and returns
     /// the metrics and summary.
     pub fn finish(self, end: RunEnd) -> anyhow::Result<(RunMetrics, Summary)> {

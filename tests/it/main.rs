@@ -9,6 +9,7 @@ mod plots;
 mod prices;
 mod report;
 mod resilience;
+mod run;
 mod runner;
 mod sanitize;
 mod scenario;

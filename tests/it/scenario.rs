@@ -391,6 +391,7 @@ fn args(f: impl FnOnce(&mut RunArgs)) -> RunArgs {
         endpoint_url: None,
         seed: None,
         out: None,
+        junit: None,
         quiet: false,
     };
     f(&mut a);

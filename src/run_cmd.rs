@@ -1,0 +1,413 @@
+//! `bench run`: the main job. Loads and validates the scenario (nothing is sent before it is
+//! valid), starts the embedded mock server when the endpoint is `mock`, builds the agent, drives
+//! the load model, records every conversation through one owner, and writes the report.
+//!
+//! Shutdown is by structure: the deadline, Ctrl-C, a lost `abort_on_fail` threshold or the
+//! spend cap all resolve one `shutdown` future; the runner then stops starting conversations,
+//! gives those in flight the grace period, and returns; its driver (which holds every sender of
+//! the record channel) is dropped, so the recorder task sees the channel close and finishes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest};
+use crate::agent::record::ConversationRecord;
+use crate::agent::sessions::SessionId;
+use crate::cli::RunArgs;
+use crate::client::{ClientConfig, LlmClient};
+use crate::metrics::{Aggregator, BreakerTransition, LoadReport, RunEnd, RunInfo};
+use crate::pricing::PriceTable;
+use crate::report::gates::{self, LoadHealthLimits};
+use crate::report::progress::{Progress, ProgressOptions};
+use crate::report::summary::Summary;
+use crate::report::{self, RunRecorder, terminal};
+use crate::runner::{self, ConversationSpec};
+use crate::scenario::{self, Endpoint, LoadShape, Plan};
+use crate::{EXIT_FAILED_GATE, EXIT_OK};
+
+/// Where runs go unless `--out` or `[report] out` says otherwise.
+const REPORTS_DIR: &str = "reports";
+/// How often the recorder checks `abort_on_fail` thresholds.
+const ABORT_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs `bench run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut plan = scenario::load(&args.scenario)?;
+    scenario::apply_overrides(&mut plan, &args)?;
+    let prices = scenario::price_table(&plan)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(run_plan(&plan, prices, &args))?;
+    Ok(ExitCode::from(outcome.exit_code))
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The report directory.
+    pub dir: PathBuf,
+    /// The final summary (thresholds included).
+    pub summary: Summary,
+    /// The mock server's ground truth, when the endpoint was the embedded mock.
+    pub mock_stats: Option<mock_server::StatsSnapshot>,
+    /// 0 when every threshold passed, 1 when one failed.
+    pub exit_code: u8,
+}
+
+/// Runs a validated plan to its end and writes its report. Library entry point for tests.
+pub async fn run_plan(
+    plan: &Plan,
+    prices: PriceTable,
+    args: &RunArgs,
+) -> anyhow::Result<RunOutcome> {
+    // The endpoint: the embedded mock on loopback, or the plan's URL.
+    let (mock, base_url, api_key_env, headers) = match &plan.endpoint.target {
+        Endpoint::Mock { config } => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("cannot bind the embedded mock server to 127.0.0.1")?;
+            let handle = mock_server::serve(listener, (**config).clone()).await?;
+            let url = handle.base_url();
+            (Some(handle), url, None, Vec::new())
+        }
+        Endpoint::Http {
+            base_url,
+            api_key_env,
+            headers,
+        } => (
+            None,
+            base_url.clone(),
+            api_key_env.clone(),
+            headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+    };
+    let client = LlmClient::new(&ClientConfig {
+        base_url,
+        api_key_env,
+        headers,
+        attempt_timeout: plan.endpoint.timeout,
+        connect_timeout: plan.endpoint.connect_timeout,
+        ..ClientConfig::default()
+    })?;
+
+    let context_window = match &plan.endpoint.target {
+        // The mock plays the provider: its window is the one the requests must fit.
+        Endpoint::Mock { config } => Some(config.model(&plan.agent.model).context_window),
+        Endpoint::Http { .. } => prices.get(&plan.agent.model).and_then(|p| p.context_window),
+    };
+    let spend = plan
+        .limits
+        .spend_cap_usd
+        .map(|usd| Arc::new(SpendCap::new(usd, prices.clone())));
+    let a = &plan.agent;
+    let agent = Arc::new(Agent::new(
+        AgentConfig {
+            model: a.model.clone(),
+            fallback: a.fallback.clone(),
+            protocol: a.protocol,
+            stream: a.stream,
+            max_tokens: a.max_tokens,
+            max_tokens_field: a.max_tokens_field,
+            context_window,
+            call_deadline: None,
+            budget: a.budget,
+            sessions: a.sessions,
+            sanitizer: a.sanitizer.clone(),
+            retry: a.retry.clone(),
+            breaker: a.breaker.clone(),
+            tools: a.tools.clone(),
+        },
+        client,
+        spend.clone(),
+        plan.seed,
+    )?);
+
+    // The report directory exists only once the plan is known to be runnable.
+    let started_at = SystemTime::now();
+    let dir = match &plan.report.out {
+        Some(out) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot create the report directory {}", out.display()))?;
+            out.clone()
+        }
+        None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, started_at)?,
+    };
+    let run_start = Instant::now();
+    let info = RunInfo {
+        name: plan.name.clone(),
+        seed: plan.seed,
+        started_at,
+        endpoint_kind: match plan.endpoint.target {
+            Endpoint::Mock { .. } => "mock".into(),
+            Endpoint::Http { .. } => "http".into(),
+        },
+        load_model: match plan.load.shape {
+            LoadShape::Closed(_) => "closed".into(),
+            LoadShape::Open(_) => "open".into(),
+            LoadShape::Replay(_) => "replay".into(),
+        },
+    };
+    let recorder = RunRecorder::new(
+        Aggregator::new(info.clone(), run_start, prices.clone()),
+        Some(&dir),
+    )?;
+    // With a warm-up window, the gated figures come from a second aggregator that only sees
+    // conversations started after it.
+    let warm_up = plan.gates.warm_up;
+    let gated = (!warm_up.is_zero()).then(|| Aggregator::new(info, run_start, prices.clone()));
+    let live = recorder.live();
+    let progress = Progress::spawn(live.clone(), ProgressOptions::for_stderr(args.quiet));
+
+    let stop = Arc::new(Notify::new());
+    let (tx, rx) = mpsc::channel::<ConversationRecord>(4096);
+    let thresholds = plan.gates.thresholds.clone();
+    let recorder_task = tokio::spawn(record_all(
+        rx,
+        recorder,
+        gated,
+        warm_up,
+        run_start,
+        thresholds,
+        Arc::clone(&stop),
+    ));
+
+    let driver = make_driver(
+        Arc::clone(&agent),
+        tx,
+        live,
+        spend.clone(),
+        Arc::clone(&stop),
+    );
+    let stop_signal = Arc::clone(&stop);
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: no new conversations; letting those in flight finish");
+            }
+            _ = stop_signal.notified() => {}
+        }
+    };
+    let load = runner::run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown).await;
+    let (recorder, gated, abort_reason) =
+        recorder_task.await.context("the recorder task failed")?;
+    if let Some(p) = progress {
+        p.stop().await;
+    }
+
+    let mock_stats = match mock {
+        Some(handle) => {
+            let stats = handle.stats();
+            handle.shutdown().await;
+            Some(stats)
+        }
+        None => None,
+    };
+
+    let sessions = agent.sessions().stats();
+    let end = RunEnd {
+        ended: Instant::now(),
+        interrupted: load.interrupted,
+        breaker_transitions: agent
+            .breakers()
+            .transitions()
+            .into_iter()
+            .map(|t| BreakerTransition {
+                key: t.model.to_string(),
+                from: t.from.as_str().to_string(),
+                to: t.to.as_str().to_string(),
+                at: t.at,
+            })
+            .collect(),
+        load: LoadReport {
+            dropped_arrivals: load.dropped_arrivals,
+            intended_starts: load.started + load.dropped_arrivals,
+            scheduler_lag_us: matches!(plan.load.shape, LoadShape::Open(_))
+                .then(|| load.scheduler_lag_us.clone()),
+        },
+        session_evictions: sessions.evicted_capacity
+            + sessions.evicted_ttl
+            + sessions.evicted_user_cap,
+        local_rate_limit_rejections: sessions.rate_limited,
+    };
+    let gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
+    let (_metrics, mut summary) = recorder.finish(end)?;
+
+    if plan.report.trace {
+        runner::write_trace(&dir.join("trace.jsonl"), &load.trace)
+            .with_context(|| format!("cannot write {}", dir.join("trace.jsonl").display()))?;
+    }
+    if let Some(stats) = &mock_stats {
+        let json = serde_json::to_string_pretty(stats)? + "\n";
+        report::atomic::write_bytes(dir.join("mock_stats.json"), json.as_bytes())?;
+    }
+
+    // Gates: evaluated on the post-warm-up figures when there is a warm-up window.
+    let results = gates::evaluate(
+        &plan.gates.thresholds,
+        gated_summary.as_ref().unwrap_or(&summary),
+    );
+    let passed = gates::all_passed(&results);
+    summary.thresholds = results;
+    report::write_summary_files(&dir, &summary)?;
+    if let Some(path) = &args.junit {
+        gates::write_junit(path, &summary.thresholds, &plan.name)?;
+    }
+
+    print!(
+        "{}",
+        terminal::render_table(&summary, terminal::stdout_color())
+    );
+    if !summary.thresholds.is_empty() {
+        print!(
+            "{}",
+            gates::render_terminal(&summary.thresholds, terminal::stdout_color())
+        );
+    }
+    for w in terminal::warnings(&summary)
+        .into_iter()
+        .chain(gates::load_health_warnings(
+            &summary,
+            &LoadHealthLimits::default(),
+        ))
+    {
+        eprintln!("warning: {w}");
+    }
+    if let Some(reason) = abort_reason {
+        eprintln!("aborted: {reason}");
+    }
+    if load.started > load.completed {
+        eprintln!(
+            "warning: {} conversations were still in flight when the grace period ended and are not in the report; raise `grace` to let them finish",
+            load.started - load.completed
+        );
+    }
+    eprintln!("report: {}", dir.display());
+
+    Ok(RunOutcome {
+        dir,
+        summary,
+        mock_stats,
+        exit_code: if passed { EXIT_OK } else { EXIT_FAILED_GATE },
+    })
+}
+
+/// The one owner of the run's results: records every conversation as it arrives, and about
+/// once a second checks `abort_on_fail` thresholds. Returns when every sender is gone.
+async fn record_all(
+    mut rx: mpsc::Receiver<ConversationRecord>,
+    mut recorder: RunRecorder,
+    mut gated: Option<Aggregator>,
+    warm_up: Duration,
+    run_start: Instant,
+    thresholds: Vec<gates::Threshold>,
+    stop: Arc<Notify>,
+) -> (RunRecorder, Option<Aggregator>, Option<String>) {
+    let watch_aborts = thresholds.iter().any(|t| t.abort_on_fail);
+    let mut next_check = Instant::now() + ABORT_CHECK_EVERY;
+    let mut abort_reason = None;
+    let mut csv_error_reported = false;
+    while let Some(rec) = rx.recv().await {
+        if let Err(e) = recorder.record(&rec)
+            && !csv_error_reported
+        {
+            // The metrics still take the record; only its CSV rows are lost.
+            eprintln!("warning: {e:#}; per-call CSV rows are incomplete");
+            csv_error_reported = true;
+        }
+        if let Some(g) = gated.as_mut()
+            && gates::record_after_warm_up(&rec, run_start, warm_up)
+        {
+            g.record(&rec);
+        }
+        if watch_aborts && abort_reason.is_none() && Instant::now() >= next_check {
+            next_check = Instant::now() + ABORT_CHECK_EVERY;
+            let now = Instant::now();
+            let (summary, samples) = match &gated {
+                Some(g) => (Summary::from_metrics(&g.snapshot(now)), g.conversations()),
+                None => (recorder.snapshot_summary(now), recorder.conversations()),
+            };
+            if let Some(reason) = gates::should_abort(&thresholds, &|p| summary.metric(p), samples)
+            {
+                eprintln!("\n{reason}");
+                abort_reason = Some(reason);
+                stop.notify_one();
+            }
+        }
+    }
+    (recorder, gated, abort_reason)
+}
+
+/// The closure the runner calls for each conversation: maps the runner's (user, session)
+/// numbers to the agent's session ids, runs the turn, and sends the record to the recorder.
+fn make_driver(
+    agent: Arc<Agent>,
+    tx: mpsc::Sender<ConversationRecord>,
+    live: Arc<crate::metrics::LiveStats>,
+    spend: Option<Arc<SpendCap>>,
+    stop: Arc<Notify>,
+) -> impl Fn(ConversationSpec) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
++ Send
++ Sync
++ 'static {
+    // The session each user is in: (the runner's session number, the agent's session id).
+    // One entry per user, so memory is bounded by the number of users.
+    let sessions: Arc<Mutex<HashMap<u64, (u64, SessionId)>>> = Arc::default();
+    let in_flight = Arc::new(AtomicU64::new(0));
+    move |spec: ConversationSpec| {
+        let agent = Arc::clone(&agent);
+        let tx = tx.clone();
+        let live = Arc::clone(&live);
+        let sessions = Arc::clone(&sessions);
+        let in_flight = Arc::clone(&in_flight);
+        let spend = spend.clone();
+        let stop = Arc::clone(&stop);
+        Box::pin(async move {
+            let session = if spec.new_session {
+                None
+            } else {
+                lock(&sessions)
+                    .get(&spec.user_id)
+                    .filter(|(n, _)| *n == spec.session)
+                    .map(|(_, id)| *id)
+            };
+            live.set_users_active(in_flight.fetch_add(1, Ordering::Relaxed) + 1);
+            let result = agent
+                .run_turn(TurnRequest {
+                    conversation_id: spec.conversation_id,
+                    user_id: spec.user_id,
+                    turn: spec.turn,
+                    session,
+                    prompt: spec.prompt,
+                    intended_start: spec.intended_start,
+                })
+                .await;
+            live.set_users_active(in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
+            if let Some(id) = result.session {
+                lock(&sessions).insert(spec.user_id, (spec.session, id));
+            }
+            // The recorder outlives every driver call, so a send fails only if it panicked.
+            let _ = tx.send(result.record).await;
+            if spend.as_ref().is_some_and(|cap| !cap.allows()) {
+                // The spend cap is reached: new conversations could only be refused.
+                stop.notify_one();
+            }
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
