@@ -9,7 +9,8 @@
 //!   `summary.md`.
 //! - [`csv`]: `calls.csv` and `conversations.csv` (streamed while the run goes), and the
 //!   latency percentile, timeline, cost-by-model and errors CSVs.
-//! - [`hlog`]: `histograms.hlog`, every latency histogram as an HdrHistogram interval log.
+//! - [`hlog`]: `histograms.hlog`, every latency histogram of the run by name; [`histlog`]: the
+//!   interval-log file format it is written in.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
 //! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
