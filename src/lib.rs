@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod prices_cmd;
 pub mod pricing;
 pub mod report;
+pub mod report_cmd;
 pub mod runner;
 pub mod sanitize_cmd;
 pub mod scenario;
@@ -54,7 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", plan.summary());
             Ok(ExitCode::from(EXIT_OK))
         }
-        Command::Report(_) => not_yet("report"),
+        Command::Report(args) => report_cmd::run(args),
     }
 }
 

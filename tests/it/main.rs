@@ -12,3 +12,4 @@ mod resilience;
 mod runner;
 mod sanitize;
 mod scenario;
+mod visuals;
