@@ -722,13 +722,8 @@ fn price_table(pc: &PriceComparison) -> HtmlTable {
         .collect();
     HtmlTable {
         title: format!(
-            "Price comparison: this run's tokens ({} prompt, {} cached, {} completion over {} \
-             conversations) priced per model, at {} conversations per day",
-            pc.mix.prompt_tokens,
-            pc.mix.cached_tokens,
-            pc.mix.completion_tokens,
-            pc.mix.calls,
-            pc.per_day
+            "Price comparison ({} conversations; {} a day)",
+            pc.mix.calls, pc.per_day
         ),
         headers: [
             "model",
@@ -806,6 +801,16 @@ fn page(dir: &Path, data: &ReportData) -> HtmlReport {
         ("seed".to_string(), s.run.seed.to_string()),
         ("endpoint".to_string(), s.run.endpoint_kind.clone()),
         ("load model".to_string(), s.run.load_model.clone()),
+        (
+            "token mix priced".to_string(),
+            format!(
+                "{} prompt ({} cached) and {} completion tokens over {} conversations",
+                data.prices.mix.prompt_tokens,
+                data.prices.mix.cached_tokens,
+                data.prices.mix.completion_tokens,
+                data.prices.mix.calls
+            ),
+        ),
     ];
     settings.extend(
         data.settings
