@@ -153,7 +153,7 @@ pub fn price_comparison(
     }
     let too_big =
         table.info.format == TableFormat::Litellm || table.models.len() > MAX_WHOLE_TABLE_MODELS;
-    let models: Vec<String> = if choice.compare.is_empty() && too_big {
+    let mut models: Vec<String> = if choice.compare.is_empty() && too_big {
         summary
             .cost
             .by_model
@@ -164,8 +164,12 @@ pub fn price_comparison(
     } else {
         choice.compare.clone()
     };
-    if models.is_empty() && too_big && choice.reference.is_none() {
-        return Ok(out);
+    if models.is_empty() && too_big {
+        // An empty list means "the whole table" to `what_if`: never thousands of rows.
+        match &choice.reference {
+            Some(r) => models.push(r.clone()),
+            None => return Ok(out),
+        }
     }
     out.rows = what_if(table, &mix, &models, choice.reference.as_deref(), per_day)
         .context("[prices] compare/reference: pricing the run's token mix")?;

@@ -219,17 +219,22 @@ fn price_comparison_csv_is_pinned_and_priced_by_hand() {
     assert!(near(num(&ds[19]), (0.0031 - 0.00030765) / 0.0031 * 100.0));
 }
 
-#[test]
-fn no_conversations_give_a_header_only_comparison_and_unknown_models_an_error() {
+/// A run that recorded nothing.
+fn empty_run() -> RunMetrics {
     let t0 = Instant::now();
-    let m = Aggregator::new(info(), t0, prices()).finish(RunEnd {
+    Aggregator::new(info(), t0, prices()).finish(RunEnd {
         ended: t0 + Duration::from_secs(1),
         interrupted: false,
         breaker_transitions: Vec::new(),
         load: LoadReport::default(),
         session_evictions: 0,
         local_rate_limit_rejections: 0,
-    });
+    })
+}
+
+#[test]
+fn no_conversations_give_a_header_only_comparison_and_unknown_models_an_error() {
+    let m = empty_run();
     let s = Summary::from_metrics(&m);
     let pc = price_comparison(&s, &prices(), &choice()).expect("empty is fine");
     assert!(pc.rows.is_empty());
@@ -252,6 +257,25 @@ fn no_conversations_give_a_header_only_comparison_and_unknown_models_an_error() 
         price_comparison(&s, &prices(), &bad).expect_err("unknown")
     );
     assert!(err.contains("no-such-model"), "{err}");
+}
+
+#[test]
+fn a_huge_table_is_not_compared_whole() {
+    // A LiteLLM file lists thousands of models: with no `compare`, the run's own models (and
+    // the reference) are priced, not the whole file.
+    let s = Summary::from_metrics(&sample_run());
+    let mut table = PriceTable::default_table().expect("shipped table");
+    table.info.format = reactbench::pricing::TableFormat::Litellm;
+    let choice = PriceChoice {
+        reference: Some("gpt-5".to_string()),
+        ..PriceChoice::default()
+    };
+    let pc = price_comparison(&s, &table, &choice).expect("priced");
+    let models: Vec<&str> = pc.rows.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(models, ["gpt-5", "deepseek-v3.2", "gpt-4.1"]);
+    let none = price_comparison(&Summary::from_metrics(&empty_run()), &table, &choice)
+        .expect("no conversations");
+    assert!(none.rows.is_empty());
 }
 
 fn bench(args: &[&str]) -> Output {
