@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod prices_cmd;
 pub mod pricing;
 pub mod report;
+pub mod report_cmd;
 pub mod run_cmd;
 pub mod runner;
 pub mod sanitize_cmd;
@@ -55,10 +56,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", plan.summary());
             Ok(ExitCode::from(EXIT_OK))
         }
-        Command::Report(_) => not_yet("report"),
+        Command::Report(args) => report_cmd::run(args),
     }
-}
-
-fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bench {what}` is planned but not built yet; see the open issues")
 }

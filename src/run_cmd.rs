@@ -28,6 +28,7 @@ use crate::pricing::PriceTable;
 use crate::report::gates::{self, LoadHealthLimits};
 use crate::report::progress::{Progress, ProgressOptions};
 use crate::report::summary::Summary;
+use crate::report::visuals::PriceChoice;
 use crate::report::{self, RunRecorder, terminal};
 use crate::runner::{self, ConversationSpec};
 use crate::scenario::{self, Endpoint, LoadShape, Plan};
@@ -243,7 +244,7 @@ pub async fn run_plan(
         local_rate_limit_rejections: sessions.rate_limited,
     };
     let gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
-    let (_metrics, mut summary) = recorder.finish(end)?;
+    let (metrics, mut summary) = recorder.finish(end)?;
 
     if plan.report.trace {
         runner::write_trace(&dir.join("trace.jsonl"), &load.trace)
@@ -262,6 +263,17 @@ pub async fn run_plan(
     let passed = gates::all_passed(&results);
     summary.thresholds = results;
     report::write_summary_files(&dir, &summary)?;
+    if plan.report.plots || plan.report.html {
+        report::visuals::write_run_report(
+            &dir,
+            &metrics,
+            &summary,
+            &prices,
+            &PriceChoice::from(&plan.prices),
+            &settings(plan),
+        )
+        .context("cannot write the plots and index.html")?;
+    }
     if let Some(path) = &args.junit {
         gates::write_junit(path, &summary.thresholds, &plan.name)?;
     }
@@ -302,6 +314,69 @@ pub async fn run_plan(
         mock_stats,
         exit_code: if passed { EXIT_OK } else { EXIT_FAILED_GATE },
     })
+}
+
+/// The run's settings as shown on the HTML page (never a key: only the variable's name).
+fn settings(plan: &Plan) -> Vec<(String, String)> {
+    let a = &plan.agent;
+    let mut out = vec![
+        (
+            "scenario file".to_string(),
+            plan.source.display().to_string(),
+        ),
+        (
+            "endpoint".to_string(),
+            match &plan.endpoint.target {
+                Endpoint::Mock { .. } => "embedded mock server".to_string(),
+                Endpoint::Http {
+                    base_url,
+                    api_key_env,
+                    ..
+                } => format!(
+                    "{base_url} (key from ${})",
+                    api_key_env.as_deref().unwrap_or("-")
+                ),
+            },
+        ),
+        ("model".to_string(), a.model.clone()),
+        ("fallback".to_string(), a.fallback.join(", ")),
+        (
+            "protocol".to_string(),
+            format!(
+                "{:?}{}",
+                a.protocol,
+                if a.stream { ", streaming" } else { "" }
+            )
+            .to_lowercase(),
+        ),
+        (
+            "budget".to_string(),
+            format!(
+                "{} tokens, {} steps, warning at {}",
+                a.budget.max_tokens, a.budget.max_steps, a.budget.warning_threshold
+            ),
+        ),
+        (
+            "retry".to_string(),
+            format!(
+                "{} retries, {:?} from {} to {}",
+                a.retry.max_retries, a.retry.strategy, a.retry.base_delay, a.retry.max_delay
+            ),
+        ),
+        (
+            "breaker".to_string(),
+            format!(
+                "{} failures, {} recovery, {} half-open probes",
+                a.breaker.failure_threshold,
+                a.breaker.recovery_timeout,
+                a.breaker.half_open_max_calls
+            ),
+        ),
+    ];
+    if let Some(cap) = plan.limits.spend_cap_usd {
+        out.push(("spend cap".to_string(), format!("${cap}")));
+    }
+    out
 }
 
 /// The one owner of the run's results: records every conversation as it arrives, and about

@@ -7,7 +7,7 @@
 //! by more than both its tolerance and its floor.
 //!
 //! Latency figures are recomputed from the runs' HdrHistogram interval logs
-//! (`histograms.hlog`, written from [`log_histograms`]) when both runs have one, so nothing
+//! (`histograms.hlog`, written by [`super::hlog::write_histograms`]) when both runs have one, so nothing
 //! depends on how `summary.json` rounded them, and runs merged from shards compare exactly;
 //! otherwise they come from `summary.json`.
 
@@ -20,32 +20,12 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::gates::{closest, format_value, is_metric_path};
+use super::hlog::{HLOG_FILE as HISTOGRAM_LOG, LATENCY_HISTOGRAMS, histogram_name};
 use super::summary::Summary;
 use super::terminal::Table;
-use crate::metrics::RunMetrics;
-
-/// File name of a run's histogram log inside its directory.
-pub const HISTOGRAM_LOG: &str = "histograms.hlog";
 
 /// Tolerance of a metric without its own `--tolerance`: 10%.
 pub const DEFAULT_TOLERANCE: f64 = 0.10;
-
-/// The latency objects of `summary.json` and the name of their histogram in the interval log.
-/// Per-model histograms are `llm_call/<model>` and `ttft/<model>`
-/// (`llm_call.by_model.<model>.latency_ms` and `.ttft_ms`).
-pub const LATENCY_HISTOGRAMS: &[(&str, &str)] = &[
-    ("llm_call.latency_ms", "llm_call"),
-    ("llm_call.ttft_ms", "ttft"),
-    ("llm_call.inter_token_ms", "inter_token"),
-    ("attempt.latency_ms", "attempt"),
-    ("conversation.latency_ms", "conversation"),
-    (
-        "conversation.latency_from_intended_ms",
-        "conversation_from_intended",
-    ),
-    ("tool.latency_ms", "tool"),
-    ("load.scheduler_lag_ms", "scheduler_lag"),
-];
 
 /// The metrics `bench compare` always shows; `--tolerance` adds others.
 pub const DEFAULT_METRICS: &[&str] = &[
@@ -69,53 +49,6 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "load.dropped_arrivals",
 ];
 
-/// The histograms of a run to store in its interval log, by name: every non-empty latency
-/// histogram of [`LATENCY_HISTOGRAMS`] plus per-model call latency and TTFT. (Dollars per
-/// conversation are not latencies and stay out.)
-pub fn log_histograms(m: &RunMetrics) -> BTreeMap<String, Histogram<u64>> {
-    let h = &m.hist;
-    let run_wide = [
-        ("llm_call", &h.call_us),
-        ("ttft", &h.ttft_us),
-        ("inter_token", &h.inter_token_us),
-        ("attempt", &h.attempt_us),
-        ("conversation", &h.conversation_us),
-        (
-            "conversation_from_intended",
-            &h.conversation_from_intended_us,
-        ),
-        ("tool", &h.tool_us),
-        ("scheduler_lag", &h.scheduler_lag_us),
-    ];
-    let mut out = BTreeMap::new();
-    for (name, hist) in run_wide {
-        debug_assert!(LATENCY_HISTOGRAMS.iter().any(|(_, n)| *n == name));
-        if !hist.is_empty() {
-            out.insert(name.to_string(), hist.clone());
-        }
-    }
-    for (model, mm) in &m.models {
-        if !mm.call_latency_us.is_empty() {
-            out.insert(format!("llm_call/{model}"), mm.call_latency_us.clone());
-        }
-        if !mm.ttft_us.is_empty() {
-            out.insert(format!("ttft/{model}"), mm.ttft_us.clone());
-        }
-    }
-    out
-}
-
-/// Writes a run's [`log_histograms`] to `dir/histograms.hlog` (one interval spanning the run),
-/// the file `bench compare` recomputes latency percentiles from.
-pub fn write_histogram_log(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
-    super::histlog::write_interval_log(
-        &dir.join(HISTOGRAM_LOG),
-        &log_histograms(m),
-        m.info.started_at,
-        m.duration,
-    )
-}
-
 /// The interval-log histogram behind a latency metric path and the statistic it asks for:
 /// `llm_call.latency_ms.p95` -> (`llm_call`, `p95`),
 /// `llm_call.by_model.gpt-4.1.ttft_ms.p99` -> (`ttft/gpt-4.1`, `p99`).
@@ -126,10 +59,10 @@ pub fn histogram_for(path: &str) -> Option<(String, &str)> {
     }
     let rest = object.strip_prefix("llm_call.by_model.")?;
     if let Some(model) = rest.strip_suffix(".latency_ms") {
-        return Some((format!("llm_call/{model}"), stat));
+        return Some((histogram_name("llm_call", model), stat));
     }
     rest.strip_suffix(".ttft_ms")
-        .map(|model| (format!("ttft/{model}"), stat))
+        .map(|model| (histogram_name("ttft", model), stat))
 }
 
 /// A latency metric recomputed from histograms of microseconds, in milliseconds (`count` as
@@ -185,7 +118,7 @@ pub fn load_run(path: &Path) -> anyhow::Result<RunData> {
         .parent()
         .map_or_else(|| PathBuf::from(HISTOGRAM_LOG), |d| d.join(HISTOGRAM_LOG));
     let histograms = if log.is_file() {
-        Some(super::histlog::read_interval_log(&log)?)
+        Some(super::hlog::read_histograms(&log)?)
     } else {
         None
     };

@@ -20,7 +20,7 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use super::plot::write_atomically;
+use super::atomic;
 
 /// Writes `histograms` (name -> latencies in microseconds) to `path` as an interval log with one
 /// interval per name, all starting at `start` and lasting `duration`. Written atomically.
@@ -56,7 +56,7 @@ pub fn write_interval_log(
                 .map_err(|e| anyhow!("serializing histogram {name:?}: {e}"))?;
         }
     }
-    write_atomically(path, &buf)
+    atomic::write_bytes(path, &buf)
 }
 
 /// Reads an interval log back into name -> histogram. Intervals with the same tag are added

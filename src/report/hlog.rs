@@ -1,100 +1,79 @@
-//! `histograms.hlog`: every latency histogram of the run as an HdrHistogram interval log, so
-//! runs (or shards of one run) can be merged exactly later, and `bench report DIR` can redraw
-//! percentile curves without the run.
+//! `histograms.hlog`: the one mapping from a run's latency histograms to the names they carry in
+//! its HdrHistogram interval log, so runs (or shards of one run) can be merged exactly later,
+//! `bench compare` recomputes percentiles from it and `bench report DIR` redraws the latency
+//! plots without the run.
 //!
-//! One entry per histogram, covering the whole run, tagged `<metric>` for the run-wide
-//! histogram and `<metric>@<model>` for per-model ones (metric names as in
-//! `latency_percentiles.csv`); values are integer microseconds, V2 deflate encoding, the format
-//! HdrHistogram's Java and Go tools read. Characters a tag may not hold (`,`, space, CR, LF)
-//! become `_`.
+//! The file format (V2 deflate, tag escaping, merging equal tags on read) is
+//! [`super::histlog`]'s; this module only says which histograms go in and under what names:
+//! the `metric` of `latency_percentiles.csv` for run-wide histograms and `<metric>/<model>` for
+//! the per-model ones ([`histogram_name`]), and which `summary.json` latency object each one
+//! backs ([`LATENCY_HISTOGRAMS`]).
 
-use std::io::Write as _;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::Context;
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{
-    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
-};
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use super::atomic;
 use crate::metrics::RunMetrics;
 
 /// File name of the interval log in a run directory.
 pub const HLOG_FILE: &str = "histograms.hlog";
 
-/// The tag of a histogram: `metric`, or `metric@model` when `model` is not `all`.
-pub fn tag_for(metric: &str, model: &str) -> String {
-    let raw = if model == "all" {
+/// The latency objects of `summary.json` and the name of their histogram in the interval log.
+/// Per-model histograms are `llm_call/<model>` and `ttft/<model>`
+/// (`llm_call.by_model.<model>.latency_ms` and `.ttft_ms`).
+pub const LATENCY_HISTOGRAMS: &[(&str, &str)] = &[
+    ("llm_call.latency_ms", "llm_call"),
+    ("llm_call.ttft_ms", "ttft"),
+    ("llm_call.inter_token_ms", "inter_token"),
+    ("attempt.latency_ms", "attempt"),
+    ("conversation.latency_ms", "conversation"),
+    (
+        "conversation.latency_from_intended_ms",
+        "conversation_from_intended",
+    ),
+    ("tool.latency_ms", "tool"),
+    ("load.scheduler_lag_ms", "scheduler_lag"),
+];
+
+/// The log name of a histogram: `metric` for the run-wide one (`model` = `all`), else
+/// `metric/model`. Model names may hold `/` (`deepseek/deepseek-chat`): the metric is always
+/// the part before the first `/`.
+pub fn histogram_name(metric: &str, model: &str) -> String {
+    if model == "all" {
         metric.to_string()
     } else {
-        format!("{metric}@{model}")
-    };
-    raw.chars()
-        .map(|c| {
-            if matches!(c, ',' | ' ' | '\r' | '\n') {
-                '_'
-            } else {
-                c
-            }
+        format!("{metric}/{model}")
+    }
+}
+
+/// The histograms of a run to store in its interval log, by name: every non-empty latency
+/// histogram of `latency_percentiles.csv` (run-wide ones as in [`LATENCY_HISTOGRAMS`], plus
+/// per-model call latency and TTFT). Dollars per conversation are not latencies and stay out.
+pub fn log_histograms(m: &RunMetrics) -> BTreeMap<String, Histogram<u64>> {
+    super::csv::latency_histograms(m)
+        .into_iter()
+        .filter(|(_, _, h)| !h.is_empty())
+        .map(|(metric, model, h)| {
+            debug_assert!(LATENCY_HISTOGRAMS.iter().any(|(_, n)| *n == metric));
+            (histogram_name(metric, &model), h.clone())
         })
         .collect()
 }
 
-/// Writes `histograms.hlog` into `dir`, atomically. Empty histograms are left out.
+/// Writes a run's [`log_histograms`] to `dir/histograms.hlog` (one interval spanning the run,
+/// `BaseTime` the run's start), atomically.
 pub fn write_histograms(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
-    let path = dir.join(HLOG_FILE);
-    let mut buf = Vec::new();
-    {
-        let mut serializer = V2DeflateSerializer::new();
-        let mut log = IntervalLogWriterBuilder::new()
-            .add_comment(&format!(
-                "reactbench run: {}",
-                m.info.name.replace('\n', " ")
-            ))
-            .add_comment("values: microseconds; tags: metric or metric@model")
-            .with_start_time(m.info.started_at)
-            .with_base_time(m.info.started_at)
-            .begin_log_with(&mut buf, &mut serializer)
-            .context("cannot start the histogram log")?;
-        for (metric, model, h) in super::csv::latency_histograms(m) {
-            if h.is_empty() {
-                continue;
-            }
-            let tag = tag_for(metric, &model);
-            // Timestamps are offsets from the BaseTime header (the run's start).
-            log.write_histogram(h, Duration::ZERO, m.duration, Tag::new(&tag))
-                .map_err(|e| anyhow::anyhow!("cannot encode histogram {tag}: {e:?}"))?;
-        }
-    }
-    atomic::write_with(&path, |f| Ok(f.write_all(&buf)?))
+    super::histlog::write_interval_log(
+        &dir.join(HLOG_FILE),
+        &log_histograms(m),
+        m.info.started_at,
+        m.duration,
+    )
 }
 
-/// Reads an interval log back: (tag, histogram) per entry, untagged entries as `""`.
-pub fn read_histograms(path: &Path) -> anyhow::Result<Vec<(String, Histogram<u64>)>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = Vec::new();
-    let mut de = Deserializer::new();
-    for entry in IntervalLogIterator::new(&bytes) {
-        let entry = entry.map_err(|e| {
-            anyhow::anyhow!(
-                "{} is not a valid HdrHistogram interval log ({e:?}); re-run to regenerate it",
-                path.display()
-            )
-        })?;
-        if let LogEntry::Interval(h) = entry {
-            let tag = h.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(h.encoded_histogram())
-                .with_context(|| format!("histogram {tag} in {} is not base64", path.display()))?;
-            let hist: Histogram<u64> = de
-                .deserialize(&mut raw.as_slice())
-                .map_err(|e| anyhow::anyhow!("histogram {tag} in {}: {e:?}", path.display()))?;
-            out.push((tag, hist));
-        }
-    }
-    Ok(out)
+/// Reads a run's interval log back: name -> histogram, intervals of the same name added
+/// together (how the logs of several shards merge).
+pub fn read_histograms(path: &Path) -> anyhow::Result<BTreeMap<String, Histogram<u64>>> {
+    super::histlog::read_interval_log(path)
 }

@@ -9,7 +9,10 @@
 //!   `summary.md`.
 //! - [`csv`]: `calls.csv` and `conversations.csv` (streamed while the run goes), and the
 //!   latency percentile, timeline, cost-by-model and errors CSVs.
-//! - [`hlog`]: `histograms.hlog`, every latency histogram as an HdrHistogram interval log.
+//! - [`hlog`]: `histograms.hlog`, every latency histogram of the run by name; [`histlog`]: the
+//!   interval-log file format it is written in.
+//! - [`visuals`]: the PNG plots, `price_comparison.csv` and `index.html` (also re-rendered from
+//!   a run directory by `bench report`).
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
 //! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
@@ -29,6 +32,7 @@ pub mod plot;
 pub mod progress;
 pub mod summary;
 pub mod terminal;
+pub mod visuals;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

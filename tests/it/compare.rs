@@ -12,9 +12,9 @@ use reactbench::chat::Usage;
 use reactbench::metrics::{Aggregator, LoadReport, RunEnd, RunMetrics};
 use reactbench::pricing::{ModelPrice, PriceTable};
 use reactbench::report::compare::{
-    self, CompareOptions, Direction, HISTOGRAM_LOG, Source, Verdict, judge, log_histograms,
-    metric_from_histograms,
+    self, CompareOptions, Direction, Source, Verdict, judge, metric_from_histograms,
 };
+use reactbench::report::hlog::{HLOG_FILE as HISTOGRAM_LOG, log_histograms};
 use reactbench::report::summary::Summary;
 use tokio::time::Instant;
 
@@ -104,11 +104,11 @@ fn spread(i: u64) -> u64 {
     100_000 + (i * 37 % 400) * 1_000 + i % 7
 }
 
-/// Writes a run directory: summary.json, summary.md, the CSVs and histograms.hlog.
+/// Writes a run directory: summary.json, summary.md, the CSVs and histograms.hlog (one writer
+/// for all of them, as `bench run` uses).
 fn write_run(dir: &Path, m: &RunMetrics) {
     std::fs::create_dir_all(dir).expect("mkdir");
     reactbench::report::write_metric_files(dir, m).expect("write metric files");
-    compare::write_histogram_log(dir, m).expect("write histogram log");
 }
 
 fn bench(args: &[&str]) -> Output {

@@ -13,3 +13,4 @@ mod run;
 mod runner;
 mod sanitize;
 mod scenario;
+mod visuals;
