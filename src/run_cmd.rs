@@ -18,7 +18,7 @@ use anyhow::Context;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest};
+use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
 use crate::agent::record::ConversationRecord;
 use crate::agent::sessions::SessionId;
 use crate::cli::RunArgs;
@@ -302,7 +302,7 @@ pub async fn run_plan(
     }
     if load.started > load.completed {
         eprintln!(
-            "warning: {} conversations were still in flight when the grace period ended and are not in the report; raise `grace` to let them finish",
+            "warning: {} conversations were still in flight when the grace period ended; they are reported with outcome `interrupted` and only the calls they finished; raise `grace` to let them finish",
             load.started - load.completed
         );
     }
@@ -359,8 +359,11 @@ fn settings(plan: &Plan) -> Vec<(String, String)> {
         (
             "retry".to_string(),
             format!(
-                "{} retries, {:?} from {} to {}",
-                a.retry.max_retries, a.retry.strategy, a.retry.base_delay, a.retry.max_delay
+                "{} retries, {} from {} to {}",
+                a.retry.max_retries,
+                format!("{:?}", a.retry.strategy).to_lowercase(),
+                a.retry.base_delay,
+                a.retry.max_delay
             ),
         ),
         (
@@ -459,27 +462,63 @@ fn make_driver(
                     .map(|(_, id)| *id)
             };
             live.set_users_active(in_flight.fetch_add(1, Ordering::Relaxed) + 1);
-            let result = agent
-                .run_turn(TurnRequest {
-                    conversation_id: spec.conversation_id,
-                    user_id: spec.user_id,
-                    turn: spec.turn,
-                    session,
-                    prompt: spec.prompt,
-                    intended_start: spec.intended_start,
-                })
-                .await;
-            live.set_users_active(in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
-            if let Some(id) = result.session {
+            let req = TurnRequest {
+                conversation_id: spec.conversation_id,
+                user_id: spec.user_id,
+                turn: spec.turn,
+                session,
+                prompt: spec.prompt,
+                intended_start: spec.intended_start,
+            };
+            let mut guard = InFlight {
+                record: Some(new_record(&req)),
+                tx: tx.clone(),
+                in_flight: Arc::clone(&in_flight),
+                live: Arc::clone(&live),
+            };
+            let record = guard.record.as_mut().expect("set just above");
+            let new_session = agent.run_turn_into(req, record).await;
+            if let Some(id) = new_session {
                 lock(&sessions).insert(spec.user_id, (spec.session, id));
             }
-            // The recorder outlives every driver call, so a send fails only if it panicked.
-            let _ = tx.send(result.record).await;
+            guard.finish().await;
             if spend.as_ref().is_some_and(|cap| !cap.allows()) {
                 // The spend cap is reached: new conversations could only be refused.
                 stop.notify_one();
             }
         })
+    }
+}
+
+/// A conversation in flight. Normally [`InFlight::finish`] sends its record. If the runner drops
+/// the conversation at the end of the grace period, `Drop` still sends what it did so far,
+/// with outcome `interrupted`, so no conversation that started is missing from the report.
+struct InFlight {
+    record: Option<ConversationRecord>,
+    tx: mpsc::Sender<ConversationRecord>,
+    in_flight: Arc<AtomicU64>,
+    live: Arc<crate::metrics::LiveStats>,
+}
+
+impl InFlight {
+    async fn finish(mut self) {
+        if let Some(rec) = self.record.take() {
+            // The recorder outlives every driver call, so a send fails only if it panicked.
+            let _ = self.tx.send(rec).await;
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.live
+            .set_users_active(self.in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
+        if let Some(mut rec) = self.record.take() {
+            rec.latency = rec.started.elapsed();
+            // Cannot wait in `drop`: if the channel is full the record is lost, and the run's
+            // "still in flight" warning counts it.
+            let _ = self.tx.try_send(rec);
+        }
     }
 }
 

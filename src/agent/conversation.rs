@@ -289,21 +289,21 @@ impl Agent {
 
     /// Runs one user turn to its end. Never fails: every way it can end is an [`Outcome`].
     pub async fn run_turn(&self, req: TurnRequest) -> TurnResult {
-        let started = Instant::now();
-        let mut rec = ConversationRecord {
-            conversation_id: req.conversation_id,
-            user_id: req.user_id,
-            turn: req.turn,
-            started,
-            intended_start: req.intended_start,
-            latency: Duration::ZERO,
-            outcome: Outcome::Answered,
-            steps: 0,
-            calls: Vec::new(),
-            tools: Vec::new(),
-            sanitizer_threats: Vec::new(),
-            budget_warning: false,
-        };
+        let mut record = new_record(&req);
+        let session = self.run_turn_into(req, &mut record).await;
+        TurnResult { record, session }
+    }
+
+    /// [`Agent::run_turn`], filling a record the caller owns (made with [`new_record`]). If the
+    /// future is dropped mid-way (the run's grace period ended), the record keeps everything
+    /// finished so far and its outcome stays `interrupted`, so the caller can still report it.
+    /// Returns the session to resume with the user's next turn.
+    pub async fn run_turn_into(
+        &self,
+        req: TurnRequest,
+        rec: &mut ConversationRecord,
+    ) -> Option<SessionId> {
+        let started = rec.started;
 
         // Sessions first: a user over the rate limit is refused before anything else runs.
         let turn = match self.sessions.begin_turn(req.user_id, req.session) {
@@ -311,24 +311,18 @@ impl Agent {
             Err(_) => {
                 rec.outcome = Outcome::RateLimited;
                 rec.latency = started.elapsed();
-                return TurnResult {
-                    record: rec,
-                    session: req.session,
-                };
+                return req.session;
             }
         };
 
         // User input is screened once, as it enters; history is never re-screened.
         let verdict = self.sanitizer.screen_input(&req.prompt);
-        note_threats(&mut rec, &verdict);
+        note_threats(rec, &verdict);
         if !verdict.safe {
             self.sessions.end_turn(turn.id, turn.history);
             rec.outcome = Outcome::BlockedBySanitizer;
             rec.latency = started.elapsed();
-            return TurnResult {
-                record: rec,
-                session: Some(turn.id),
-            };
+            return Some(turn.id);
         }
         let user_message = ChatMessage::text(Role::User, verdict.cleaned);
 
@@ -340,7 +334,7 @@ impl Agent {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ req.conversation_id.rotate_left(17));
         let mut budget = Budget::new(self.config.budget);
         let (outcome, answer) = self
-            .react_loop(&mut rec, &mut messages, &mut budget, &mut rng)
+            .react_loop(rec, &mut messages, &mut budget, &mut rng)
             .await;
         rec.outcome = outcome;
         rec.budget_warning |= budget.warned();
@@ -352,10 +346,7 @@ impl Agent {
         }
         self.sessions.end_turn(turn.id, history);
         rec.latency = started.elapsed();
-        TurnResult {
-            record: rec,
-            session: Some(turn.id),
-        }
+        Some(turn.id)
     }
 
     /// The ReAct loop proper. Returns the outcome and, when answered, the final answer.
@@ -482,6 +473,25 @@ impl Agent {
         } else {
             WITHHELD.to_string()
         })
+    }
+}
+
+/// A fresh record for `req`, started now, whose outcome reads `interrupted` until the turn
+/// ends some other way.
+pub fn new_record(req: &TurnRequest) -> ConversationRecord {
+    ConversationRecord {
+        conversation_id: req.conversation_id,
+        user_id: req.user_id,
+        turn: req.turn,
+        started: Instant::now(),
+        intended_start: req.intended_start,
+        latency: Duration::ZERO,
+        outcome: Outcome::Interrupted,
+        steps: 0,
+        calls: Vec::new(),
+        tools: Vec::new(),
+        sanitizer_threats: Vec::new(),
+        budget_warning: false,
     }
 }
 

@@ -618,3 +618,35 @@ fn compare_gates_latency_and_cost_regressions_between_real_runs() {
         "{text}"
     );
 }
+
+#[test]
+fn conversations_cut_by_the_grace_period_are_reported_as_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "cut"
+seed = 2
+duration = "300ms"
+grace = "200ms"
+[endpoint]
+kind = "mock"
+[mock.models.default]
+ttft = "5s"
+per_token = "0ms"
+jitter = "none"
+[load]
+users = 5
+[agent]
+model = "gpt-4.1"
+[[workload]]
+prompts = ["What is 2 + 2?"]
+"#;
+    let path = scenario(tmp.path(), "cut", text);
+    let out = tmp.path().join("run");
+    let o = run(&path, &out, &[]);
+    ok(&o);
+    let s = json(out.join("summary.json"));
+    // Every user started one conversation; none could finish within the grace period.
+    assert_eq!(u(&s["conversation"]["count"]), 5);
+    assert_eq!(u(&s["conversation"]["by_outcome"]["interrupted"]), 5);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+}
