@@ -2,7 +2,7 @@
 //! target. A reader (or a run interrupted mid-write) sees the old file or the new one, never
 //! half of one.
 //!
-//! The temporary file is named `.<name>.tmp-<pid>` beside the target (same directory, so the
+//! The temporary file is named `.<name>.tmp-<pid>-<n>` beside the target (same directory, so the
 //! rename does not cross file systems); it is removed if the writer is dropped uncommitted.
 
 use std::fs::{self, File};
@@ -28,7 +28,10 @@ impl AtomicFile {
             .with_context(|| format!("{} has no file name to write", target.display()))?;
         let mut temp_name = std::ffi::OsString::from(".");
         temp_name.push(name);
-        temp_name.push(format!(".tmp-{}", std::process::id()));
+        // pid and a counter: two writers of the same file in one process never share a temp.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        temp_name.push(format!(".tmp-{}-{n}", std::process::id()));
         let temp = target.with_file_name(temp_name);
         let file = File::create(&temp).with_context(|| {
             format!(
@@ -61,13 +64,17 @@ impl AtomicFile {
         file.sync_all()
             .with_context(|| format!("cannot sync {}", self.temp.display()))?;
         drop(file);
-        fs::rename(&self.temp, &self.target).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.temp.display(),
-                self.target.display()
-            )
-        })?;
+        if let Err(e) = fs::rename(&self.temp, &self.target) {
+            // The writer is already taken, so `Drop` would not clean up: do it here.
+            let _ = fs::remove_file(&self.temp);
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot rename {} to {}",
+                    self.temp.display(),
+                    self.target.display()
+                )
+            });
+        }
         Ok(())
     }
 }

@@ -13,11 +13,8 @@
 //! non-finite numbers and very long names all produce a readable image instead of a panic.
 
 use std::fmt::Display;
-use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, anyhow};
 use hdrhistogram::Histogram;
@@ -131,37 +128,10 @@ pub fn ensure_font_registered() -> anyhow::Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory (so the rename
-/// never crosses file systems) is written, synced and renamed over `path`. On any error the
-/// temporary file is removed, so an interrupted or failed write leaves either the old file or
-/// the new one, never half of one.
+/// Writes `bytes` to `path` atomically (see [`super::atomic`]): an interrupted or failed write
+/// leaves either the old file or the new one, never half of one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("cannot write {}: it has no file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        // Best effort: the write already failed and that error is the one worth reporting.
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
+    super::atomic::write_bytes(path, bytes)
 }
 
 /// Plots latency against percentile, one curve per series, in the HdrHistogram style: the x axis
