@@ -1111,7 +1111,8 @@ impl StreamState {
                         status,
                         format!(
                             "stream chunk is not JSON: {:?}",
-                            &data[..data.len().min(80)]
+                            // Cut on a character boundary: the chunk may be any UTF-8 text.
+                            data.chars().take(80).collect::<String>()
                         ),
                     ),
                 });

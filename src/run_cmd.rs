@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
-use crate::agent::record::ConversationRecord;
+use crate::agent::record::{ConversationRecord, Outcome};
 use crate::agent::sessions::SessionId;
 use crate::cli::RunArgs;
 use crate::client::{ClientConfig, LlmClient};
@@ -32,7 +32,7 @@ use crate::report::visuals::PriceChoice;
 use crate::report::{self, RunRecorder, terminal};
 use crate::runner::{self, ConversationSpec};
 use crate::scenario::{self, Endpoint, LoadShape, Plan};
-use crate::{EXIT_FAILED_GATE, EXIT_OK};
+use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_OK};
 
 /// Where runs go unless `--out` or `[report] out` says otherwise.
 const REPORTS_DIR: &str = "reports";
@@ -61,7 +61,7 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// The mock server's ground truth, when the endpoint was the embedded mock.
     pub mock_stats: Option<mock_server::StatsSnapshot>,
-    /// 0 when every threshold passed, 1 when one failed.
+    /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked.
     pub exit_code: u8,
 }
 
@@ -123,7 +123,7 @@ pub async fn run_plan(
             max_tokens: a.max_tokens,
             max_tokens_field: a.max_tokens_field,
             context_window,
-            call_deadline: None,
+            call_deadline: plan.endpoint.call_deadline,
             budget: a.budget,
             sessions: a.sessions,
             sanitizer: a.sanitizer.clone(),
@@ -132,7 +132,7 @@ pub async fn run_plan(
             tools: a.tools.clone(),
         },
         client,
-        spend.clone(),
+        spend,
         plan.seed,
     )?);
 
@@ -185,13 +185,7 @@ pub async fn run_plan(
         Arc::clone(&stop),
     ));
 
-    let driver = make_driver(
-        Arc::clone(&agent),
-        tx,
-        live,
-        spend.clone(),
-        Arc::clone(&stop),
-    );
+    let driver = make_driver(Arc::clone(&agent), tx, live, Arc::clone(&stop));
     let stop_signal = Arc::clone(&stop);
     let shutdown = async move {
         tokio::select! {
@@ -297,6 +291,12 @@ pub async fn run_plan(
     {
         eprintln!("warning: {w}");
     }
+    if load.panicked > 0 {
+        eprintln!(
+            "error: {} virtual-user sessions panicked and stopped early (a bug in reactbench: please report it with the messages above); the figures cover the rest",
+            load.panicked
+        );
+    }
     if let Some(reason) = abort_reason {
         eprintln!("aborted: {reason}");
     }
@@ -312,7 +312,14 @@ pub async fn run_plan(
         dir,
         summary,
         mock_stats,
-        exit_code: if passed { EXIT_OK } else { EXIT_FAILED_GATE },
+        // A panicked session is a harness bug: the figures are incomplete, so the run errs.
+        exit_code: if load.panicked > 0 {
+            EXIT_ERROR
+        } else if passed {
+            EXIT_OK
+        } else {
+            EXIT_FAILED_GATE
+        },
     })
 }
 
@@ -434,14 +441,14 @@ fn make_driver(
     agent: Arc<Agent>,
     tx: mpsc::Sender<ConversationRecord>,
     live: Arc<crate::metrics::LiveStats>,
-    spend: Option<Arc<SpendCap>>,
     stop: Arc<Notify>,
 ) -> impl Fn(ConversationSpec) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 + Send
 + Sync
 + 'static {
     // The session each user is in: (the runner's session number, the agent's session id).
-    // One entry per user, so memory is bounded by the number of users.
+    // An entry lives from a session's first turn to its last, so memory is bounded by the
+    // sessions in flight.
     let sessions: Arc<Mutex<HashMap<u64, (u64, SessionId)>>> = Arc::default();
     let in_flight = Arc::new(AtomicU64::new(0));
     move |spec: ConversationSpec| {
@@ -450,7 +457,6 @@ fn make_driver(
         let live = Arc::clone(&live);
         let sessions = Arc::clone(&sessions);
         let in_flight = Arc::clone(&in_flight);
-        let spend = spend.clone();
         let stop = Arc::clone(&stop);
         Box::pin(async move {
             let session = if spec.new_session {
@@ -478,12 +484,24 @@ fn make_driver(
             };
             let record = guard.record.as_mut().expect("set just above");
             let new_session = agent.run_turn_into(req, record).await;
-            if let Some(id) = new_session {
-                lock(&sessions).insert(spec.user_id, (spec.session, id));
+            match new_session {
+                // The session is over: forget it, so the map holds only live sessions (the
+                // open model gives every arrival a new user id).
+                _ if spec.last_turn => {
+                    lock(&sessions).remove(&spec.user_id);
+                }
+                Some(id) => {
+                    lock(&sessions).insert(spec.user_id, (spec.session, id));
+                }
+                None => {}
             }
+            let capped = guard
+                .record
+                .as_ref()
+                .is_some_and(|r| r.outcome == Outcome::SpendCap);
             guard.finish().await;
-            if spend.as_ref().is_some_and(|cap| !cap.allows()) {
-                // The spend cap is reached: new conversations could only be refused.
+            if capped {
+                // The spend cap refused a call: new conversations could only be refused too.
                 stop.notify_one();
             }
         })

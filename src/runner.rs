@@ -60,6 +60,8 @@ pub struct ConversationSpec {
     pub turn: u32,
     /// True for a session's first turn: the agent opens a new session.
     pub new_session: bool,
+    /// True for a session's last planned turn (the driver can forget the session after it).
+    pub last_turn: bool,
     /// The user's message.
     pub prompt: String,
     /// The workload source of the prompt; `None` when it came from a replayed trace.
@@ -79,6 +81,8 @@ pub struct LoadReport {
     pub completed: u64,
     /// Open model: arrivals dropped because `max_in_flight` sessions were running.
     pub dropped_arrivals: u64,
+    /// Sessions whose task panicked (a bug in the harness: the run goes on without them).
+    pub panicked: u64,
     /// True when the `shutdown` future (Ctrl-C) ended the run early.
     pub interrupted: bool,
     /// Open and replay models: how late each arrival was dispatched against its schedule,
@@ -156,6 +160,7 @@ where
     let mut shutdown = pin!(shutdown);
     let mut interrupted = false;
     let mut dropped_arrivals = 0u64;
+    let mut panicked = 0u64;
     let mut lag_us = Histogram::<u64>::new(3).expect("3 significant figures is a valid precision");
     loop {
         if shared.exhausted() {
@@ -173,14 +178,17 @@ where
             }
             _ = sleep_until_opt(deadline) => break,
             r = tasks.join_next(), if !tasks.is_empty() => {
-                // A driver that panicked ends only its own user; the run goes on.
-                drop(r);
+                // A driver that panicked ends only its own user; the run goes on, and the
+                // report says how many.
+                panicked += u64::from(is_panic(r));
             }
             _ = sleep_until_opt(next_arrival) => {
                 let Some(arrival) = arrivals.fire() else { continue };
                 let now = Instant::now();
                 lag_us.saturating_record(micros(now.saturating_duration_since(arrival.intended)));
-                while tasks.try_join_next().is_some() {}
+                while let Some(r) = tasks.try_join_next() {
+                    panicked += u64::from(is_panic(Some(r)));
+                }
                 if arrival.cap.is_some_and(|cap| tasks.len() as u64 >= cap) {
                     dropped_arrivals += 1;
                     continue;
@@ -195,7 +203,12 @@ where
     let grace_end = Instant::now() + load.grace;
     loop {
         tokio::select! {
-            r = tasks.join_next() => if r.is_none() { break },
+            r = tasks.join_next() => {
+                if r.is_none() {
+                    break;
+                }
+                panicked += u64::from(is_panic(r));
+            }
             _ = sleep_until(grace_end) => {
                 tasks.abort_all();
                 while tasks.join_next().await.is_some() {}
@@ -218,6 +231,7 @@ where
         started,
         completed,
         dropped_arrivals,
+        panicked,
         interrupted,
         scheduler_lag_us: lag_us,
         elapsed,
@@ -272,6 +286,11 @@ impl<F> Shared<F> {
             _ = stop.wait_for(|s| *s) => false,
         }
     }
+}
+
+/// True when a joined task ended by panicking.
+fn is_panic(joined: Option<Result<(), tokio::task::JoinError>>) -> bool {
+    matches!(joined, Some(Err(e)) if e.is_panic())
 }
 
 /// Sends a session's trace entry when the session ends, however it ends (also when its task
@@ -436,6 +455,7 @@ async fn closed_user<F, Fut>(
             },
             tx: &shared.trace,
         };
+        let turns = script.len();
         for (i, (source, prompt)) in script.into_iter().enumerate() {
             if quota.is_some_and(|q| done >= q) {
                 return;
@@ -460,6 +480,7 @@ async fn closed_user<F, Fut>(
                 session,
                 turn: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 new_session: i == 0,
+                last_turn: i + 1 == turns,
                 prompt,
                 source,
                 intended_start: None,
@@ -514,6 +535,7 @@ where
         },
         tx: &shared.trace,
     };
+    let turns = script.len();
     for (i, (source, prompt)) in script.into_iter().enumerate() {
         if i > 0 && !replayed {
             let think = draw_duration(shared.think_time, &mut rng);
@@ -531,6 +553,7 @@ where
             session: arrival.session,
             turn: u32::try_from(i + 1).unwrap_or(u32::MAX),
             new_session: i == 0,
+            last_turn: i + 1 == turns,
             prompt,
             source,
             intended_start: (i == 0).then_some(arrival.intended),

@@ -300,13 +300,14 @@ impl Breaker {
         let now = Instant::now();
         let mut g = self.lock();
         if g.state == BreakerState::Open {
-            let reopen_at = g.opened_at + self.config.recovery_timeout.0;
-            if now < reopen_at {
+            // A recovery time past what an `Instant` holds means: stay open for this run.
+            let reopen_at = g.opened_at.checked_add(self.config.recovery_timeout.0);
+            if reopen_at.is_none_or(|t| now < t) {
                 drop(g);
                 self.rejections.fetch_add(1, Ordering::Relaxed);
                 return Err(Rejected {
                     state: BreakerState::Open,
-                    retry_in: Some(reopen_at - now),
+                    retry_in: reopen_at.map(|t| t - now),
                 });
             }
             self.transition(&mut g, BreakerState::HalfOpen, now);

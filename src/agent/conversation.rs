@@ -30,13 +30,15 @@ use crate::agent::breaker::{BreakerConfig, BreakerRegistry};
 use crate::agent::budget::{Budget, BudgetCheck, BudgetConfig};
 use crate::agent::history;
 use crate::agent::react::{self, ReactStep};
-use crate::agent::record::{ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus};
-use crate::agent::resilience::{CallOutcome, Caller, SendGuard};
+use crate::agent::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
+use crate::agent::resilience::{Caller, SendGuard};
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
 use crate::agent::sessions::{SessionConfig, SessionId, SessionStore};
 use crate::agent::tools::{ToolBox, ToolsConfig};
-use crate::chat::{ChatMessage, ChatRequest, MaxTokensField, Role, ToolSpec};
+use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, Role, ToolSpec};
 use crate::client::LlmClient;
 use crate::pricing::PriceTable;
 use crate::tokens::Tokenizer;
@@ -100,12 +102,17 @@ pub enum AgentError {
     Tools(String),
 }
 
-/// The run-wide spend cap: once the dollars spent reach the limit, no new LLM attempt is sent.
-/// Dollars are counted from the usage each reply reports, priced by the model that answered.
+/// The run-wide spend cap. Before each logical LLM call the agent reserves the call's worst
+/// case (its prompt at the input price and its full completion limit at the output price, of
+/// the dearest model in the chain); a call whose reservation does not fit under the cap is not
+/// sent. When the call returns, the reservation is replaced by what the reply's usage really
+/// cost, priced by the model that answered. So concurrent users can never overshoot the cap
+/// together, and the spend shown is real.
 #[derive(Debug)]
 pub struct SpendCap {
     limit_nano_usd: u64,
     spent_nano_usd: AtomicU64,
+    reserved_nano_usd: AtomicU64,
     prices: PriceTable,
 }
 
@@ -113,28 +120,98 @@ impl SpendCap {
     /// A cap of `limit_usd` dollars, pricing calls with `prices`.
     pub fn new(limit_usd: f64, prices: PriceTable) -> SpendCap {
         SpendCap {
-            limit_nano_usd: (limit_usd * 1e9).max(0.0) as u64,
+            limit_nano_usd: to_nano(limit_usd),
             spent_nano_usd: AtomicU64::new(0),
+            reserved_nano_usd: AtomicU64::new(0),
             prices,
         }
     }
 
-    /// True while the spend is below the cap.
+    /// True while real spend is below the cap (asked before every network attempt).
     pub fn allows(&self) -> bool {
         self.spent_nano_usd.load(Ordering::Relaxed) < self.limit_nano_usd
     }
 
-    /// Dollars spent so far.
+    /// Dollars spent so far (settled calls only).
     pub fn spent_usd(&self) -> f64 {
         self.spent_nano_usd.load(Ordering::Relaxed) as f64 / 1e9
     }
 
-    fn add(&self, model: &str, usage: &crate::chat::Usage) {
-        if let Some(usd) = self.prices.cost_usd(model, usage) {
-            self.spent_nano_usd
-                .fetch_add((usd * 1e9).round() as u64, Ordering::Relaxed);
+    /// Reserves `usd` for a call about to be sent; `None` if spend plus every reservation
+    /// would pass the cap. Concurrent reservers may both be refused near the cap, never both
+    /// admitted past it.
+    fn try_reserve(&self, usd: f64) -> Option<u64> {
+        let nano = to_nano(usd);
+        let reserved = self.reserved_nano_usd.fetch_add(nano, Ordering::AcqRel) + nano;
+        let spent = self.spent_nano_usd.load(Ordering::Acquire);
+        if spent.saturating_add(reserved) > self.limit_nano_usd {
+            self.reserved_nano_usd.fetch_sub(nano, Ordering::AcqRel);
+            return None;
         }
+        Some(nano)
     }
+
+    /// Replaces a reservation by the real cost of the reply (if a model answered).
+    fn settle(&self, reserved_nano: u64, answered: Option<&str>, usage: &crate::chat::Usage) {
+        if let Some(usd) = answered.and_then(|m| self.prices.cost_usd(m, usage)) {
+            self.spent_nano_usd
+                .fetch_add(to_nano(usd), Ordering::AcqRel);
+        }
+        self.reserved_nano_usd
+            .fetch_sub(reserved_nano, Ordering::AcqRel);
+    }
+
+    /// The worst case of one call: `prompt_tokens` at the input price and `completion_tokens`
+    /// at the output price of the dearest of `models` (unpriced models count as free).
+    fn worst_case_usd<'a>(
+        &self,
+        models: impl Iterator<Item = &'a str>,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> f64 {
+        let usage = crate::chat::Usage {
+            prompt_tokens,
+            cached_tokens: 0,
+            completion_tokens,
+            estimated: true,
+        };
+        models
+            .filter_map(|m| self.prices.cost_usd(m, &usage))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Completion tokens reserved against the spend cap for a call that sets no `max_tokens`.
+const DEFAULT_RESERVED_COMPLETION: u32 = 4096;
+
+/// The record of a call the spend cap refused before anything was sent.
+fn refused_by_spend_cap(req: &ChatRequest, step: u32) -> CallRecord {
+    let now = Instant::now();
+    CallRecord {
+        step,
+        model_asked: req.model.clone(),
+        model_answered: None,
+        attempts: vec![AttemptRecord {
+            model: req.model.clone(),
+            started: now,
+            latency: Duration::ZERO,
+            status: None,
+            error: Some(ErrorClass::SpendCap),
+            backoff: Duration::ZERO,
+        }],
+        started: now,
+        latency: Duration::ZERO,
+        status: None,
+        error: Some(ErrorClass::SpendCap),
+        ttft: None,
+        inter_token_gaps_us: Vec::new(),
+        usage: Default::default(),
+        fallback: false,
+    }
+}
+
+fn to_nano(usd: f64) -> u64 {
+    (usd * 1e9).round().max(0.0) as u64
 }
 
 /// One user turn to run.
@@ -372,20 +449,17 @@ impl Agent {
                 BudgetCheck::MaxSteps { .. } => return (Outcome::MaxSteps, None),
             }
 
-            let mut out = self.call(rec, self.request(prompt), step).await;
-            if out.error.as_ref().map(|e| e.class) == Some(ErrorClass::ContextLength) {
+            let mut out = self.call(rec, self.request(prompt), step, estimate).await;
+            if out == Err(ErrorClass::ContextLength) {
                 // Our count disagreed with the server's: truncate harder, retry once.
                 let harder = history::truncate_harder(messages, max_prompt, &self.tokenizer);
-                out = self.call(rec, self.request(harder), step).await;
+                let estimate = self.tokenizer.count_messages(&harder) + self.tool_spec_tokens;
+                out = self.call(rec, self.request(harder), step, estimate).await;
             }
-            let Some(reply) = out.reply else {
-                let class = out.error.as_ref().map(|e| e.class);
-                let outcome = if class == Some(ErrorClass::SpendCap) {
-                    Outcome::SpendCap
-                } else {
-                    Outcome::Failed
-                };
-                return (outcome, None);
+            let reply = match out {
+                Ok(reply) => reply,
+                Err(ErrorClass::SpendCap) => return (Outcome::SpendCap, None),
+                Err(_) => return (Outcome::Failed, None),
             };
             budget.record(&reply.usage);
             rec.steps += 1;
@@ -434,14 +508,49 @@ impl Agent {
         }
     }
 
-    /// One LLM call through the resilience layer; records it and feeds the spend cap.
-    async fn call(&self, rec: &mut ConversationRecord, req: ChatRequest, step: u32) -> CallOutcome {
+    /// One LLM call through the resilience layer, within the spend cap; records it.
+    /// `prompt_tokens` is the request's counted size, for the spend reservation.
+    async fn call(
+        &self,
+        rec: &mut ConversationRecord,
+        req: ChatRequest,
+        step: u32,
+        prompt_tokens: u64,
+    ) -> Result<ChatReply, ErrorClass> {
+        let reservation = match &self.spend {
+            Some(cap) => {
+                let models = std::iter::once(self.config.model.as_str())
+                    .chain(self.config.fallback.iter().map(String::as_str));
+                let worst = cap.worst_case_usd(
+                    models,
+                    prompt_tokens,
+                    u64::from(
+                        self.config
+                            .max_tokens
+                            .unwrap_or(DEFAULT_RESERVED_COMPLETION),
+                    ),
+                );
+                match cap.try_reserve(worst) {
+                    Some(r) => Some((cap, r)),
+                    None => {
+                        rec.calls.push(refused_by_spend_cap(&req, step));
+                        return Err(ErrorClass::SpendCap);
+                    }
+                }
+            }
+            None => None,
+        };
         let out = self.caller.call(req, step).await;
-        if let (Some(cap), Some(model)) = (&self.spend, &out.record.model_answered) {
-            cap.add(model, &out.record.usage);
+        if let Some((cap, reserved)) = reservation {
+            cap.settle(
+                reserved,
+                out.record.model_answered.as_deref(),
+                &out.record.usage,
+            );
         }
-        rec.calls.push(out.record.clone());
-        out
+        let class = out.error.as_ref().map_or(ErrorClass::Other, |e| e.class);
+        rec.calls.push(out.record);
+        out.reply.ok_or(class)
     }
 
     /// Screens and runs one model-proposed action. Returns the observation for the model, or

@@ -140,16 +140,22 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
-    /// Attempts beyond the first that actually reached the network (retries).
+    /// Retries: attempts that reached the network beyond each model's first. Moving down the
+    /// fallback chain is a fallback, not a retry, so a failed primary answered by its fallback
+    /// counts no retry.
     pub fn retries(&self) -> u32 {
-        let sent = self
-            .attempts
-            .iter()
-            .filter(|a| {
-                a.error != Some(ErrorClass::BreakerOpen) && a.error != Some(ErrorClass::SpendCap)
-            })
-            .count() as u32;
-        sent.saturating_sub(1)
+        let mut models: Vec<&str> = Vec::new();
+        let mut sent = 0u32;
+        for a in &self.attempts {
+            if a.error == Some(ErrorClass::BreakerOpen) || a.error == Some(ErrorClass::SpendCap) {
+                continue;
+            }
+            sent += 1;
+            if !models.contains(&a.model.as_str()) {
+                models.push(&a.model);
+            }
+        }
+        sent.saturating_sub(models.len() as u32)
     }
 }
 

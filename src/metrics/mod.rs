@@ -393,8 +393,14 @@ impl Aggregator {
                 record(&mut self.hist.attempt_us, duration_us(a.latency));
             }
         }
+        // A call refused locally with nothing sent (breaker open down the whole chain, spend
+        // cap) takes microseconds; counting it as a latency would make an outage look fast.
+        // It stays in the call and error counts, not in the latency figures.
+        let sent = call.attempts.iter().any(|a| !is_local_refusal(a.error));
         let latency_us = duration_us(call.latency);
-        record(&mut self.hist.call_us, latency_us);
+        if sent {
+            record(&mut self.hist.call_us, latency_us);
+        }
         if let Some(t) = call.ttft {
             record(&mut self.hist.ttft_us, duration_us(t));
         }
@@ -429,7 +435,9 @@ impl Aggregator {
         if cost.is_none() {
             m.unpriced_calls += 1;
         }
-        record(&mut m.call_latency_us, latency_us);
+        if sent {
+            record(&mut m.call_latency_us, latency_us);
+        }
         if let Some(t) = call.ttft {
             record(&mut m.ttft_us, duration_us(t));
         }
@@ -445,7 +453,9 @@ impl Aggregator {
         }
         second.usage.add(&call.usage);
         second.usd += usd;
-        second.record_call_latency(latency_us);
+        if sent {
+            second.record_call_latency(latency_us);
+        }
         usd
     }
 

@@ -432,6 +432,13 @@ fn evaluate_one(t: &Threshold, s: &Summary, baseline: Option<&Summary>) -> Thres
         r.note = Some("no samples were recorded, so it cannot be checked".to_string());
         return r;
     }
+    // Likewise a rate or a per-conversation figure over nothing reads 0, which is no pass.
+    if let Some(count) = denominator(&t.metric)
+        && s.metric(count) == Some(0.0)
+    {
+        r.note = Some(format!("`{count}` is 0, so it cannot be checked"));
+        return r;
+    }
     r.passed = t.op.holds(value, limit);
     r
 }
@@ -443,6 +450,19 @@ fn sample_count(s: &Summary, metric: &str) -> Option<u64> {
         return None;
     }
     s.metric(&format!("{object}.count")).map(|c| c as u64)
+}
+
+/// For a rate or an average (`conversation.error_rate`, `cost.usd_per_conversation`,
+/// `llm_call.fallback_rate` ...), the count it is taken over.
+fn denominator(metric: &str) -> Option<&'static str> {
+    let ratio = metric.ends_with("_rate") || metric.ends_with("retry_amplification");
+    if metric.starts_with("llm_call.") && ratio || metric.contains("per_call") {
+        Some("llm_call.count")
+    } else if metric.starts_with("conversation.") && ratio || metric.contains("per_conversation") {
+        Some("conversation.count")
+    } else {
+        None
+    }
 }
 
 /// True when every threshold passed (or was skipped).

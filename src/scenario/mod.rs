@@ -37,6 +37,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connect timeout, by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default overall deadline of one logical LLM call (`endpoint.call_deadline`).
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(300);
 /// Cap on open-model conversations in flight, by default.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
 /// Longest duration any key may hold (and the longest a replay trace may span).
@@ -209,6 +211,9 @@ pub struct EndpointPlan {
     pub timeout: Duration,
     /// TCP/TLS connect timeout (`connect_timeout`, default 10s).
     pub connect_timeout: Duration,
+    /// Overall deadline of one logical LLM call, retries, backoff and fallbacks included
+    /// (`call_deadline`, default 5m).
+    pub call_deadline: Option<Duration>,
 }
 
 /// The endpoint kinds.
@@ -450,6 +455,7 @@ struct RawEndpoint {
     headers: BTreeMap<String, String>,
     timeout: Option<HumanDuration>,
     connect_timeout: Option<HumanDuration>,
+    call_deadline: Option<HumanDuration>,
 }
 
 #[derive(Deserialize)]
@@ -811,10 +817,21 @@ impl Check<'_> {
                 }
             }
         };
+        let call_deadline = raw
+            .call_deadline
+            .map_or(DEFAULT_CALL_DEADLINE.max(timeout), HumanDuration::get);
+        if call_deadline < timeout {
+            return Err(self.invalid(
+                "endpoint.call_deadline",
+                format!("\"{}\"", HumanDuration(call_deadline)),
+                "at least `endpoint.timeout`: it bounds a whole call, retries and fallbacks included",
+            ));
+        }
         Ok(EndpointPlan {
             target,
             timeout,
             connect_timeout,
+            call_deadline: Some(call_deadline),
         })
     }
 
@@ -1252,6 +1269,21 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             "endpoint.connect_timeout",
             Some(plan.endpoint.connect_timeout),
         ),
+        ("endpoint.call_deadline", plan.endpoint.call_deadline),
+        (
+            "agent.breaker.recovery_timeout",
+            Some(plan.agent.breaker.recovery_timeout.0),
+        ),
+        (
+            "agent.retry.base_delay",
+            Some(plan.agent.retry.base_delay.0),
+        ),
+        ("agent.retry.max_delay", Some(plan.agent.retry.max_delay.0)),
+        (
+            "agent.retry.max_server_wait",
+            Some(plan.agent.retry.max_server_wait.0),
+        ),
+        ("agent.sessions.ttl", Some(plan.agent.sessions.ttl.0)),
     ];
     match &load.shape {
         LoadShape::Closed(c) => {

@@ -259,22 +259,52 @@ async fn budget_ends_the_conversation_before_the_paid_call() {
 }
 
 #[tokio::test]
-async fn spend_cap_stops_new_calls() {
+async fn spend_cap_is_never_overshot_by_concurrent_conversations() {
     let mock = start("[script]\ntool_steps = \"3..=3\"\n").await;
     let table = PriceTable::default_table().unwrap();
-    // A cap below one call's price: the first call goes out, nothing after it.
-    let cap = Arc::new(SpendCap::new(0.000_001, table));
-    let agent = agent(
+    // Room for a few calls' worst case (512 completion tokens at gpt-4.1's $8/M is about
+    // $0.004 each), far less than 20 conversations of 4 calls would spend.
+    let limit = 0.02;
+    let cap = Arc::new(SpendCap::new(limit, table));
+    let agent = Arc::new(agent(
         &mock,
         agent_config(Protocol::Text, false),
         Some(cap.clone()),
+    ));
+    let mut tasks = Vec::new();
+    for id in 0..20 {
+        let agent = Arc::clone(&agent);
+        tasks.push(tokio::spawn(async move {
+            turn(&agent, id, &format!("What is {id} * 7?")).await.record
+        }));
+    }
+    let mut capped = 0;
+    let mut spent_by_records = 0.0;
+    let prices = PriceTable::default_table().unwrap();
+    for t in tasks {
+        let rec = t.await.unwrap();
+        if rec.outcome == Outcome::SpendCap {
+            capped += 1;
+            let last = rec.calls.last().unwrap();
+            assert_eq!(last.error, Some(ErrorClass::SpendCap));
+        }
+        for c in &rec.calls {
+            if let Some(m) = &c.model_answered {
+                spent_by_records += prices.cost_usd(m, &c.usage).unwrap();
+            }
+        }
+    }
+    assert!(capped > 0, "the cap stopped some conversations");
+    assert!(cap.spent_usd() > 0.0);
+    assert!(
+        cap.spent_usd() <= limit,
+        "spent {} of {limit}",
+        cap.spent_usd()
     );
-    let first = turn(&agent, 1, "What is 6 * 7?").await.record;
-    assert_eq!(first.outcome, Outcome::SpendCap, "{first:#?}");
-    let second = turn(&agent, 2, "What is 6 * 8?").await.record;
-    assert_eq!(second.outcome, Outcome::SpendCap);
-    assert!(cap.spent_usd() > 0.000_001);
-    assert_eq!(mock.stats().requests_total, 1);
+    assert!((cap.spent_usd() - spent_by_records).abs() < 1e-6);
+    // Calls refused by the cap never reached the server.
+    let answered: u64 = mock.stats().requests_total;
+    assert!(answered > 0);
     mock.shutdown().await;
 }
 

@@ -405,6 +405,16 @@ async fn sse_cut_before_a_finish_reason_is_a_stream_cut() {
 }
 
 #[tokio::test]
+async fn sse_non_json_chunk_with_multibyte_text_is_malformed_not_a_panic() {
+    // A relay that streams a localized page: a multi-byte character straddles byte 80.
+    let mut body = sse(&[delta("The")], false);
+    body.push_str(&format!("data: {}é và tiếng Việt\n\n", "x".repeat(79)));
+    let e = fail_with(sse_template(body), true).await;
+    assert_eq!(e.class, ErrorClass::Malformed);
+    assert!(e.message.contains("not JSON"), "{}", e.message);
+}
+
+#[tokio::test]
 async fn sse_error_event_mid_stream_is_a_stream_cut_with_its_code() {
     let mut body = sse(&[delta("The")], false);
     body.push_str(

@@ -86,6 +86,25 @@ fn a_percentile_without_samples_fails_instead_of_passing_vacuously() {
 }
 
 #[test]
+fn rates_and_averages_over_nothing_fail_instead_of_passing_vacuously() {
+    let empty = Summary::default();
+    for (metric, count) in [
+        ("conversation.error_rate", "conversation.count"),
+        ("cost.usd_per_conversation", "conversation.count"),
+        ("llm_call.fallback_rate", "llm_call.count"),
+        ("cost.usd_per_call", "llm_call.count"),
+    ] {
+        let th = parse_thresholds(&table(&[(metric, &["< 0.5"])])).expect("valid");
+        let r = &gates::evaluate(&th, &empty)[0];
+        assert!(!r.passed, "{metric} passed over an empty run");
+        assert!(r.note.as_deref().unwrap_or("").contains(count), "{r:?}");
+        // With data, the same condition is judged on its value.
+        let r = &gates::evaluate(&th, &sample_summary())[0];
+        assert!(r.note.is_none(), "{metric}: {r:?}");
+    }
+}
+
+#[test]
 fn baseline_conditions_use_the_baseline_or_are_skipped() {
     let s = sample_summary();
     let th = parse_thresholds(&table(&[("cost.usd_total", &["< baseline * 1.2"])])).expect("ok");

@@ -247,8 +247,9 @@ async fn open_breaker_sends_calls_to_the_fallback_without_touching_the_primary()
         ]
     );
     assert_eq!(o.record.attempts[2].status, None);
-    // Three requests sent (two primary, one fallback); the local refusal is not one of them.
-    assert_eq!(o.record.retries(), 2);
+    // Three requests sent (two primary, one fallback): one retry of the primary; the local
+    // refusal is not a request and the fallback is not a retry.
+    assert_eq!(o.record.retries(), 1);
     // The next call goes straight to the fallback.
     let o = c.call(request(PRIMARY, false), 2).await;
     assert_eq!(
@@ -386,7 +387,8 @@ async fn all_models_failing_returns_the_last_error_with_every_attempt() {
     assert_eq!(o.record.status, Some(500));
     assert_eq!(o.record.attempts.len(), 4);
     assert_eq!(o.record.model_answered, None);
-    assert_eq!(o.record.retries(), 3);
+    // One retry on each model; the move to the fallback is not a retry.
+    assert_eq!(o.record.retries(), 2);
 }
 
 #[tokio::test]

@@ -388,7 +388,7 @@ conversations_per_user = 5
 [endpoint]
 kind = "mock"
 [mock.models.default]
-ttft = "500ms"
+ttft = "1s"
 per_token = "0ms"
 jitter = "none"
 completion_tokens = "5..=5"
@@ -408,12 +408,13 @@ prompts = ["What is 2 + 2?"]
     let s = json(out.join("summary.json"));
     let l = &s["llm_call"]["latency_ms"];
     assert_eq!(u(&l["count"]), 20);
-    for key in ["p50", "p99"] {
+    // Never below the mock's service time; within a few percent above it (loopback, parsing,
+    // and scheduling on a shared machine that runs other tests at the same time).
+    for (key, slack) in [("p50", 0.03), ("p99", 0.05)] {
         let v = l[key].as_f64().unwrap();
-        // Never below the mock's service time; within 5% above it (loopback and scheduling).
         assert!(
-            (500.0..=525.0).contains(&v),
-            "{key} = {v} ms for a 500 ms mock"
+            (1000.0..=1000.0 * (1.0 + slack)).contains(&v),
+            "{key} = {v} ms for a 1000 ms mock"
         );
     }
 }
