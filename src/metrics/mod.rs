@@ -544,6 +544,17 @@ impl Aggregator {
             })
             .collect();
         self.timeline.apply_breaker_open(&transitions, duration);
+        // Dollars are linear in tokens, so price each model's integer token totals once: the
+        // totals then come out the same to the last bit whatever order concurrent
+        // conversations arrived in (a running float sum does not).
+        let mut usd_total = 0.0;
+        for (name, m) in self.models.iter_mut() {
+            if let Some(usd) = self.prices.cost_usd(name, &m.usage) {
+                m.usd = usd;
+            }
+            usd_total += m.usd;
+        }
+        self.counters.usd_total = usd_total;
         RunMetrics {
             info: self.info,
             duration,
