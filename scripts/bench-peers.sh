@@ -20,6 +20,7 @@
 #   BENCH_DURATION=5s BENCH_CONNS=64 scripts/bench-peers.sh
 #   BENCH_SCALE_USERS="1000 10000" scripts/bench-peers.sh
 #   BENCH_PARTS="capacity mock" scripts/bench-peers.sh    # any of: capacity mock scale overhead
+#   BENCH_NO_INSTALL=1 scripts/bench-peers.sh   # use whatever peers are installed, skip others
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -56,7 +57,7 @@ command -v wrk >/dev/null || { say "installing wrk (apt)"; apt_install wrk || sa
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 INSTALL_PID=""
-if ! command -v oha >/dev/null || ! command -v llmsim >/dev/null; then
+if [[ -z "${BENCH_NO_INSTALL:-}" ]] && { ! command -v oha >/dev/null || ! command -v llmsim >/dev/null; }; then
     say "installing oha and llmsim (cargo install --locked) in the background; log: $OUT/install.log"
     (
         command -v oha >/dev/null || cargo install oha --locked

@@ -176,6 +176,8 @@ pub struct Agent {
     tools: ToolBox,
     tokenizer: Tokenizer,
     system_prompt: String,
+    /// Prompt tokens of the system message (see [`Agent::message_tokens`]).
+    system_prompt_tokens: u64,
     tool_specs: Vec<ToolSpec>,
     tool_spec_tokens: u64,
     spend: Option<Arc<SpendCap>>,
@@ -231,6 +233,8 @@ impl Agent {
             Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
         };
         let tool_spec_tokens = tokenizer.count_tools(&tool_specs);
+        let system_prompt_tokens =
+            tokenizer.count_message(&ChatMessage::text(Role::System, system_prompt.clone()));
         Ok(Agent {
             config,
             caller,
@@ -239,11 +243,24 @@ impl Agent {
             tools,
             tokenizer,
             system_prompt,
+            system_prompt_tokens,
             tool_specs,
             tool_spec_tokens,
             spend,
             seed,
         })
+    }
+
+    /// A message's prompt tokens; the system prompt, the same in every conversation, was
+    /// counted once when the agent was built.
+    fn message_tokens(&self, m: &ChatMessage) -> u64 {
+        if m.role == Role::System
+            && m.tool_calls.is_empty()
+            && m.content.as_deref() == Some(self.system_prompt.as_str())
+        {
+            return self.system_prompt_tokens;
+        }
+        self.tokenizer.count_message(m)
     }
 
     /// The breakers, for the run's transition log.
@@ -369,10 +386,21 @@ impl Agent {
         let max_prompt = self.max_prompt_tokens();
         let max_completion = u64::from(self.config.max_tokens.unwrap_or(0));
         let mut step: u32 = 0;
+        // Token cost of each message, kept across steps: the loop only appends messages, so
+        // each is tokenized once per turn (tokenizing dominated the agent's own CPU per call).
+        let mut costs: Vec<u64> = Vec::with_capacity(messages.len() + 8);
         loop {
             step += 1;
-            let prompt = history::truncate(messages, max_prompt, &self.tokenizer);
-            let estimate = self.tokenizer.count_messages(&prompt) + self.tool_spec_tokens;
+            for m in &messages[costs.len().min(messages.len())..] {
+                costs.push(self.message_tokens(m));
+            }
+            let (prompt, prompt_tokens) = history::truncate_costed(
+                messages,
+                &costs,
+                history::current_turn_start(messages),
+                max_prompt,
+            );
+            let estimate = prompt_tokens + self.tool_spec_tokens;
             // The budget is checked before the paid call, never after.
             match budget.check_before_call(estimate, max_completion) {
                 BudgetCheck::Ok => {}
