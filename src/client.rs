@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::agent::record::ErrorClass;
@@ -31,6 +32,10 @@ use crate::tokens::Tokenizer;
 /// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
 /// pages; a report needs the first lines, not megabytes).
 const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+
+/// Default of [`ClientConfig::max_connections`]: far more than a real provider lets one key
+/// keep in flight, far fewer than the descriptors and loopback ports a machine has.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// An API key. Its `Debug` prints `***`, it has no `Display`, and the client never puts it into
 /// an error message, so it cannot leak into logs or reports by accident.
@@ -83,6 +88,11 @@ pub struct ClientConfig {
     pub pool_max_idle_per_host: usize,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// Most requests in flight at once, hence most open connections (HTTP/1.1 carries one
+    /// request per connection, and reqwest opens a new one whenever none is idle). Without
+    /// this bound 50,000 virtual users would open 50,000 sockets and run out of descriptors
+    /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`].
+    pub max_connections: usize,
 }
 
 impl Default for ClientConfig {
@@ -95,6 +105,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             pool_max_idle_per_host: 1024,
             pool_idle_timeout: Duration::from_secs(90),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -357,6 +368,8 @@ pub struct LlmClient {
     url: Arc<str>,
     key: Option<ApiKey>,
     attempt_timeout: Duration,
+    /// Slots for requests in flight (see [`ClientConfig::max_connections`]).
+    slots: Arc<Semaphore>,
 }
 
 impl fmt::Debug for LlmClient {
@@ -421,7 +434,25 @@ impl LlmClient {
             url: Arc::from(format!("{base}/chat/completions")),
             key,
             attempt_timeout: config.attempt_timeout,
+            slots: Arc::new(Semaphore::new(
+                config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
         })
+    }
+
+    /// Waits for a free request slot (at most `max_connections` requests are in flight); hold
+    /// the returned permit for the whole attempt. The caller starts its attempt clock after
+    /// this returns, so time spent queueing for a slot is part of the call's latency but not
+    /// of the attempt's, and not of the attempt timeout: a full pool shows up as a gap between
+    /// call and attempt latency instead of as server slowness.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        // `None` only if the semaphore were closed, which nothing does: then no bound applies.
+        Arc::clone(&self.slots).acquire_owned().await.ok()
+    }
+
+    /// Requests that could start now without waiting for a slot.
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
     }
 
     /// The endpoint's base URL (no trailing slash); breakers are keyed by it.

@@ -101,6 +101,7 @@ pub async fn run_plan(
         headers,
         attempt_timeout: plan.endpoint.timeout,
         connect_timeout: plan.endpoint.connect_timeout,
+        max_connections: plan.endpoint.max_connections,
         ..ClientConfig::default()
     })?;
 

@@ -6,7 +6,9 @@
 
 use tiktoken_rs::CoreBPE;
 
-use crate::chat::{ChatMessage, ChatRequest, ToolSpec};
+use std::sync::OnceLock;
+
+use crate::chat::{ChatMessage, ChatRequest, Role, ToolSpec};
 
 /// Tokens added per message by the chat format (OpenAI's published rule of thumb).
 pub const TOKENS_PER_MESSAGE: u64 = 3;
@@ -96,7 +98,7 @@ impl Tokenizer {
     /// and its tool calls' names and arguments. [`Tokenizer::count_messages`] is the sum of
     /// these plus the reply priming, so history truncation can price messages one by one.
     pub fn count_message(&self, m: &ChatMessage) -> u64 {
-        let mut n = TOKENS_PER_MESSAGE + self.count(m.role.as_str());
+        let mut n = TOKENS_PER_MESSAGE + self.role_tokens(m.role);
         if let Some(c) = &m.content {
             n += self.count(c);
         }
@@ -104,6 +106,28 @@ impl Tokenizer {
             n += self.count(&call.name) + self.count(&call.arguments);
         }
         n
+    }
+
+    /// Tokens of a role's name, counted once per process and encoding: every message needs
+    /// one, and tokenizing a one-word string costs nearly the fixed overhead of a sentence (the
+    /// pre-tokenizer regex), which made it a measurable share of each call (see the README's
+    /// Performance section).
+    fn role_tokens(&self, role: Role) -> u64 {
+        static O200K: OnceLock<[u64; 4]> = OnceLock::new();
+        static CL100K: OnceLock<[u64; 4]> = OnceLock::new();
+        let cell = match self.encoding {
+            Encoding::O200kBase => &O200K,
+            Encoding::Cl100kBase => &CL100K,
+        };
+        let counts = cell.get_or_init(|| {
+            [Role::System, Role::User, Role::Assistant, Role::Tool].map(|r| self.count(r.as_str()))
+        });
+        match role {
+            Role::System => counts[0],
+            Role::User => counts[1],
+            Role::Assistant => counts[2],
+            Role::Tool => counts[3],
+        }
     }
 
     /// Prompt tokens of a chat request: each message's role and content (and tool calls'
@@ -139,7 +163,20 @@ impl Tokenizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::Role;
+
+    #[test]
+    fn cached_role_counts_equal_counting_the_role_name() {
+        for model in ["gpt-4.1", "gpt-4"] {
+            let t = Tokenizer::for_model(model);
+            for role in [Role::System, Role::User, Role::Assistant, Role::Tool] {
+                assert_eq!(
+                    t.role_tokens(role),
+                    t.count(role.as_str()),
+                    "{model} {role:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn model_families() {

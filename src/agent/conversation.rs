@@ -17,8 +17,9 @@
 //!   intermediate tool steps, so its memory stays bounded by the number of turns.
 //! - A 400 `context_length_exceeded` triggers one harder truncation and one retry of the call.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -244,6 +245,9 @@ const WITHHELD: &str = "[tool output withheld by the sanitizer: it looked like a
 const NATIVE_SYSTEM_PROMPT: &str =
     "You are a helpful assistant. Use the tools when they help, then answer the user.";
 
+/// Most user-message token counts [`Agent`] remembers (distinct prompts of a workload).
+const PROMPT_TOKEN_CACHE: usize = 16_384;
+
 /// The agent service shared by every virtual user of a run.
 pub struct Agent {
     config: AgentConfig,
@@ -253,6 +257,10 @@ pub struct Agent {
     tools: ToolBox,
     tokenizer: Tokenizer,
     system_prompt: String,
+    /// Prompt tokens of the system message (see [`Agent::message_tokens`]).
+    system_prompt_tokens: u64,
+    /// Prompt tokens of user messages seen so far, by text (see [`Agent::message_tokens`]).
+    prompt_tokens: Mutex<HashMap<String, u64>>,
     tool_specs: Vec<ToolSpec>,
     tool_spec_tokens: u64,
     spend: Option<Arc<SpendCap>>,
@@ -308,6 +316,8 @@ impl Agent {
             Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
         };
         let tool_spec_tokens = tokenizer.count_tools(&tool_specs);
+        let system_prompt_tokens =
+            tokenizer.count_message(&ChatMessage::text(Role::System, system_prompt.clone()));
         Ok(Agent {
             config,
             caller,
@@ -316,11 +326,45 @@ impl Agent {
             tools,
             tokenizer,
             system_prompt,
+            system_prompt_tokens,
+            prompt_tokens: Mutex::new(HashMap::new()),
             tool_specs,
             tool_spec_tokens,
             spend,
             seed,
         })
+    }
+
+    /// A message's prompt tokens; the system prompt, the same in every conversation, was
+    /// counted once when the agent was built.
+    fn message_tokens(&self, m: &ChatMessage) -> u64 {
+        if m.role == Role::System
+            && m.tool_calls.is_empty()
+            && m.content.as_deref() == Some(self.system_prompt.as_str())
+        {
+            return self.system_prompt_tokens;
+        }
+        // Prompts come from a finite workload and repeat: their counts are remembered (a
+        // count is a pure function of the text, so this is exact). Tokenizing a short prompt
+        // was a sixth of the agent's CPU per call at zero latency.
+        if m.role == Role::User && m.tool_calls.is_empty() && m.tool_call_id.is_none() {
+            let text = m.content.as_deref().unwrap_or("");
+            if let Ok(cache) = self.prompt_tokens.lock()
+                && let Some(&n) = cache.get(text)
+            {
+                return n;
+            }
+            let n = self.tokenizer.count_message(m);
+            if let Ok(mut cache) = self.prompt_tokens.lock() {
+                // Bounded: a workload of endless distinct prompts starts over, never grows.
+                if cache.len() >= PROMPT_TOKEN_CACHE {
+                    cache.clear();
+                }
+                cache.insert(text.to_string(), n);
+            }
+            return n;
+        }
+        self.tokenizer.count_message(m)
     }
 
     /// The breakers, for the run's transition log.
@@ -437,10 +481,21 @@ impl Agent {
         let max_prompt = self.max_prompt_tokens();
         let max_completion = u64::from(self.config.max_tokens.unwrap_or(0));
         let mut step: u32 = 0;
+        // Token cost of each message, kept across steps: the loop only appends messages, so
+        // each is tokenized once per turn (tokenizing dominated the agent's own CPU per call).
+        let mut costs: Vec<u64> = Vec::with_capacity(messages.len() + 8);
         loop {
             step += 1;
-            let prompt = history::truncate(messages, max_prompt, &self.tokenizer);
-            let estimate = self.tokenizer.count_messages(&prompt) + self.tool_spec_tokens;
+            for m in &messages[costs.len().min(messages.len())..] {
+                costs.push(self.message_tokens(m));
+            }
+            let (prompt, prompt_tokens) = history::truncate_costed(
+                messages,
+                &costs,
+                history::current_turn_start(messages),
+                max_prompt,
+            );
+            let estimate = prompt_tokens + self.tool_spec_tokens;
             // The budget is checked before the paid call, never after.
             match budget.check_before_call(estimate, max_completion) {
                 BudgetCheck::Ok => {}

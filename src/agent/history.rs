@@ -79,8 +79,30 @@ pub fn truncate_turn(
         .iter()
         .map(|m| tokenizer.count_message(m))
         .collect();
-    if TOKENS_REPLY_PRIMING + costs.iter().sum::<u64>() <= max_prompt_tokens {
-        return messages.to_vec();
+    truncate_costed(messages, &costs, turn_start, max_prompt_tokens).0
+}
+
+/// [`truncate_turn`] with each message's token cost already known (`costs[i]` is what
+/// [`Tokenizer::count_message`] says of `messages[i]`), also returning the prompt tokens of the
+/// kept messages (what [`Tokenizer::count_messages`] would say of them). The agent keeps the
+/// costs across the steps of a turn, so each message is tokenized once per turn instead of
+/// twice per step (here and again for the budget's estimate).
+///
+/// # Panics
+/// Never: `costs` shorter than `messages` prices the missing messages at 0 (a caller bug that
+/// would under-count, not crash).
+pub fn truncate_costed(
+    messages: &[ChatMessage],
+    costs: &[u64],
+    turn_start: Option<usize>,
+    max_prompt_tokens: u64,
+) -> (Vec<ChatMessage>, u64) {
+    let costs: Vec<u64> = (0..messages.len())
+        .map(|i| costs.get(i).copied().unwrap_or(0))
+        .collect();
+    let total = TOKENS_REPLY_PRIMING + costs.iter().sum::<u64>();
+    if total <= max_prompt_tokens {
+        return (messages.to_vec(), total);
     }
 
     let mut keep = vec![false; messages.len()];
@@ -142,12 +164,20 @@ pub fn truncate_turn(
         }
     }
 
-    messages
+    let kept = messages
         .iter()
         .zip(&keep)
         .filter(|(_, k)| **k)
         .map(|(m, _)| m.clone())
-        .collect()
+        .collect();
+    let tokens = TOKENS_REPLY_PRIMING
+        + costs
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .sum::<u64>();
+    (kept, tokens)
 }
 
 /// The first problem that would make an API reject `messages` as a tool-call sequence: a tool
@@ -237,6 +267,33 @@ mod tests {
                 r => format!("{}:{}", r.as_str(), m.content.as_deref().unwrap_or("")),
             })
             .collect()
+    }
+
+    /// With costs given, the same messages are kept, and the count returned is what
+    /// `count_messages` says of them, whether or not anything had to go.
+    #[test]
+    fn truncate_costed_matches_truncate_and_counts_the_prompt() {
+        let t = tok();
+        let msgs = vec![
+            sys("You are a helpful agent."),
+            user(&long("old")),
+            asst(&long("older answer")),
+            user("What is the weather in Hanoi?"),
+            calls(&["a", "b"]),
+            result("a"),
+            result("b"),
+        ];
+        let costs: Vec<u64> = msgs.iter().map(|m| t.count_message(m)).collect();
+        for max in [10_000, 400, 120, 50] {
+            let turn = current_turn_start(&msgs);
+            let (kept, tokens) = truncate_costed(&msgs, &costs, turn, max);
+            assert_eq!(
+                shape(&kept),
+                shape(&truncate_turn(&msgs, turn, max, &t)),
+                "{max}"
+            );
+            assert_eq!(tokens, t.count_messages(&kept), "{max}");
+        }
     }
 
     fn long(word: &str) -> String {

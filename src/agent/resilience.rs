@@ -200,6 +200,23 @@ impl Caller {
                         continue 'models;
                     }
                 };
+                // Wait for a connection slot first (`ClientConfig::max_connections`): the wait
+                // counts in the call's latency, never in the attempt's or its timeout.
+                let slot = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, self.client.slot()).await,
+                    None => Ok(self.client.slot().await),
+                };
+                let Ok(_slot) = slot else {
+                    permit.record(CallResult::Neutral);
+                    last_err = Some(LlmError::local(
+                        ErrorClass::Deadline,
+                        format!(
+                            "the call's deadline of {:?} passed waiting for a free connection",
+                            self.call_deadline.unwrap_or_default()
+                        ),
+                    ));
+                    break 'models;
+                };
                 let started = Instant::now();
                 let result = match deadline {
                     Some(d) => tokio::time::timeout_at(d, self.client.chat(&req))

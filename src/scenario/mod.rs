@@ -53,6 +53,10 @@ const MAX_TIME_SCALE: f64 = 1000.0;
 /// machine drives, low enough to catch a typo such as an extra zero run amok.
 pub const MAX_USERS: u64 = 1_000_000;
 
+/// Most connections `endpoint.max_connections` may allow (each is a descriptor and, on
+/// loopback, an ephemeral port; Linux has about 28,000 of those per destination).
+pub const MAX_CONNECTIONS: u64 = 20_000;
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -214,6 +218,9 @@ pub struct EndpointPlan {
     /// Overall deadline of one logical LLM call, retries, backoff and fallbacks included
     /// (`call_deadline`, default 5m).
     pub call_deadline: Option<Duration>,
+    /// Most requests (so connections) in flight at once (`max_connections`, default 512);
+    /// conversations beyond it queue for a slot, which shows in call but not attempt latency.
+    pub max_connections: usize,
 }
 
 /// The endpoint kinds.
@@ -456,6 +463,7 @@ struct RawEndpoint {
     timeout: Option<HumanDuration>,
     connect_timeout: Option<HumanDuration>,
     call_deadline: Option<HumanDuration>,
+    max_connections: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -755,6 +763,16 @@ impl Check<'_> {
                 "a positive connect timeout such as \"10s\"",
             ));
         }
+        let max_connections = raw
+            .max_connections
+            .unwrap_or(crate::client::DEFAULT_MAX_CONNECTIONS as u64);
+        if !(1..=MAX_CONNECTIONS).contains(&max_connections) {
+            return Err(self.invalid(
+                "endpoint.max_connections",
+                max_connections,
+                &format!("a number of connections from 1 to {MAX_CONNECTIONS}, such as 512"),
+            ));
+        }
         let target = match raw.kind {
             EndpointKind::Mock => {
                 for (key, set) in [
@@ -832,6 +850,8 @@ impl Check<'_> {
             timeout,
             connect_timeout,
             call_deadline: Some(call_deadline),
+            // In range by the check above.
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
         })
     }
 

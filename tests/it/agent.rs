@@ -331,3 +331,54 @@ async fn sessions_carry_history_across_turns() {
     );
     mock.shutdown().await;
 }
+
+/// `max_connections` bounds the sockets the agent opens: 12 conversations at once through a
+/// client allowed 2 requests in flight reach the mock over at most 2 connections, all answer,
+/// and the queueing shows in call latency, never in attempt latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_bounds_the_sockets_opened() {
+    let mock = start(
+        "seed = 5\n[script]\ntool_steps = \"0..=0\"\n[models.default]\nttft = \"30ms\"\njitter = \"none\"\n",
+    )
+    .await;
+    let client = LlmClient::new(&ClientConfig {
+        base_url: mock.base_url(),
+        attempt_timeout: Duration::from_secs(10),
+        max_connections: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    // Clones share the pool and the slots.
+    let probe = client.clone();
+    let mut config = agent_config(Protocol::Native, false);
+    config.sessions.rate_limit = "1000/s".parse().unwrap();
+    let agent = Arc::new(Agent::new(config, client, None, 7).unwrap());
+    let tasks: Vec<_> = (0..12)
+        .map(|id| {
+            let agent = Arc::clone(&agent);
+            tokio::spawn(async move { turn(&agent, id, "What is 6 times 7?").await })
+        })
+        .collect();
+    let mut queued = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.record.outcome, Outcome::Answered, "{:#?}", r.record);
+        for c in &r.record.calls {
+            let attempts: Duration = c.attempts.iter().map(|a| a.latency).sum();
+            // The wait for a slot is in the call, outside every attempt.
+            assert!(c.latency >= attempts, "{c:#?}");
+            if c.latency - attempts >= Duration::from_millis(20) {
+                queued += 1;
+            }
+        }
+    }
+    let stats = mock.stats();
+    assert_eq!(stats.requests_total, 12);
+    assert!(
+        stats.connections_accepted <= 2,
+        "{} connections for a bound of 2",
+        stats.connections_accepted
+    );
+    assert!(queued > 0, "with 12 calls and 2 slots some calls queued");
+    assert_eq!(probe.free_slots(), 2, "every slot came back");
+}

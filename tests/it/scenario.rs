@@ -50,6 +50,45 @@ fn price(input: f64) -> ModelPrice {
     }
 }
 
+/// The benchmark scenarios of `scripts/bench-peers.sh` validate too, and keep their
+/// connection bound (what stops 50,000 users from opening 50,000 sockets).
+#[test]
+fn every_bench_scenario_validates() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("scenarios/bench")).expect("scenarios/bench/ exists")
+    {
+        let path = entry.expect("readable dir").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let plan = scenario::check_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            (1..=4096).contains(&plan.endpoint.max_connections),
+            "{}: max_connections {}",
+            path.display(),
+            plan.endpoint.max_connections
+        );
+    }
+    assert!(seen >= 5, "capacity, streaming, scale, open, overhead");
+}
+
+#[test]
+fn max_connections_defaults_and_is_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = scenario::check_file(&write(dir.path(), "ok.toml", GOOD)).expect("valid");
+    assert_eq!(
+        plan.endpoint.max_connections,
+        reactbench::client::DEFAULT_MAX_CONNECTIONS
+    );
+    let set = format!("{GOOD}\n[endpoint]\nmax_connections = 64\n");
+    let plan = scenario::check_file(&write(dir.path(), "set.toml", &set)).expect("valid");
+    assert_eq!(plan.endpoint.max_connections, 64);
+    let zero = format!("{GOOD}\n[endpoint]\nmax_connections = 0\n");
+    let e = scenario::check_file(&write(dir.path(), "zero.toml", &zero)).unwrap_err();
+    assert!(e.to_string().contains("endpoint.max_connections"), "{e}");
+}
+
 #[test]
 fn every_shipped_scenario_validates() {
     let mut seen = 0;

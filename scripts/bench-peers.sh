@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# reactbench side by side with its peers: prints one table (and writes it to
+# $BENCH_OUT/results.md, default target/bench-peers/).
+#
+#   (a) capacity: `bench run` calls/s through the full agent stack (one LLM call per
+#       conversation, zero-latency mock-server, non-streaming and streaming) beside oha and wrk
+#       driving the same mock-server process with the same request body at the same concurrency;
+#       SSE token events parsed per second;
+#   (b) mock-server rps vs a bare hyper server returning a reply of the same size
+#       (mock-server/examples/bare_hyper.rs) and vs llmsim, all under wrk;
+#   (c) scale: peak RSS (/usr/bin/time -v) and errors for closed-model users (mock latency about
+#       1 s, think time 5-15 s) and for the open model at 2,000 arrivals per second;
+#   (d) overhead: recorded call latency minus the mock's fixed 50 ms, p50 and p99, 100 users.
+#
+# Installs missing peers from the package registries (wrk and GNU time with apt-get; oha and
+# llmsim with `cargo install --locked`, a few minutes each), builds release binaries, and runs
+# bounded loads on 127.0.0.1 only. Needs bash, curl and python3 (JSON reading, body capture).
+#
+#   scripts/bench-peers.sh                      # everything, about 6 minutes of load
+#   BENCH_DURATION=5s BENCH_CONNS=64 scripts/bench-peers.sh
+#   BENCH_SCALE_USERS="1000 10000" scripts/bench-peers.sh
+#   BENCH_PARTS="capacity mock" scripts/bench-peers.sh    # any of: capacity mock scale overhead
+#   BENCH_NO_INSTALL=1 scripts/bench-peers.sh   # use whatever peers are installed, skip others
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+DURATION="${BENCH_DURATION:-10s}"
+CONNS="${BENCH_CONNS:-32}"
+SCALE_USERS="${BENCH_SCALE_USERS:-1000 10000 50000}"
+PARTS="${BENCH_PARTS:-capacity mock scale overhead}"
+OUT="${BENCH_OUT:-target/bench-peers}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+say() { echo "== $*" >&2; }
+die() { echo "bench-peers: $*" >&2; exit 2; }
+
+command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
+command -v python3 >/dev/null || die "python3 is needed (apt-get install -y python3)"
+
+# ---- peers -------------------------------------------------------------------------------------
+
+apt_install() {
+    local sudo=""
+    [[ "$(id -u)" -ne 0 ]] && command -v sudo >/dev/null && sudo="sudo"
+    command -v apt-get >/dev/null || return 1
+    $sudo apt-get install -y "$@" >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y "$@" >/dev/null 2>&1; }
+}
+
+command -v wrk >/dev/null || { say "installing wrk (apt)"; apt_install wrk || say "wrk unavailable"; }
+[[ -x /usr/bin/time ]] || { say "installing GNU time (apt)"; apt_install time || say "GNU time unavailable"; }
+
+# oha and llmsim compile for minutes: start both now, in the background, and wait when needed.
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+INSTALL_PID=""
+if [[ -z "${BENCH_NO_INSTALL:-}" ]] && { ! command -v oha >/dev/null || ! command -v llmsim >/dev/null; }; then
+    say "installing oha and llmsim (cargo install --locked) in the background; log: $OUT/install.log"
+    (
+        command -v oha >/dev/null || cargo install oha --locked
+        command -v llmsim >/dev/null || cargo install llmsim --locked
+    ) >"$OUT/install.log" 2>&1 &
+    INSTALL_PID=$!
+fi
+wait_peers() {
+    if [[ -n "$INSTALL_PID" ]]; then
+        say "waiting for the oha/llmsim install"
+        wait "$INSTALL_PID" || say "cargo install failed; see $OUT/install.log"
+        INSTALL_PID=""
+    fi
+}
+
+# ---- build -------------------------------------------------------------------------------------
+
+say "building release binaries (bench, mock-server, bare_hyper)"
+cargo build --release -q --workspace --bins --examples
+BENCH="$ROOT/target/release/bench"
+MOCK="$ROOT/target/release/mock-server"
+BARE="$ROOT/target/release/examples/bare_hyper"
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    # A background `cargo install` is left to finish: its result is useful next time.
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start NAME CMD...: runs a server printing its base URL first on stdout; sets BASE and SPID.
+start() {
+    local name="$1"; shift
+    "$@" >"$WORK/$name.addr" 2>"$WORK/$name.log" &
+    SPID=$!
+    PIDS+=("$SPID")
+    for _ in $(seq 1 100); do [[ -s "$WORK/$name.addr" ]] && break; sleep 0.1; done
+    BASE="$(head -n1 "$WORK/$name.addr")"
+    [[ -n "$BASE" ]] || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# json FILE KEY.PATH: one value of summary.json (dots separate keys; model names have dots, so
+# only top-level paths without them are used here).
+json() { python3 - "$1" "$2" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)
+PY
+}
+num() { python3 -c "import sys; print(format(float(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
+
+# oha_rps URL BODY CONNS DURATION
+oha_rps() {
+    command -v oha >/dev/null || { echo 0; return; }
+    oha --no-tui -z "$4" -c "$3" -m POST -H 'content-type: application/json' -D "$2" "$1" \
+        >"$WORK/oha.out" 2>&1 || true
+    awk '/Requests\/sec/ {print $2; exit}' "$WORK/oha.out" | grep . || echo 0
+}
+# wrk_rps URL BODY CONNS DURATION
+wrk_rps() {
+    command -v wrk >/dev/null || { echo 0; return; }
+    cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+local f = io.open("$2", "r")
+wrk.body = f:read("*a")
+f:close()
+LUA
+    wrk -t2 -c "$3" -d "$4" -s "$WORK/post.lua" "$1" >"$WORK/wrk.out" 2>&1 || true
+    if grep -q 'Non-2xx' "$WORK/wrk.out"; then say "wrk saw non-2xx replies: $(grep Non-2xx "$WORK/wrk.out")"; fi
+    awk '/Requests\/sec/ {print $2; exit}' "$WORK/wrk.out" | grep . || echo 0
+}
+
+# A one-request-at-a-time recording proxy: saves the first body the harness sends, forwards
+# every request to the mock and relays its reply. Lets oha and wrk replay the harness's own body.
+cat >"$WORK/capture.py" <<'PY'
+import http.server, sys, urllib.request
+upstream, out = sys.argv[1], sys.argv[2]
+saved = False
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        global saved
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if not saved:
+            open(out, "wb").write(body); saved = True
+        req = urllib.request.Request(upstream + self.path, data=body,
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            data, ctype = r.read(), r.headers.get("content-type", "application/json")
+        self.send_response(200)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(f"http://127.0.0.1:{s.server_address[1]}/v1", flush=True)
+s.serve_forever()
+PY
+
+# capture SCENARIO MOCK_BASE OUTFILE: the body `bench run SCENARIO` sends first.
+capture() {
+    local upstream="${2%/v1}"
+    start capture python3 "$WORK/capture.py" "$upstream" "$3"
+    "$BENCH" run "$1" --endpoint-url "$BASE" --users 1 --conversations-per-user 1 \
+        --out "$WORK/capture-run" --quiet >/dev/null 2>&1 || true
+    stop "$SPID"
+    [[ -s "$3" ]] || die "could not capture the request body of $1"
+}
+
+ROWS=()
+row() { ROWS+=("$*"); }
+
+# ---- (a) capacity ------------------------------------------------------------------------------
+
+if want capacity; then
+    wait_peers
+    start mock "$MOCK" --port 0 --config scripts/bench/mock-zero.toml
+    MOCK_PID=$SPID MOCK_BASE=$BASE
+    URL="$MOCK_BASE/chat/completions"
+    for mode in plain stream; do
+        scenario=scenarios/bench/capacity.toml
+        [[ $mode == stream ]] && scenario=scenarios/bench/capacity-stream.toml
+        capture "$scenario" "$MOCK_BASE" "$WORK/body-$mode.json"
+        say "capacity ($mode): bench run, $CONNS users, $DURATION"
+        "$BENCH" run "$scenario" --endpoint-url "$MOCK_BASE" --users "$CONNS" \
+            --duration "$DURATION" --out "$OUT/capacity-$mode" --quiet >/dev/null 2>"$WORK/run.err" \
+            || { cat "$WORK/run.err" >&2; die "bench run $scenario failed"; }
+        S="$OUT/capacity-$mode/summary.json"
+        ours="$(json "$S" llm_call.per_second)"
+        errs="$(json "$S" llm_call.errors)"
+        say "capacity ($mode): oha, $CONNS connections, $DURATION"
+        oha="$(oha_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+        say "capacity ($mode): wrk, $CONNS connections, $DURATION"
+        wrk="$(wrk_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+        label="non-streaming"
+        [[ $mode == stream ]] && label="streaming"
+        row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratio "$ours" "$oha")× oha, $(ratio "$ours" "$wrk")× wrk | ≥ 0.8× oha |"
+        if [[ $mode == stream ]]; then
+            dur="$(json "$S" run.duration_s)"
+            events="$(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['llm_call']; print(s['ttft_ms']['count']+s['inter_token_ms']['count'])" "$S")"
+            row "| SSE token events parsed (with timestamps) | $(num "$(python3 -c "print($events/$dur)")" .0f) events/s | | | |"
+        fi
+    done
+    stop "$MOCK_PID"
+fi
+
+# ---- (b) mock-server vs bare hyper vs llmsim -------------------------------------------------
+
+if want mock; then
+    wait_peers
+    start mock "$MOCK" --port 0 --config scripts/bench/mock-zero.toml
+    MOCK_PID=$SPID MOCK_BASE=$BASE
+    [[ -s "$WORK/body-plain.json" ]] || capture scenarios/bench/capacity.toml "$MOCK_BASE" "$WORK/body-plain.json"
+    BODY="$WORK/body-plain.json"
+    size="$(curl -s -o /dev/null -w '%{size_download}' -H 'content-type: application/json' --data-binary @"$BODY" "$MOCK_BASE/chat/completions")"
+    say "mock-server: wrk, $CONNS connections, $DURATION (reply $size bytes)"
+    mock_rps="$(wrk_rps "$MOCK_BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+    stop "$MOCK_PID"
+
+    start bare "$BARE" "$size"
+    BARE_PID=$SPID
+    say "bare hyper: wrk, $CONNS connections, $DURATION"
+    bare_rps="$(wrk_rps "$BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+    stop "$BARE_PID"
+
+    llm_rps=0
+    if command -v llmsim >/dev/null; then
+        port="$(free_port)"
+        llmsim serve --host 127.0.0.1 --port "$port" --config scripts/bench/llmsim.toml \
+            --generator lorem --target-tokens 40 >"$WORK/llmsim.log" 2>&1 &
+        LPID=$!
+        PIDS+=("$LPID")
+        for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+        say "llmsim: wrk, $CONNS connections, $DURATION"
+        llm_rps="$(wrk_rps "http://127.0.0.1:$port/openai/v1/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+        stop "$LPID"
+    else
+        say "llmsim not installed; skipped"
+    fi
+    row "| mock-server (wrk, $CONNS conns, reply $size B) | $(num "$mock_rps" .0f) rps | bare hyper $(num "$bare_rps" .0f) rps, llmsim $(num "$llm_rps" .0f) rps | $(ratio "$mock_rps" "$bare_rps")× bare hyper, $(ratio "$mock_rps" "$llm_rps")× llmsim | ≥ 0.7× bare, > 1× llmsim |"
+fi
+
+# ---- (c) scale ---------------------------------------------------------------------------------
+
+# rss_run NAME ARGS...: bench run under /usr/bin/time -v; sets RSS_MB and S (summary path).
+rss_run() {
+    local name="$1"; shift
+    /usr/bin/time -v "$BENCH" run "$@" --out "$OUT/$name" --quiet >/dev/null 2>"$WORK/$name.time" \
+        || { tail -20 "$WORK/$name.time" >&2; die "bench run $name failed"; }
+    RSS_MB="$(awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$WORK/$name.time")"
+    S="$OUT/$name/summary.json"
+}
+
+if want scale; then
+    say "scale: open descriptors allowed: $(ulimit -n)"
+    start mock "$MOCK" --port 0 --config scripts/bench/mock-1s.toml
+    MOCK_PID=$SPID MOCK_BASE=$BASE
+    for users in $SCALE_USERS; do
+        say "scale: $users closed-model users (mock ~1 s, think 5-15 s)"
+        rss_run "scale-$users" scenarios/bench/scale.toml --endpoint-url "$MOCK_BASE" --users "$users"
+        row "| scale, closed, $users users | peak RSS $RSS_MB MB, $(json "$S" llm_call.errors) errors | $(num "$(json "$S" llm_call.per_second)" .0f) calls/s, call p99 $(json "$S" llm_call.latency_ms.p99) ms | | ≤ 300 MB at 10,000; 0 errors |"
+    done
+    say "scale: open model, 2,000 arrivals/s"
+    rss_run scale-open scenarios/bench/open.toml --endpoint-url "$MOCK_BASE"
+    dropped="$(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(s.get('load',{}).get('dropped_arrivals','?'))" "$S")"
+    row "| scale, open, 2,000/s Poisson | peak RSS $RSS_MB MB, $(json "$S" llm_call.errors) errors, $dropped dropped | $(num "$(json "$S" llm_call.per_second)" .0f) calls/s, call p99 $(json "$S" llm_call.latency_ms.p99) ms | | 0 errors |"
+    stop "$MOCK_PID"
+fi
+
+# ---- (d) overhead ------------------------------------------------------------------------------
+
+if want overhead; then
+    start mock "$MOCK" --port 0 --config scripts/bench/mock-fixed-50ms.toml
+    MOCK_PID=$SPID MOCK_BASE=$BASE
+    say "overhead: 100 users against a fixed 50 ms mock"
+    "$BENCH" run scenarios/bench/overhead.toml --endpoint-url "$MOCK_BASE" --out "$OUT/overhead" \
+        --quiet >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err" >&2; die "overhead run failed"; }
+    S="$OUT/overhead/summary.json"
+    p50="$(python3 -c "print(round(float('$(json "$S" llm_call.latency_ms.p50)') - 50, 3))")"
+    p99="$(python3 -c "print(round(float('$(json "$S" llm_call.latency_ms.p99)') - 50, 3))")"
+    rate="$(num "$(json "$S" llm_call.per_second)" .0f)"
+    # The same server seen by oha at the same concurrency and rate: what any client sees above
+    # 50 ms (the mock's timer rounds sleeps up to the next millisecond, and loopback costs).
+    peer="n/a"
+    if command -v oha >/dev/null; then
+        [[ -s "$WORK/body-plain.json" ]] || capture scenarios/bench/capacity.toml "$MOCK_BASE" "$WORK/body-plain.json"
+        oha --no-tui -z 10s -c 100 -q "$rate" -m POST -H 'content-type: application/json' \
+            -D "$WORK/body-plain.json" "$MOCK_BASE/chat/completions" >"$WORK/oha.out" 2>&1 || true
+        peer="$(python3 - "$WORK/oha.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def p(q):
+    m = re.search(r"%s(?:\.0+)?%% in ([\d.]+) (ms|secs)" % q, t)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * (1000 if m.group(2) == "secs" else 1) - 50
+print(f"oha (same server, rate, concurrency): p50 {p(50):.3f} ms, p99 {p(99):.3f} ms")
+PY
+)"
+    fi
+    row "| latency above the mock's 50 ms, 100 users, $rate calls/s | p50 $p50 ms, p99 $p99 ms | $peer | | harness-added p99 < 1 ms |"
+    stop "$MOCK_PID"
+fi
+
+# ---- table -------------------------------------------------------------------------------------
+
+{
+    echo "reactbench vs peers, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| benchmark | reactbench | peers | ratio | target |"
+    echo "|---|---|---|---|---|"
+    for r in "${ROWS[@]}"; do echo "$r"; done
+} | tee "$OUT/results.md"
