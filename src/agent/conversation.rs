@@ -37,7 +37,7 @@ use crate::agent::record::{
 use crate::agent::resilience::{Caller, SendGuard};
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
-use crate::agent::sessions::{SessionConfig, SessionId, SessionStore};
+use crate::agent::sessions::{SessionConfig, SessionError, SessionId, SessionStore};
 use crate::agent::tools::{ToolBox, ToolsConfig};
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, Role, ToolSpec};
 use crate::client::LlmClient;
@@ -429,8 +429,11 @@ impl Agent {
         // Sessions first: a user over the rate limit is refused before anything else runs.
         let turn = match self.sessions.begin_turn(req.user_id, req.session) {
             Ok(t) => t,
-            Err(_) => {
-                rec.outcome = Outcome::RateLimited;
+            Err(e) => {
+                rec.outcome = match e {
+                    SessionError::RateLimited { .. } => Outcome::RateLimited,
+                    SessionError::UserLimit { .. } => Outcome::SessionRefused,
+                };
                 rec.latency = started.elapsed();
                 return req.session;
             }

@@ -194,8 +194,11 @@ pub enum Outcome {
     MaxSteps,
     /// The sanitizer blocked the user's input (no request sent).
     BlockedBySanitizer,
-    /// The session layer refused the turn: per-user rate limit or concurrent-session cap.
+    /// The session layer refused the turn: the user is over the per-user rate limit (GCRA).
     RateLimited,
+    /// The session layer refused a new session: the user already holds
+    /// `max_concurrent_per_user` sessions and `on_user_limit = "refuse"`.
+    SessionRefused,
     /// The model proposed a refused action (a dangerous or unknown tool) and the agent stopped.
     RefusedAction,
     /// The model's reply could not be parsed as a ReAct step.
@@ -217,6 +220,7 @@ impl Outcome {
             Outcome::MaxSteps => "max_steps",
             Outcome::BlockedBySanitizer => "blocked_by_sanitizer",
             Outcome::RateLimited => "rate_limited",
+            Outcome::SessionRefused => "session_refused",
             Outcome::RefusedAction => "refused_action",
             Outcome::Unparseable => "unparseable",
             Outcome::Failed => "failed",
@@ -226,12 +230,13 @@ impl Outcome {
     }
 
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Answered,
         Outcome::BudgetExceeded,
         Outcome::MaxSteps,
         Outcome::BlockedBySanitizer,
         Outcome::RateLimited,
+        Outcome::SessionRefused,
         Outcome::RefusedAction,
         Outcome::Unparseable,
         Outcome::Failed,

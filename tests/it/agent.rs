@@ -382,3 +382,31 @@ async fn max_connections_bounds_the_sockets_opened() {
     assert!(queued > 0, "with 12 calls and 2 slots some calls queued");
     assert_eq!(probe.free_slots(), 2, "every slot came back");
 }
+
+#[tokio::test]
+async fn a_user_over_the_session_cap_is_refused_when_the_policy_says_so() {
+    use reactbench::agent::sessions::OnUserLimit;
+    let mock = start("[script]\ntool_steps = \"0..=0\"\n").await;
+    let mut config = agent_config(Protocol::Text, false);
+    config.sessions.max_concurrent_per_user = 1;
+    config.sessions.on_user_limit = OnUserLimit::Refuse;
+    let agent = agent(&mock, config, None);
+    let first = turn(&agent, 1, "What is 1 + 1?").await;
+    assert_eq!(first.record.outcome, Outcome::Answered);
+    // Same user (id 1), a second new session while the first is live.
+    let second = agent
+        .run_turn(TurnRequest {
+            conversation_id: 2,
+            user_id: 1,
+            turn: 1,
+            session: None,
+            prompt: "What is 2 + 2?".into(),
+            intended_start: None,
+        })
+        .await;
+    assert_eq!(second.record.outcome, Outcome::SessionRefused);
+    assert!(second.record.calls.is_empty());
+    assert_eq!(agent.sessions().stats().refused_user_cap, 1);
+    assert_eq!(agent.sessions().stats().rate_limited, 0);
+    mock.shutdown().await;
+}

@@ -80,6 +80,7 @@ fn pinned_paths() -> Vec<String> {
             "max_steps",
             "rate_limited",
             "refused_action",
+            "session_refused",
             "spend_cap",
             "unparseable",
         ]
