@@ -1501,7 +1501,7 @@ mod tests {
             ],
             max_tokens: Some(100),
             max_tokens_field: field,
-            tools: Vec::new(),
+            tools: Vec::new().into(),
             stream,
         }
     }

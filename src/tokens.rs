@@ -244,11 +244,11 @@ mod tests {
             messages: msgs.clone(),
             max_tokens: Some(100),
             max_tokens_field: MaxTokensField::MaxTokens,
-            tools: vec![],
+            tools: Vec::new().into(),
             stream: false,
         };
         assert_eq!(t.count_request(&req), t.count_messages(&msgs));
-        req.tools.push(tool);
+        req.tools = vec![tool].into();
         assert_eq!(t.count_request(&req), t.count_messages(&msgs) + one);
     }
 }

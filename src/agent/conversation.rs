@@ -261,7 +261,7 @@ pub struct Agent {
     system_prompt_tokens: u64,
     /// Prompt tokens of user messages seen so far, by text (see [`Agent::message_tokens`]).
     prompt_tokens: Mutex<HashMap<String, u64>>,
-    tool_specs: Vec<ToolSpec>,
+    tool_specs: Arc<[ToolSpec]>,
     tool_spec_tokens: u64,
     spend: Option<Arc<SpendCap>>,
     seed: u64,
@@ -315,6 +315,7 @@ impl Agent {
             }
             Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
         };
+        let tool_specs: Arc<[ToolSpec]> = tool_specs.into();
         let tool_spec_tokens = tokenizer.count_tools(&tool_specs);
         let system_prompt_tokens =
             tokenizer.count_message(&ChatMessage::text(Role::System, system_prompt.clone()));

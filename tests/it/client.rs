@@ -22,7 +22,7 @@ pub fn request(model: &str, stream: bool) -> ChatRequest {
         ],
         max_tokens: Some(256),
         max_tokens_field: MaxTokensField::MaxTokens,
-        tools: Vec::new(),
+        tools: Vec::new().into(),
         stream,
     }
 }
