@@ -187,16 +187,41 @@ pub async fn run_plan(
     ));
 
     let driver = make_driver(Arc::clone(&agent), tx, live, Arc::clone(&stop));
+    // Ctrl-C once: no new conversations, those in flight get the grace period. Twice: cut
+    // them now (they are reported as interrupted). One task counts the presses, so the two
+    // futures below never both take the same signal.
+    let first_interrupt = Arc::new(Notify::new());
+    let second_interrupt = Arc::new(Notify::new());
+    let signals = tokio::spawn({
+        let first = Arc::clone(&first_interrupt);
+        let second = Arc::clone(&second_interrupt);
+        async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!(
+                "\ninterrupted: no new conversations; letting those in flight finish (Ctrl-C again to stop now)"
+            );
+            first.notify_one();
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!(
+                "\nstopping now: conversations in flight are cut and reported as interrupted"
+            );
+            second.notify_one();
+        }
+    });
     let stop_signal = Arc::clone(&stop);
     let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: no new conversations; letting those in flight finish");
-            }
+            _ = first_interrupt.notified() => {}
             _ = stop_signal.notified() => {}
         }
     };
-    let load = runner::run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown).await;
+    let cut = async move { second_interrupt.notified().await };
+    let load = runner::run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown, cut).await;
+    signals.abort();
     let (recorder, gated, abort_reason) =
         recorder_task.await.context("the recorder task failed")?;
     if let Some(p) = progress {
@@ -303,7 +328,7 @@ pub async fn run_plan(
     }
     if load.started > load.completed {
         eprintln!(
-            "warning: {} conversations were still in flight when the grace period ended; they are reported with outcome `interrupted` and only the calls they finished; raise `grace` to let them finish",
+            "warning: {} conversations were still in flight when the run stopped (grace period over, or a second Ctrl-C); they are reported with outcome `interrupted` and only the calls they finished; raise `grace` to let them finish",
             load.started - load.completed
         );
     }

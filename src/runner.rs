@@ -100,7 +100,8 @@ pub struct LoadReport {
 /// Stops starting conversations at the deadline (`duration`, or the end of explicit stages),
 /// when every user has run `conversations_per_user`, after `max_conversations`, when a replay
 /// trace is done, or when `shutdown` completes (Ctrl-C: the report is marked interrupted).
-/// Conversations in flight then get up to `grace` to finish before they are dropped.
+/// Conversations in flight then get up to `grace` to finish before they are dropped, or until
+/// `cut` completes (a second Ctrl-C), whichever comes first.
 /// Must be called inside a tokio runtime.
 pub async fn run_load<F, Fut>(
     load: &LoadPlan,
@@ -108,6 +109,7 @@ pub async fn run_load<F, Fut>(
     seed: u64,
     driver: F,
     shutdown: impl Future<Output = ()>,
+    cut: impl Future<Output = ()>,
 ) -> LoadReport
 where
     F: Fn(ConversationSpec) -> Fut + Send + Sync + 'static,
@@ -201,6 +203,7 @@ where
     // Stop starting conversations; let those in flight finish within the grace period.
     let _ = stop_tx.send(true);
     let grace_end = Instant::now() + load.grace;
+    let mut cut = pin!(cut);
     loop {
         tokio::select! {
             r = tasks.join_next() => {
@@ -209,7 +212,13 @@ where
                 }
                 panicked += u64::from(is_panic(r));
             }
-            _ = sleep_until(grace_end) => {
+            // The grace period ran out, or a second Ctrl-C asked to stop now.
+            () = async {
+                tokio::select! {
+                    _ = sleep_until(grace_end) => {}
+                    _ = &mut cut => {}
+                }
+            } => {
                 tasks.abort_all();
                 while tasks.join_next().await.is_some() {}
                 break;

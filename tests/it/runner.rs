@@ -26,6 +26,16 @@ fn closed(extra_top: &str, load: &str) -> Plan {
 
 /// Runs `plan` with a driver that records each spec and then sleeps `work`.
 async fn run(plan: &Plan, work: Duration, shutdown_after: Option<Duration>) -> (LoadReport, Seen) {
+    run_with_cut(plan, work, shutdown_after, None).await
+}
+
+/// [`run`], with a second interrupt (`cut`) after `cut_after`.
+async fn run_with_cut(
+    plan: &Plan,
+    work: Duration,
+    shutdown_after: Option<Duration>,
+    cut_after: Option<Duration>,
+) -> (LoadReport, Seen) {
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let start = Instant::now();
     let log = Arc::clone(&seen);
@@ -44,7 +54,15 @@ async fn run(plan: &Plan, work: Duration, shutdown_after: Option<Duration>) -> (
             None => std::future::pending().await,
         }
     };
-    let report = run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown).await;
+    // The deadline is fixed now: the runner first polls `cut` only once the grace period began.
+    let cut_at = cut_after.map(|d| Instant::now() + d);
+    let cut = async move {
+        match cut_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let report = run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown, cut).await;
     let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
     (report, seen)
 }
@@ -316,6 +334,20 @@ async fn ctrl_c_stops_starting_and_grace_cuts_the_rest() {
         9,
         "cut sessions are traced too"
     );
+
+    // A second interrupt cuts a long grace period short: interrupted at 12 s, grace 30 s, cut
+    // at 14 s, while the third conversations (10 s to 15 s) are still running.
+    let p = closed("duration = \"60s\"\ngrace = \"30s\"", "users = 3");
+    let (report, _) = run_with_cut(
+        &p,
+        Duration::from_secs(5),
+        Some(Duration::from_secs(12)),
+        Some(Duration::from_secs(14)),
+    )
+    .await;
+    assert!(report.interrupted);
+    assert_eq!((report.started, report.completed), (9, 6));
+    assert_eq!(report.elapsed, Duration::from_secs(14));
 
     // At the deadline with a long enough grace, every conversation in flight finishes.
     let p = closed("duration = \"12s\"\ngrace = \"10s\"", "users = 3");
