@@ -327,27 +327,9 @@ pub fn is_metric_path(path: &str, known: &[String]) -> bool {
 
 /// Numeric field paths of a serializable value (`latency_ms.p95`, `usd`, ...).
 fn fields_of<T: Serialize>(v: &T) -> Vec<String> {
-    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, child) in map {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(child, &p, out);
-                }
-            }
-            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
-                out.push(prefix.to_string());
-            }
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
     if let Ok(json) = serde_json::to_value(v) {
-        walk(&json, "", &mut out);
+        super::summary::collect_paths(&json, String::new(), &mut out);
     }
     out
 }

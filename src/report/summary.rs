@@ -640,7 +640,8 @@ fn lookup(v: &serde_json::Value, path: &str) -> Option<f64> {
         .find_map(|k| lookup(&obj[k.as_str()], &path[k.len() + 1..]))
 }
 
-fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
+/// Appends the dotted path of every number or boolean in `v` (under `prefix`) to `out`.
+pub(crate) fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, child) in map {
