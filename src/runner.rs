@@ -289,6 +289,14 @@ impl<F> Shared<F> {
 
     /// Sleeps until `at`; false if the run stopped first (then the caller starts nothing).
     async fn wait_until(&self, at: Instant) -> bool {
+        if at <= Instant::now() {
+            // Tokio's timer rounds a deadline up to its next 1 ms tick, so sleeping until `now`
+            // (zero think time) cost up to a millisecond per wait: at zero latency, two of them
+            // per conversation held the harness to a fifth of its capacity. Yield instead, which
+            // still lets the timer driver (the run's deadline) and other users run.
+            tokio::task::yield_now().await;
+            return !self.stopped();
+        }
         let mut stop = self.stop.clone();
         tokio::select! {
             _ = sleep_until(at) => !self.stopped(),

@@ -273,7 +273,10 @@ impl Caller {
                             last_err = Some(err);
                             continue 'models;
                         }
-                        tokio::time::sleep(wait).await;
+                        // A zero wait would still sleep until tokio's next 1 ms timer tick.
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
                         backoff = wait;
                         retries_done += 1;
                     }

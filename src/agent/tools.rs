@@ -286,7 +286,10 @@ impl ToolBox {
                     latency: Duration::ZERO,
                 },
                 Ok((sleep, outcome)) => {
-                    tokio::time::sleep(sleep).await;
+                    // A zero sleep would still wait for tokio's next 1 ms timer tick.
+                    if !sleep.is_zero() {
+                        tokio::time::sleep(sleep).await;
+                    }
                     let (status, output) = match outcome {
                         Ok(out) => (ToolStatus::Ok, out),
                         Err(e) => (ToolStatus::Error, format!("Error: {e}")),

@@ -97,6 +97,37 @@ async fn closed_model_runs_exactly_users_times_conversations() {
     assert_eq!(traced, 15);
 }
 
+/// Zero think time means back to back: no timer tick (1 ms in tokio) between conversations.
+/// Sleeping until "now" used to round up to the next tick, twice per conversation, which at
+/// zero latency held `bench run` to a fifth of its capacity.
+#[tokio::test(start_paused = true)]
+async fn zero_think_time_costs_no_timer_ticks() {
+    let p = closed(
+        "conversations_per_user = 500",
+        "users = 2\nramp_up = \"0s\"\nthink_time = \"0s\"\nturns_per_session = \"1..=3\"",
+    );
+    let start = Instant::now();
+    // Each conversation moves the paused clock by exactly 300 µs, off the 1 ms tick grid.
+    let driver = |_spec: ConversationSpec| tokio::time::advance(Duration::from_micros(300));
+    let report = run_load(
+        &p.load,
+        &p.workload,
+        p.seed,
+        driver,
+        std::future::pending::<()>(),
+        std::future::pending::<()>(),
+    )
+    .await;
+    assert_eq!((report.started, report.completed), (1000, 1000));
+    // The clock moved only by the conversations' own 1,000 × 300 µs: no wait rounded up to
+    // the next 1 ms tick (before the fix: 997 ms).
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(300),
+        "zero think time slept"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn ramp_up_spreads_user_starts() {
     let p = closed("conversations_per_user = 1", "users = 4\nramp_up = \"1s\"");
