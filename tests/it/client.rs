@@ -261,6 +261,30 @@ async fn malformed_json_is_a_malformed_reply() {
     }
 }
 
+/// A 200 that is not a completion takes the general path: an error object inside it is
+/// classified by its code (some proxies do this), a wrongly typed body is malformed.
+#[tokio::test]
+async fn error_objects_and_wrong_types_inside_a_200() {
+    let e = fail_with(
+        ResponseTemplate::new(200).set_body_raw(
+            r#"{"error":{"message":"Rate limit reached","type":"rate_limit_error","code":"429"}}"#,
+            "application/json",
+        ),
+        false,
+    )
+    .await;
+    assert_eq!((e.class, e.status), (ErrorClass::RateLimited, Some(200)));
+    assert!(e.message.contains("Rate limit reached"), "{}", e.message);
+
+    let e = fail_with(
+        ResponseTemplate::new(200).set_body_raw(r#"{"choices": "none"}"#, "application/json"),
+        false,
+    )
+    .await;
+    assert_eq!(e.class, ErrorClass::Malformed);
+    assert!(e.message.contains("not a chat completion"), "{}", e.message);
+}
+
 #[tokio::test]
 async fn usage_from_the_server_with_cached_tokens() {
     let usage = json!({"prompt_tokens": 120, "completion_tokens": 7, "total_tokens": 127,
