@@ -15,6 +15,7 @@
 //! The API key is read from an environment variable, held in [`ApiKey`] (whose `Debug` prints
 //! `***`), sent as a sensitive header, and scrubbed from any error text a server echoes back.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -936,17 +937,18 @@ impl SseParser {
 
     /// The next complete event, if one is buffered. `Err` holds a line that is not UTF-8.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, String> {
-        while let Some(nl) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+        // memchr and a borrowed line: a byte-by-byte search and a `String` per line were the
+        // largest costs of a streamed call.
+        while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.pos..]) {
             let line_end = self.pos + nl;
             let mut line = &self.buf[self.pos..line_end];
             self.pos = line_end + 1;
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            let line = std::str::from_utf8(line)
-                .map_err(|e| format!("stream line is not UTF-8: {e}"))?
-                .to_string();
-            if let Some(ev) = self.line(&line) {
+            let line =
+                std::str::from_utf8(line).map_err(|e| format!("stream line is not UTF-8: {e}"))?;
+            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, line) {
                 return Ok(Some(ev));
             }
         }
@@ -961,7 +963,7 @@ impl SseParser {
                 .trim_end_matches('\r')
                 .to_string();
             self.pos = self.buf.len();
-            if let Some(ev) = self.line(&rest) {
+            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, &rest) {
                 return Ok(Some(ev));
             }
         }
@@ -969,50 +971,69 @@ impl SseParser {
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {
-        if !self.has_pending {
-            return None;
-        }
-        self.has_pending = false;
-        Some(std::mem::take(&mut self.pending))
-    }
-
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
-        if line.is_empty() {
-            return self.dispatch();
-        }
-        if line.starts_with(':') {
-            return None;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
-        };
-        match field {
-            "data" => {
-                if self.has_pending && !self.pending.data.is_empty() {
-                    self.pending.data.push('\n');
-                }
-                self.pending.data.push_str(value);
-                self.has_pending = true;
-            }
-            "event" => {
-                self.pending.event = Some(value.to_string());
-                self.has_pending = true;
-            }
-            _ => {}
-        }
-        None
+        dispatch(&mut self.pending, &mut self.has_pending)
     }
 }
 
+/// Ends the pending event, if there is one.
+fn dispatch(pending: &mut SseEvent, has_pending: &mut bool) -> Option<SseEvent> {
+    if !*has_pending {
+        return None;
+    }
+    *has_pending = false;
+    Some(std::mem::take(pending))
+}
+
+/// Applies one line to the pending event; a blank line ends it.
+fn take_line(pending: &mut SseEvent, has_pending: &mut bool, line: &str) -> Option<SseEvent> {
+    if line.is_empty() {
+        return dispatch(pending, has_pending);
+    }
+    if line.starts_with(':') {
+        return None;
+    }
+    let (field, value) = match line.split_once(':') {
+        Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+        None => (line, ""),
+    };
+    match field {
+        "data" => {
+            if *has_pending && !pending.data.is_empty() {
+                pending.data.push('\n');
+            }
+            pending.data.push_str(value);
+            *has_pending = true;
+        }
+        "event" => {
+            pending.event = Some(value.to_string());
+            *has_pending = true;
+        }
+        _ => {}
+    }
+    None
+}
+
+/// An optional string borrowed from the input when it has no escapes. (Serde borrows a plain
+/// `Cow<str>` field but not one inside an `Option`.)
+fn opt_cow<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
+}
+
+/// One streamed chunk. Strings are borrowed from the event where they can be (no escapes):
+/// a stream has one chunk per token.
 #[derive(Deserialize)]
-struct WireChunk {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    object: Option<String>,
-    #[serde(default)]
-    choices: Vec<WireChunkChoice>,
+struct WireChunk<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    object: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Vec<WireChunkChoice<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
     #[serde(default)]
@@ -1020,17 +1041,17 @@ struct WireChunk {
 }
 
 #[derive(Deserialize)]
-struct WireChunkChoice {
-    #[serde(default)]
-    delta: Option<WireDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+struct WireChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<WireDelta<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct WireDelta {
-    #[serde(default)]
-    content: Option<String>,
+struct WireDelta<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    content: Option<Cow<'a, str>>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCallDelta>>,
 }
@@ -1172,7 +1193,7 @@ impl StreamState {
             return Err(embedded_error(&v, status, ErrorClass::StreamCut));
         }
         if self.model.is_none() {
-            self.model = chunk.model;
+            self.model = chunk.model.map(Cow::into_owned);
         }
         // Usage is taken from whichever chunk carries it, even one whose choices are not empty.
         if let Some(u) = chunk.usage {
@@ -1201,7 +1222,7 @@ impl StreamState {
             if let Some(reason) = choice.finish_reason
                 && !reason.is_empty()
             {
-                self.finish_reason = Some(reason);
+                self.finish_reason = Some(reason.into_owned());
             }
         }
         Ok(false)
@@ -1557,6 +1578,24 @@ mod tests {
             }
         }
         Ok(state.into_reply(&req(true, MaxTokensField::MaxTokens)))
+    }
+
+    #[test]
+    fn chunk_strings_are_borrowed_unless_escaped() {
+        let data =
+            r#"{"model":"m","choices":[{"delta":{"content":"plain"},"finish_reason":"stop"}]}"#;
+        let c: WireChunk<'_> = serde_json::from_str(data).unwrap();
+        assert!(matches!(c.model, Some(Cow::Borrowed("m"))));
+        let choice = &c.choices[0];
+        let content = choice.delta.as_ref().and_then(|d| d.content.as_ref());
+        assert!(matches!(content, Some(Cow::Borrowed("plain"))));
+        assert!(matches!(choice.finish_reason, Some(Cow::Borrowed("stop"))));
+        let data = r#"{"choices":[{"delta":{"content":"say \"hi\"\n"}}]}"#;
+        let c: WireChunk<'_> = serde_json::from_str(data).unwrap();
+        let content = c.choices[0].delta.as_ref().and_then(|d| d.content.clone());
+        assert_eq!(content.as_deref(), Some("say \"hi\"\n"));
+        let c: WireChunk<'_> = serde_json::from_str(r#"{"model":null,"choices":[]}"#).unwrap();
+        assert!(c.model.is_none());
     }
 
     #[test]

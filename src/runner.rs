@@ -139,7 +139,8 @@ where
         started: AtomicU64::new(0),
         completed: AtomicU64::new(0),
         stop: stop_rx,
-        trace: trace_tx,
+        // Without a trace to keep, nothing is sent: the runner holds nothing per session.
+        trace: load.keep_trace.then_some(trace_tx),
         driver,
         workload: workload.clone(),
         think_time: load.think_time,
@@ -256,7 +257,7 @@ struct Shared<F> {
     started: AtomicU64,
     completed: AtomicU64,
     stop: watch::Receiver<bool>,
-    trace: mpsc::UnboundedSender<TraceEntry>,
+    trace: Option<mpsc::UnboundedSender<TraceEntry>>,
     driver: F,
     workload: Workload,
     think_time: DurationRange,
@@ -314,14 +315,25 @@ fn is_panic(joined: Option<Result<(), tokio::task::JoinError>>) -> bool {
 /// is dropped at the end of the grace period).
 struct TraceGuard<'a> {
     entry: TraceEntry,
-    tx: &'a mpsc::UnboundedSender<TraceEntry>,
+    /// `None` when the run keeps no trace.
+    tx: Option<&'a mpsc::UnboundedSender<TraceEntry>>,
+}
+
+impl TraceGuard<'_> {
+    fn push(&mut self, prompt: &str) {
+        if self.tx.is_some() {
+            self.entry.turns.push(prompt.to_string());
+        }
+    }
 }
 
 impl Drop for TraceGuard<'_> {
     fn drop(&mut self) {
-        if !self.entry.turns.is_empty() {
+        if let Some(tx) = self.tx
+            && !self.entry.turns.is_empty()
+        {
             // The receiver lives until every task is gone; a failed send cannot happen.
-            let _ = self.tx.send(std::mem::take(&mut self.entry));
+            let _ = tx.send(std::mem::take(&mut self.entry));
         }
     }
 }
@@ -470,7 +482,7 @@ async fn closed_user<F, Fut>(
                 offset_ms: millis(shared.start.elapsed()),
                 turns: Vec::new(),
             },
-            tx: &shared.trace,
+            tx: shared.trace.as_ref(),
         };
         let turns = script.len();
         for (i, (source, prompt)) in script.into_iter().enumerate() {
@@ -490,7 +502,7 @@ async fn closed_user<F, Fut>(
             let Some(conversation_id) = shared.claim() else {
                 return;
             };
-            guard.entry.turns.push(prompt.clone());
+            guard.push(&prompt);
             let spec = ConversationSpec {
                 conversation_id,
                 user_id: user,
@@ -550,7 +562,7 @@ where
             offset_ms: millis(arrival.intended.saturating_duration_since(shared.start)),
             turns: Vec::new(),
         },
-        tx: &shared.trace,
+        tx: shared.trace.as_ref(),
     };
     let turns = script.len();
     for (i, (source, prompt)) in script.into_iter().enumerate() {
@@ -563,7 +575,7 @@ where
         let Some(conversation_id) = shared.claim() else {
             return;
         };
-        guard.entry.turns.push(prompt.clone());
+        guard.push(&prompt);
         let spec = ConversationSpec {
             conversation_id,
             user_id: arrival.user,

@@ -261,6 +261,9 @@ pub struct LoadPlan {
     pub max_conversations: Option<u64>,
     /// How long in-flight conversations may finish after the stop (`grace`, default 10s).
     pub grace: Duration,
+    /// Keep the run's own trace (`report.trace`, default true). Without it the runner holds
+    /// nothing per session, which is what a long soak needs.
+    pub keep_trace: bool,
 }
 
 /// The three load models.
@@ -683,13 +686,14 @@ impl Check<'_> {
         };
         let endpoint = self.endpoint(raw.endpoint, raw.mock)?;
         let limits = self.limits(&raw.limits)?;
-        let load = self.load(
+        let mut load = self.load(
             raw.load,
             raw.duration,
             raw.conversations_per_user,
             raw.limits.max_conversations,
             raw.grace,
         )?;
+        load.keep_trace = raw.report.trace.unwrap_or(true);
         let agent = self.agent(raw.agent)?;
         // A replay's trace holds its prompts, so it needs no workload.
         let workload = if raw.workload.is_empty() && matches!(load.shape, LoadShape::Replay(_)) {
@@ -977,6 +981,7 @@ impl Check<'_> {
             conversations_per_user,
             max_conversations,
             grace,
+            keep_trace: true,
         };
         Ok(load)
     }

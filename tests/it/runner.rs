@@ -97,6 +97,22 @@ async fn closed_model_runs_exactly_users_times_conversations() {
     assert_eq!(traced, 15);
 }
 
+/// `[report] trace = false`: the runner keeps nothing per session (a soak's memory stays
+/// flat), and runs the same conversations.
+#[tokio::test(start_paused = true)]
+async fn no_trace_kept_when_the_report_writes_none() {
+    let load = "users = 3\nramp_up = \"0s\"\nthink_time = \"10ms\"\nturns_per_session = \"1..=2\"";
+    let with = closed("conversations_per_user = 4", load);
+    let without = closed("conversations_per_user = 4\n[report]\ntrace = false", load);
+    assert!(with.load.keep_trace && !without.load.keep_trace);
+    let (a, seen_a) = run(&with, Duration::from_millis(5), None).await;
+    let (b, seen_b) = run(&without, Duration::from_millis(5), None).await;
+    assert_eq!((a.completed, b.completed), (12, 12));
+    assert_eq!(seen_a.len(), seen_b.len());
+    assert_eq!(a.trace.iter().map(|e| e.turns.len()).sum::<usize>(), 12);
+    assert!(b.trace.is_empty());
+}
+
 /// Zero think time means back to back: no timer tick (1 ms in tokio) between conversations.
 /// Sleeping until "now" used to round up to the next tick, twice per conversation, which at
 /// zero latency held `bench run` to a fifth of its capacity.
