@@ -234,6 +234,8 @@ fn argument_key(name: &str, tools: &[Tool]) -> String {
         .iter()
         .find(|t| t.function.name == name)
         .and_then(|t| t.function.parameters.as_ref())
+        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+        .as_ref()
         .and_then(|p| p.get("required"))
         .and_then(Value::as_array)
         .and_then(|r| r.first())
@@ -416,6 +418,23 @@ fn text_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argument_key_reads_the_schema_kept_as_text() {
+        let tools: Vec<Tool> = serde_json::from_str(
+            r#"[{"type":"function","function":{"name":"lookup","parameters":
+                {"type":"object","required":["key","other"]}}},
+               {"type":"function","function":{"name":"odd","parameters":{"required":"key"}}},
+               {"type":"function","function":{"name":"bare","parameters":null}},
+               {"type":"function","function":{"name":"calculator"}}]"#,
+        )
+        .expect("tools parse");
+        assert_eq!(argument_key("lookup", &tools), "key");
+        assert_eq!(argument_key("odd", &tools), "query");
+        assert_eq!(argument_key("bare", &tools), "query");
+        assert_eq!(argument_key("calculator", &tools), "expression");
+        assert_eq!(argument_key("missing", &tools), "query");
+    }
 
     /// Evaluates `+ - * /` with parentheses; `None` on any error (division by zero, syntax).
     fn eval(s: &str) -> Option<f64> {

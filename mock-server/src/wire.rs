@@ -172,8 +172,10 @@ pub struct Tool {
 pub struct ToolFunction {
     /// Its name.
     pub name: String,
-    /// JSON schema of its arguments.
-    pub parameters: Option<Value>,
+    /// JSON schema of its arguments, kept as text: it is read only when a reply calls the
+    /// tool, and building a `Value` tree of every schema in every request was the largest
+    /// part of parsing a native-protocol request.
+    pub parameters: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// `usage` of a reply.
