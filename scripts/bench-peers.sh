@@ -5,9 +5,11 @@
 #   (a) capacity: `bench run` calls/s through the full agent stack (one LLM call per
 #       conversation, zero-latency mock-server, non-streaming and streaming) beside oha and wrk
 #       driving the same mock-server process with the same request body at the same concurrency;
-#       SSE token events parsed per second;
+#       SSE token events parsed per second; each client's CPU time per request (GNU time), which
+#       is load per core whatever the machine's other processes take;
 #   (b) mock-server rps vs a bare hyper server returning a reply of the same size
-#       (mock-server/examples/bare_hyper.rs) and vs llmsim, all under wrk;
+#       (mock-server/examples/bare_hyper.rs) and vs llmsim, all under wrk, with each server's
+#       CPU time per request (/proc);
 #   (c) scale: peak RSS (/usr/bin/time -v) and errors for closed-model users (mock latency about
 #       1 s, think time 5-15 s) and for the open model at 2,000 arrivals per second;
 #   (d) overhead: recorded call latency minus the mock's fixed 50 ms, p50 and p99, 100 users.
@@ -119,15 +121,43 @@ PY
 num() { python3 -c "import sys; print(format(float(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 
-# oha_rps URL BODY CONNS DURATION
+# The last client's CPU (user + system seconds, from GNU time) per request, in microseconds.
+CPU_US=""
+# cpu_us TIMEFILE REQUESTS: sets CPU_US.
+cpu_us() {
+    CPU_US="$(python3 - "$1" "$2" <<'PY'
+import sys
+try:
+    u, s = map(float, open(sys.argv[1]).read().split()[-2:])
+    n = float(sys.argv[2])
+    print(f"{(u + s) / n * 1e6:.1f}" if n > 0 else "n/a")
+except Exception:
+    print("n/a")
+PY
+)"
+}
+# timed CMD...: runs CMD, leaving its CPU seconds ("user system") in $WORK/cpu.time.
+timed() {
+    rm -f "$WORK/cpu.time"
+    if [[ -x /usr/bin/time ]]; then /usr/bin/time -f "%U %S" -o "$WORK/cpu.time" "$@"; else "$@"; fi
+}
+# proc_cpu PID: CPU seconds a running process has used so far.
+proc_cpu() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1" 2>/dev/null || echo 0; }
+# per_req_us CPU_BEFORE CPU_AFTER REQUESTS
+per_req_us() { python3 -c "import sys; a,b,n=map(float,sys.argv[1:]); print(f'{(b-a)/n*1e6:.1f}' if n>0 else 'n/a')" "$1" "$2" "$3"; }
+wrk_requests() { awk '/requests in/ {print $1; exit}' "$WORK/wrk.out" | grep . || echo 0; }
+
+# oha_rps URL BODY CONNS DURATION: prints requests/s (CPU seconds in $WORK/cpu.time).
 oha_rps() {
+    rm -f "$WORK/cpu.time"
     command -v oha >/dev/null || { echo 0; return; }
-    oha --no-tui -z "$4" -c "$3" -m POST -H 'content-type: application/json' -D "$2" "$1" \
+    timed oha --no-tui -z "$4" -c "$3" -m POST -H 'content-type: application/json' -D "$2" "$1" \
         >"$WORK/oha.out" 2>&1 || true
     awk '/Requests\/sec/ {print $2; exit}' "$WORK/oha.out" | grep . || echo 0
 }
-# wrk_rps URL BODY CONNS DURATION
+# wrk_rps URL BODY CONNS DURATION: prints requests/s (CPU seconds in $WORK/cpu.time).
 wrk_rps() {
+    rm -f "$WORK/cpu.time"
     command -v wrk >/dev/null || { echo 0; return; }
     cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
@@ -136,7 +166,7 @@ local f = io.open("$2", "r")
 wrk.body = f:read("*a")
 f:close()
 LUA
-    wrk -t2 -c "$3" -d "$4" -s "$WORK/post.lua" "$1" >"$WORK/wrk.out" 2>&1 || true
+    timed wrk -t2 -c "$3" -d "$4" -s "$WORK/post.lua" "$1" >"$WORK/wrk.out" 2>&1 || true
     if grep -q 'Non-2xx' "$WORK/wrk.out"; then say "wrk saw non-2xx replies: $(grep Non-2xx "$WORK/wrk.out")"; fi
     awk '/Requests\/sec/ {print $2; exit}' "$WORK/wrk.out" | grep . || echo 0
 }
@@ -194,19 +224,27 @@ if want capacity; then
         [[ $mode == stream ]] && scenario=scenarios/bench/capacity-stream.toml
         capture "$scenario" "$MOCK_BASE" "$WORK/body-$mode.json"
         say "capacity ($mode): bench run, $CONNS users, $DURATION"
-        "$BENCH" run "$scenario" --endpoint-url "$MOCK_BASE" --users "$CONNS" \
+        timed "$BENCH" run "$scenario" --endpoint-url "$MOCK_BASE" --users "$CONNS" \
             --duration "$DURATION" --out "$OUT/capacity-$mode" --quiet >/dev/null 2>"$WORK/run.err" \
             || { cat "$WORK/run.err" >&2; die "bench run $scenario failed"; }
         S="$OUT/capacity-$mode/summary.json"
         ours="$(json "$S" llm_call.per_second)"
         errs="$(json "$S" llm_call.errors)"
+        cpu_us "$WORK/cpu.time" "$(json "$S" llm_call.latency_ms.count)"
+        ours_cpu="$CPU_US"
         say "capacity ($mode): oha, $CONNS connections, $DURATION"
+        # $(...) runs in a subshell: the CPU time is read from the file it left.
         oha="$(oha_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+        cpu_us "$WORK/cpu.time" "$(awk '/\[200\]/ {print $2; exit}' "$WORK/oha.out" | grep . || echo 0)"
+        oha_cpu="$CPU_US"
         say "capacity ($mode): wrk, $CONNS connections, $DURATION"
         wrk="$(wrk_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+        cpu_us "$WORK/cpu.time" "$(wrk_requests)"
+        wrk_cpu="$CPU_US"
         label="non-streaming"
         [[ $mode == stream ]] && label="streaming"
         row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratio "$ours" "$oha")× oha, $(ratio "$ours" "$wrk")× wrk | ≥ 0.8× oha |"
+        row "| client CPU per request, $label | bench run $ours_cpu µs (full agent stack) | oha $oha_cpu µs, wrk $wrk_cpu µs (HTTP only) | | |"
         if [[ $mode == stream ]]; then
             dur="$(json "$S" run.duration_s)"
             events="$(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['llm_call']; print(s['ttft_ms']['count']+s['inter_token_ms']['count'])" "$S")"
@@ -226,16 +264,21 @@ if want mock; then
     BODY="$WORK/body-plain.json"
     size="$(curl -s -o /dev/null -w '%{size_download}' -H 'content-type: application/json' --data-binary @"$BODY" "$MOCK_BASE/chat/completions")"
     say "mock-server: wrk, $CONNS connections, $DURATION (reply $size bytes)"
+    c0="$(proc_cpu "$MOCK_PID")"
     mock_rps="$(wrk_rps "$MOCK_BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+    mock_cpu="$(per_req_us "$c0" "$(proc_cpu "$MOCK_PID")" "$(wrk_requests)")"
     stop "$MOCK_PID"
 
     start bare "$BARE" "$size"
     BARE_PID=$SPID
     say "bare hyper: wrk, $CONNS connections, $DURATION"
+    c0="$(proc_cpu "$BARE_PID")"
     bare_rps="$(wrk_rps "$BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+    bare_cpu="$(per_req_us "$c0" "$(proc_cpu "$BARE_PID")" "$(wrk_requests)")"
     stop "$BARE_PID"
 
     llm_rps=0
+    llm_cpu="n/a"
     if command -v llmsim >/dev/null; then
         port="$(free_port)"
         llmsim serve --host 127.0.0.1 --port "$port" --config scripts/bench/llmsim.toml \
@@ -244,12 +287,15 @@ if want mock; then
         PIDS+=("$LPID")
         for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
         say "llmsim: wrk, $CONNS connections, $DURATION"
+        c0="$(proc_cpu "$LPID")"
         llm_rps="$(wrk_rps "http://127.0.0.1:$port/openai/v1/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+        llm_cpu="$(per_req_us "$c0" "$(proc_cpu "$LPID")" "$(wrk_requests)")"
         stop "$LPID"
     else
         say "llmsim not installed; skipped"
     fi
     row "| mock-server (wrk, $CONNS conns, reply $size B) | $(num "$mock_rps" .0f) rps | bare hyper $(num "$bare_rps" .0f) rps, llmsim $(num "$llm_rps" .0f) rps | $(ratio "$mock_rps" "$bare_rps")× bare hyper, $(ratio "$mock_rps" "$llm_rps")× llmsim | ≥ 0.7× bare, > 1× llmsim |"
+    row "| server CPU per request | mock-server $mock_cpu µs | bare hyper $bare_cpu µs, llmsim $llm_cpu µs | | |"
 fi
 
 # ---- (c) scale ---------------------------------------------------------------------------------
