@@ -824,7 +824,7 @@ impl Check<'_> {
                         .map_err(|e| self.invalid("endpoint.api_key_env", redact(var), &e))?;
                 }
                 for name in raw.headers.keys() {
-                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                         return Err(self.invalid(
                             &format!("endpoint.headers.\"{name}\""),
                             format!("\"{name}\""),
@@ -860,9 +860,9 @@ impl Check<'_> {
     }
 
     fn check_url(&self, key: &str, url: &str) -> Result<(), ScenarioError> {
-        match reqwest::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-            _ => Err(self.invalid(
+        match crate::client::chat_uri(url) {
+            Some(_) => Ok(()),
+            None => Err(self.invalid(
                 key,
                 format!("\"{url}\""),
                 "an http:// or https:// URL with a host, such as \"https://api.openai.com/v1\"",
