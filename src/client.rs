@@ -86,7 +86,7 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// Timeout of one attempt, from sending the request to the last byte of the reply.
     pub attempt_timeout: Duration,
-    /// Timeout of establishing one TCP (and TLS) connection.
+    /// Timeout of establishing one connection: DNS, TCP and the TLS handshake.
     pub connect_timeout: Duration,
     /// Idle connections kept per host. The client opens as many connections as there are
     /// requests in flight; this bounds the ones it keeps for reuse.
@@ -372,7 +372,10 @@ pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
         .parse()
         .ok()?;
     let host = uri.host().is_some_and(|h| !h.is_empty());
-    (matches!(uri.scheme_str(), Some("http" | "https")) && host).then_some(uri)
+    // `user:pass@` would be sent nowhere (or as a bare authority over HTTP/2): keys go in
+    // `api_key_env`.
+    let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+    (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
 }
 
 /// The HTTP transport: hyper's pooled client over TCP, with rustls for `https` URLs.
@@ -381,7 +384,53 @@ pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
 /// for its redirect policy and its response, proxy matching, a boxed service stack) cost about
 /// as much CPU per call as the whole agent stack. A load generator gains nothing from them: it
 /// follows no redirects and goes through no proxy, which would only distort its latencies.
-type Transport = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Transport =
+    HyperClient<ConnectTimeout<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
+
+/// Bounds a whole connect (DNS, TCP and the TLS handshake) by `timeout`. hyper's own connect
+/// timeout covers TCP only (split between the resolved addresses), so a stalled handshake would
+/// otherwise hold a connection slot until the attempt timeout.
+#[derive(Clone)]
+struct ConnectTimeout<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<C> tower_service::Service<http::Uri> for ConnectTimeout<C>
+where
+    C: tower_service::Service<http::Uri>,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: http::Uri) -> Self::Future {
+        let connecting = self.inner.call(dst);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(done) => done.map_err(Into::into),
+                // A `TimedOut` I/O error, which `timed_out` classifies as a timeout.
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connect (DNS, TCP and TLS) took longer than {timeout:?}"),
+                )) as BoxError),
+            }
+        })
+    }
+}
 
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
@@ -425,13 +474,15 @@ impl LlmClient {
             url: config.base_url.clone(),
         })?;
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in &config.headers {
             let bad = || ClientBuildError::BadHeader { name: name.clone() };
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
             let v = HeaderValue::from_str(value).map_err(|_| bad())?;
             headers.insert(n, v);
         }
+        // The body is JSON whatever the extra headers say.
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(k) = &key {
             let mut v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
                 ClientBuildError::BadHeader {
@@ -444,14 +495,17 @@ impl LlmClient {
         }
         let mut tcp = HttpConnector::new();
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(config.connect_timeout));
+        tcp.set_keepalive(Some(Duration::from_secs(15)));
         // `https` URLs go to the TLS layer below, which needs this off.
         tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_all_versions()
-            .wrap_connector(tcp);
+        let connector = ConnectTimeout {
+            inner: hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+                .https_or_http()
+                .enable_all_versions()
+                .wrap_connector(tcp),
+            timeout: config.connect_timeout,
+        };
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .pool_idle_timeout(config.pool_idle_timeout)
@@ -541,15 +595,24 @@ impl LlmClient {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let rate_limit = RateLimitInfo::from_headers(resp.headers(), SystemTime::now());
+            let location = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = match resp.into_body().collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(_) => Bytes::new(),
             };
-            return Err(http_error(
-                status,
-                &String::from_utf8_lossy(&body),
-                rate_limit,
-            ));
+            let mut err = http_error(status, &String::from_utf8_lossy(&body), rate_limit);
+            if (300..400).contains(&status) {
+                // Redirects are not followed: a load test should hit the final URL.
+                err.message = truncate(format!(
+                    "the endpoint redirected to {}; set endpoint.base_url to the final URL",
+                    location.as_deref().unwrap_or("(no Location header)")
+                ));
+            }
+            return Err(err);
         }
         if req.stream {
             read_stream(resp.into_body(), status, req, start).await
@@ -1081,6 +1144,15 @@ where
     Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
 }
 
+/// A list that some servers send as `null` when empty.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// One streamed chunk. Strings are borrowed from the event where they can be (no escapes):
 /// a stream has one chunk per token.
 #[derive(Deserialize)]
@@ -1089,7 +1161,7 @@ struct WireChunk<'a> {
     model: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     object: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
     choices: Vec<WireChunkChoice<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
@@ -1654,6 +1726,7 @@ mod tests {
             ("http://", None),
             ("not a url", None),
             ("", None),
+            ("https://user:secret@api.example.com/v1", None),
         ] {
             let got = chat_uri(base).map(|u| u.to_string());
             assert_eq!(got.as_deref(), want, "{base:?}");
@@ -1676,6 +1749,12 @@ mod tests {
         assert_eq!(content.as_deref(), Some("say \"hi\"\n"));
         let c: WireChunk<'_> = serde_json::from_str(r#"{"model":null,"choices":[]}"#).unwrap();
         assert!(c.model.is_none());
+        // A usage chunk with `"choices": null` (some servers) is a usage chunk, not an error.
+        let c: WireChunk<'_> = serde_json::from_str(
+            r#"{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+        )
+        .unwrap();
+        assert!(c.choices.is_empty() && c.usage.is_some());
     }
 
     #[test]

@@ -16,8 +16,9 @@
 //! - **Replay**: a trace's sessions start at their recorded offsets times `time_scale`.
 //!
 //! Every random choice comes from ChaCha streams seeded from the run's seed and the user's or
-//! arrival's number, so a run's prompts are the same whatever the timing. Every run returns its
-//! own trace ([`LoadReport::trace`]) in the replay format; [`write_trace`] writes it atomically.
+//! arrival's number, so a run's prompts are the same whatever the timing. A run returns its own
+//! trace ([`LoadReport::trace`]) in the replay format unless its plan keeps none
+//! (`LoadPlan::keep_trace`); [`write_trace`] writes it atomically.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,7 +92,8 @@ pub struct LoadReport {
     /// From the start to the last conversation ending (or being cut off).
     pub elapsed: Duration,
     /// What the run started, one entry per session, sorted by offset then user: replayable
-    /// with `[load] trace = ...`; write it with [`write_trace`].
+    /// with `[load] trace = ...`; write it with [`write_trace`]. Empty when the plan keeps no
+    /// trace.
     pub trace: Vec<TraceEntry>,
 }
 

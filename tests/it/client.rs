@@ -480,6 +480,55 @@ async fn max_completion_tokens_when_asked() {
     assert!(sent.get("max_tokens").is_none());
 }
 
+/// The connect timeout covers the TLS handshake: a server that accepts TCP and then says
+/// nothing is a timeout after `connect_timeout`, long before the attempt timeout.
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_a_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds connections without a byte of TLS.
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let cfg = ClientConfig {
+        base_url: format!("https://localhost:{port}/v1"),
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_secs(30),
+        ..ClientConfig::default()
+    };
+    let e = LlmClient::with_key(&cfg, None)
+        .unwrap()
+        .chat(&request("gpt-4.1", false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Timeout, "{}", e.message);
+    assert!(e.message.contains("connect"), "{}", e.message);
+    assert_eq!(e.status, None);
+    silent.abort();
+}
+
+/// Redirects are not followed; the error says where to point `base_url` instead.
+#[tokio::test]
+async fn a_redirect_is_an_error_naming_the_target() {
+    let e = fail_with(
+        ResponseTemplate::new(308)
+            .insert_header("location", "https://api.example.com/v2/chat/completions"),
+        false,
+    )
+    .await;
+    assert_eq!((e.class, e.status), (ErrorClass::Other, Some(308)));
+    assert!(
+        e.message
+            .contains("https://api.example.com/v2/chat/completions")
+            && e.message.contains("base_url"),
+        "{}",
+        e.message
+    );
+}
+
 #[tokio::test]
 async fn attempt_timeout_and_refused_connection() {
     let server = serve(

@@ -113,6 +113,40 @@ async fn no_trace_kept_when_the_report_writes_none() {
     assert!(b.trace.is_empty());
 }
 
+/// Users with zero think time and a driver that never waits still yield between
+/// conversations, so Ctrl-C (any timer or signal) is seen even on a single-threaded runtime.
+/// Without the yield this run would never end; the test then fails after a minute.
+#[test]
+fn zero_think_time_still_yields_to_ctrl_c() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let p = closed(
+            "duration = \"1h\"",
+            "users = 2\nramp_up = \"0s\"\nthink_time = \"0s\"",
+        );
+        let report = rt.block_on(async {
+            run_load(
+                &p.load,
+                &p.workload,
+                p.seed,
+                |_spec: ConversationSpec| async {},
+                tokio::time::sleep(Duration::from_millis(50)),
+                std::future::pending::<()>(),
+            )
+            .await
+        });
+        let _ = tx.send((report.interrupted, report.completed));
+    });
+    let (interrupted, completed) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the run saw Ctrl-C and stopped");
+    assert!(interrupted && completed > 0);
+}
+
 /// Zero think time means back to back: no timer tick (1 ms in tokio) between conversations.
 /// Sleeping until "now" used to round up to the next tick, twice per conversation, which at
 /// zero latency held `bench run` to a fifth of its capacity.
