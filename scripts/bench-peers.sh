@@ -142,9 +142,18 @@ timed() {
     if [[ -x /usr/bin/time ]]; then /usr/bin/time -f "%U %S" -o "$WORK/cpu.time" "$@"; else "$@"; fi
 }
 # proc_cpu PID: CPU seconds a running process has used so far.
-proc_cpu() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1" 2>/dev/null || echo 0; }
+# (prints "gone" if the process has exited: its figure is then n/a, not a bogus number)
+proc_cpu() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1" 2>/dev/null || echo gone; }
 # per_req_us CPU_BEFORE CPU_AFTER REQUESTS
-per_req_us() { python3 -c "import sys; a,b,n=map(float,sys.argv[1:]); print(f'{(b-a)/n*1e6:.1f}' if n>0 else 'n/a')" "$1" "$2" "$3"; }
+per_req_us() {
+    python3 -c "
+import sys
+try:
+    a, b, n = map(float, sys.argv[1:])
+    print(f'{(b - a) / n * 1e6:.1f}' if n > 0 and b >= a else 'n/a')
+except ValueError:
+    print('n/a')" "$1" "$2" "$3"
+}
 wrk_requests() { awk '/requests in/ {print $1; exit}' "$WORK/wrk.out" | grep . || echo 0; }
 
 # oha_rps URL BODY CONNS DURATION: prints requests/s (CPU seconds in $WORK/cpu.time).
@@ -235,7 +244,7 @@ if want capacity; then
         say "capacity ($mode): oha, $CONNS connections, $DURATION"
         # $(...) runs in a subshell: the CPU time is read from the file it left.
         oha="$(oha_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
-        cpu_us "$WORK/cpu.time" "$(awk '/\[200\]/ {print $2; exit}' "$WORK/oha.out" | grep . || echo 0)"
+        cpu_us "$WORK/cpu.time" "$(awk '/\[200\]/ {print $2; exit}' "$WORK/oha.out" 2>/dev/null | grep . || echo 0)"
         oha_cpu="$CPU_US"
         say "capacity ($mode): wrk, $CONNS connections, $DURATION"
         wrk="$(wrk_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
