@@ -82,6 +82,7 @@ cargo build --release -q --workspace --bins --examples
 BENCH="$ROOT/target/release/bench"
 MOCK="$ROOT/target/release/mock-server"
 BARE="$ROOT/target/release/examples/bare_hyper"
+LOOP="$ROOT/target/release/examples/client_loop"
 
 # ---- helpers -----------------------------------------------------------------------------------
 
@@ -253,7 +254,17 @@ if want capacity; then
         label="non-streaming"
         [[ $mode == stream ]] && label="streaming"
         row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratio "$ours" "$oha")× oha, $(ratio "$ours" "$wrk")× wrk | ≥ 0.8× oha |"
-        row "| client CPU per request, $label | bench run $ours_cpu µs (full agent stack) | oha $oha_cpu µs, wrk $wrk_cpu µs (HTTP only) | | |"
+        # The harness's HTTP client alone (examples/client_loop.rs): what of bench run's CPU per
+        # call is the HTTP exchange, and what is the agent stack around it.
+        say "capacity ($mode): reactbench's client alone, $CONNS tasks, $DURATION"
+        secs="$(python3 -c "import sys; d=sys.argv[1]; print(max(1, round(float(d[:-1]) * (60 if d.endswith('m') else 1))))" "$DURATION")"
+        loop_arg=""
+        [[ $mode == stream ]] && loop_arg="stream"
+        timed "$LOOP" "$MOCK_BASE" "$CONNS" "$secs" $loop_arg >"$WORK/loop.out" 2>&1 || true
+        cpu_us "$WORK/cpu.time" "$(awk '{print $2; exit}' "$WORK/loop.out" | grep . || echo 0)"
+        loop_cpu="$CPU_US"
+        loop_rate="$(awk '{print $8; exit}' "$WORK/loop.out" | grep . || echo 0)"
+        row "| client CPU per request, $label | bench run $ours_cpu µs (full agent stack); its HTTP client alone $loop_cpu µs ($(num "$loop_rate" .0f) calls/s) | oha $oha_cpu µs, wrk $wrk_cpu µs (HTTP only) | | |"
         if [[ $mode == stream ]]; then
             dur="$(json "$S" run.duration_s)"
             events="$(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['llm_call']; print(s['ttft_ms']['count']+s['inter_token_ms']['count'])" "$S")"
