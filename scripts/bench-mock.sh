@@ -77,14 +77,8 @@ case "$TOOL" in
         RPS="$(grep -m1 'Requests/sec' "$WORK/out" | awk '{print $2}')"
         ;;
     wrk)
-        cat >"$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-local f = io.open("$WORK/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
-        wrk -t2 -c "$CONNS" -d "$DURATION" -s "$WORK/post.lua" "$URL" | tee "$WORK/out" >&2
+        BODY="$WORK/body.json" wrk -t2 -c "$CONNS" -d "$DURATION" -s scripts/bench/post.lua "$URL" \
+            | tee "$WORK/out" >&2
         RPS="$(grep -m1 'Requests/sec' "$WORK/out" | awk '{print $2}')"
         ;;
     *)

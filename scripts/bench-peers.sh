@@ -169,14 +169,7 @@ oha_rps() {
 wrk_rps() {
     rm -f "$WORK/cpu.time"
     command -v wrk >/dev/null || { echo 0; return; }
-    cat >"$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-local f = io.open("$2", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
-    timed wrk -t2 -c "$3" -d "$4" -s "$WORK/post.lua" "$1" >"$WORK/wrk.out" 2>&1 || true
+    BODY="$2" timed wrk -t2 -c "$3" -d "$4" -s scripts/bench/post.lua "$1" >"$WORK/wrk.out" 2>&1 || true
     if grep -q 'Non-2xx' "$WORK/wrk.out"; then say "wrk saw non-2xx replies: $(grep Non-2xx "$WORK/wrk.out")"; fi
     awk '/Requests\/sec/ {print $2; exit}' "$WORK/wrk.out" | grep . || echo 0
 }

@@ -641,31 +641,27 @@ fn truncate(mut s: String) -> String {
     s
 }
 
+/// `e` and its causes, outermost first.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |err| err.source())
+}
+
 /// Describes an error with its causes (which name resets and refusals).
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
+    causes(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// True when `e` or one of its causes is an I/O timeout (a connect timeout, say).
 fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err
-            .downcast_ref::<std::io::Error>()
+    causes(e).any(|err| {
+        err.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    })
 }
 
 /// No response: refused, reset, timed out while connecting, or the connection closed before
@@ -884,11 +880,7 @@ impl ToolsJson {
 
 /// The JSON body `chat` sends for `req` (for tests and debugging tools).
 pub fn request_json(req: &ChatRequest) -> serde_json::Value {
-    let tools = if req.tools.is_empty() {
-        None
-    } else {
-        tools_raw(&req.tools).ok()
-    };
+    let tools = ToolsJson::default().get(&req.tools).ok().flatten();
     serde_json::to_value(WireRequest::new(req, tools.as_deref())).unwrap_or(serde_json::Value::Null)
 }
 
@@ -1128,20 +1120,15 @@ impl SseParser {
     /// At the end of the stream: the last event if the server did not end it with a blank line.
     pub fn finish(&mut self) -> Result<Option<SseEvent>, String> {
         if self.pos < self.buf.len() {
-            let rest = std::str::from_utf8(&self.buf[self.pos..])
+            let start = std::mem::replace(&mut self.pos, self.buf.len());
+            let rest = std::str::from_utf8(&self.buf[start..])
                 .map_err(|e| format!("stream line is not UTF-8: {e}"))?
-                .trim_end_matches('\r')
-                .to_string();
-            self.pos = self.buf.len();
-            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, &rest) {
+                .trim_end_matches('\r');
+            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, rest) {
                 return Ok(Some(ev));
             }
         }
-        Ok(self.dispatch())
-    }
-
-    fn dispatch(&mut self) -> Option<SseEvent> {
-        dispatch(&mut self.pending, &mut self.has_pending)
+        Ok(dispatch(&mut self.pending, &mut self.has_pending))
     }
 }
 

@@ -266,7 +266,7 @@ pub async fn run_plan(
     let gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
     let (metrics, mut summary) = recorder.finish(end)?;
 
-    if plan.report.trace {
+    if plan.load.keep_trace {
         runner::write_trace(&dir.join("trace.jsonl"), &load.trace)
             .with_context(|| format!("cannot write {}", dir.join("trace.jsonl").display()))?;
     }

@@ -141,10 +141,9 @@ pub fn plot_latency_percentiles(
     title: &str,
     series: &[LatencySeries<'_>],
 ) -> anyhow::Result<()> {
-    let png = render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
+    render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
         draw_percentiles(root, title, series)
-    })?;
-    write_atomically(path, &png)
+    })
 }
 
 /// Plots a latency histogram: bar heights are sample counts over equal-width millisecond buckets.
@@ -155,10 +154,9 @@ pub fn plot_latency_histogram(
     title: &str,
     histogram: &Histogram<u64>,
 ) -> anyhow::Result<()> {
-    let png = render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
+    render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
         draw_histogram(root, title, histogram)
-    })?;
-    write_atomically(path, &png)
+    })
 }
 
 /// Plots the per-second timeline: throughput and errors (calls/s) in the upper panel, p95
@@ -168,10 +166,9 @@ pub fn plot_timeline(
     points: &[TimelinePoint],
     open_periods: &[OpenPeriod],
 ) -> anyhow::Result<()> {
-    let png = render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
+    render(path, PLOT_WIDTH, PLOT_HEIGHT, |root| {
         draw_timeline(root, points, open_periods)
-    })?;
-    write_atomically(path, &png)
+    })
 }
 
 /// Plots this run's cost per model as horizontal bars (USD), most expensive first.
@@ -193,8 +190,7 @@ pub fn plot_cost_by_model(path: &Path, costs: &[ModelCost]) -> anyhow::Result<()
         reference: None,
     };
     let height = bar_chart_height(chart.bars.len());
-    let png = render(path, PLOT_WIDTH, height, |root| draw_bars(root, &chart))?;
-    write_atomically(path, &png)
+    render(path, PLOT_WIDTH, height, |root| draw_bars(root, &chart))
 }
 
 /// Plots the what-if comparison: cost per 1,000 conversations under each model's prices, cheapest
@@ -247,19 +243,18 @@ pub fn plot_price_comparison(path: &Path, rows: &[PriceComparisonRow]) -> anyhow
         reference,
     };
     let height = bar_chart_height(chart.bars.len());
-    let png = render(path, PLOT_WIDTH, height, |root| draw_bars(root, &chart))?;
-    write_atomically(path, &png)
+    render(path, PLOT_WIDTH, height, |root| draw_bars(root, &chart))
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
-/// Draws into an RGB buffer and encodes it as PNG bytes.
+/// Draws a `width` × `height` PNG with `draw` and writes it to `path` atomically.
 fn render(
     path: &Path,
     width: u32,
     height: u32,
     draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<()> {
     ensure_font_registered()?;
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
@@ -279,7 +274,7 @@ fn render(
     )
     .write_image(&rgb, width, height, image::ColorType::Rgb8)
     .with_context(|| format!("encoding {} as PNG", path.display()))?;
-    Ok(png)
+    write_atomically(path, &png)
 }
 
 fn plot_error(e: impl Display) -> anyhow::Error {

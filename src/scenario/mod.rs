@@ -261,8 +261,9 @@ pub struct LoadPlan {
     pub max_conversations: Option<u64>,
     /// How long in-flight conversations may finish after the stop (`grace`, default 10s).
     pub grace: Duration,
-    /// Keep the run's own trace (`report.trace`, default true). Without it the runner holds
-    /// nothing per session, which is what a long soak needs.
+    /// Keep the run's own replayable trace and write it as `trace.jsonl` (`[report] trace`,
+    /// default true). Without it the runner holds nothing per session, which is what a long
+    /// soak needs.
     pub keep_trace: bool,
 }
 
@@ -402,8 +403,6 @@ pub struct ReportPlan {
     pub plots: bool,
     /// Write `index.html` (`html`, default true).
     pub html: bool,
-    /// Write the run's own replayable trace, `trace.jsonl` (`trace`, default true).
-    pub trace: bool,
 }
 
 impl Default for ReportPlan {
@@ -412,7 +411,6 @@ impl Default for ReportPlan {
             out: None,
             plots: true,
             html: true,
-            trace: true,
         }
     }
 }
@@ -706,7 +704,6 @@ impl Check<'_> {
             out: raw.report.out.map(|o| self.resolve(&o)),
             plots: raw.report.plots.unwrap_or(true),
             html: raw.report.html.unwrap_or(true),
-            trace: raw.report.trace.unwrap_or(true),
         };
         let mut thresholds = BTreeMap::new();
         for (metric, cond) in raw.thresholds {

@@ -57,6 +57,15 @@ async fn fail_with(template: ResponseTemplate, stream: bool) -> LlmError {
         .expect_err("the server answered with a failure")
 }
 
+/// The error of one non-streamed call made with `cfg` (no key).
+async fn fail_with_config(cfg: &ClientConfig) -> LlmError {
+    LlmClient::with_key(cfg, None)
+        .expect("client builds")
+        .chat(&request("gpt-4.1", false))
+        .await
+        .expect_err("the call fails")
+}
+
 async fn reply_of(template: ResponseTemplate, stream: bool) -> (ChatReply, Value) {
     let server = serve(template).await;
     let reply = client(&server)
@@ -499,11 +508,7 @@ async fn a_stalled_tls_handshake_is_a_connect_timeout() {
         attempt_timeout: Duration::from_secs(30),
         ..ClientConfig::default()
     };
-    let e = LlmClient::with_key(&cfg, None)
-        .unwrap()
-        .chat(&request("gpt-4.1", false))
-        .await
-        .unwrap_err();
+    let e = fail_with_config(&cfg).await;
     assert_eq!(e.class, ErrorClass::Timeout, "{}", e.message);
     assert!(e.message.contains("connect"), "{}", e.message);
     assert_eq!(e.status, None);
@@ -541,11 +546,7 @@ async fn attempt_timeout_and_refused_connection() {
         attempt_timeout: Duration::from_millis(100),
         ..config(&server)
     };
-    let e = LlmClient::with_key(&cfg, None)
-        .unwrap()
-        .chat(&request("gpt-4.1", false))
-        .await
-        .unwrap_err();
+    let e = fail_with_config(&cfg).await;
     assert_eq!(e.class, ErrorClass::Timeout);
 
     // A port nobody listens on: bind, note the port, close.
@@ -558,11 +559,7 @@ async fn attempt_timeout_and_refused_connection() {
         base_url: format!("http://127.0.0.1:{port}/v1"),
         ..ClientConfig::default()
     };
-    let e = LlmClient::with_key(&cfg, None)
-        .unwrap()
-        .chat(&request("gpt-4.1", false))
-        .await
-        .unwrap_err();
+    let e = fail_with_config(&cfg).await;
     assert_eq!(e.class, ErrorClass::Connection);
     assert_eq!(e.status, None);
 }
