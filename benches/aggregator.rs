@@ -72,12 +72,7 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
             inter_token_gaps_us: (0..60)
                 .map(|i| 8_000 + (i * 37 + id as u32) % 4_000)
                 .collect(),
-            usage: Usage {
-                prompt_tokens: 1_200,
-                cached_tokens: 400,
-                completion_tokens: 60,
-                estimated: false,
-            },
+            usage: Usage::billed(1_200, 400, 60),
             fallback: false,
         }
     };

@@ -134,6 +134,16 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Counts as an endpoint reported them (not estimated).
+    pub fn billed(prompt_tokens: u64, cached_tokens: u64, completion_tokens: u64) -> Self {
+        Usage {
+            prompt_tokens,
+            cached_tokens,
+            completion_tokens,
+            estimated: false,
+        }
+    }
+
     /// Prompt plus completion tokens.
     pub fn total(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens

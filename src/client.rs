@@ -904,15 +904,8 @@ struct WirePromptDetails {
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
-        Usage {
-            prompt_tokens: u.prompt_tokens,
-            cached_tokens: u
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
-            completion_tokens: u.completion_tokens,
-            estimated: false,
-        }
+        let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
+        Usage::billed(u.prompt_tokens, cached.unwrap_or(0), u.completion_tokens)
     }
 }
 

@@ -699,12 +699,11 @@ impl TokenMix {
 
     /// The totals as a [`Usage`].
     pub fn usage(&self) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_tokens,
-            cached_tokens: self.cached_tokens,
-            completion_tokens: self.completion_tokens,
-            estimated: false,
-        }
+        Usage::billed(
+            self.prompt_tokens,
+            self.cached_tokens,
+            self.completion_tokens,
+        )
     }
 }
 
@@ -850,12 +849,7 @@ mod tests {
             provider: None,
             notes: None,
         };
-        let u = Usage {
-            prompt_tokens: 1_000_000,
-            cached_tokens: 400_000,
-            completion_tokens: 100_000,
-            estimated: false,
-        };
+        let u = Usage::billed(1_000_000, 400_000, 100_000);
         // 600k * 2 + 400k * 0.5 + 100k * 8, per million = 1.2 + 0.2 + 0.8
         assert!((p.cost_usd(&u) - 2.2).abs() < 1e-12);
     }

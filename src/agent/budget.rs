@@ -205,15 +205,6 @@ impl Budget {
 mod tests {
     use super::*;
 
-    fn usage(prompt: u64, cached: u64, completion: u64) -> Usage {
-        Usage {
-            prompt_tokens: prompt,
-            cached_tokens: cached,
-            completion_tokens: completion,
-            estimated: false,
-        }
-    }
-
     fn budget(max_tokens: u64, max_steps: u32, warning: f64) -> Budget {
         Budget::new(BudgetConfig {
             max_tokens,
@@ -345,7 +336,7 @@ mod tests {
             let mut b = budget(1000, 100, 0.7);
             if spent > 0 {
                 // spent splits into prompt (cached part included) and completion.
-                b.record(&usage(spent - spent / 4, spent / 8, spent / 4));
+                b.record(&Usage::billed(spent - spent / 4, spent / 8, spent / 4));
             }
             assert_eq!(b.spent_tokens(), spent);
             let got = b.check_before_call(prompt, completion);
@@ -360,19 +351,19 @@ mod tests {
     fn warning_is_reported_once() {
         let mut b = budget(1000, 100, 0.5);
         assert_eq!(b.check_before_call(100, 100), BudgetCheck::Ok);
-        b.record(&usage(100, 0, 50));
+        b.record(&Usage::billed(100, 0, 50));
         assert_eq!(
             b.check_before_call(300, 100),
             BudgetCheck::Warning { projected: 550 }
         );
         assert!(b.warned());
-        b.record(&usage(300, 0, 100));
+        b.record(&Usage::billed(300, 0, 100));
         assert_eq!(b.check_before_call(300, 0), BudgetCheck::Ok);
         // A record without a warning check first still flags the crossing, once.
         let mut b = budget(1000, 100, 0.5);
-        assert!(!b.record(&usage(400, 0, 50)));
-        assert!(b.record(&usage(50, 0, 50)));
-        assert!(!b.record(&usage(10, 0, 10)));
+        assert!(!b.record(&Usage::billed(400, 0, 50)));
+        assert!(b.record(&Usage::billed(50, 0, 50)));
+        assert!(!b.record(&Usage::billed(10, 0, 10)));
         assert!(b.warned());
         assert_eq!(b.check_before_call(10, 10), BudgetCheck::Ok);
     }
@@ -388,12 +379,12 @@ mod tests {
                 break;
             }
             calls += 1;
-            b.record(&usage(10, 0, 10));
+            b.record(&Usage::billed(10, 0, 10));
         }
         assert_eq!((calls, b.steps()), (3, 3));
         // Steps win over tokens: out of steps is reported even when tokens also ran out.
         let mut b = budget(10, 1, 0.9);
-        b.record(&usage(100, 0, 100));
+        b.record(&Usage::billed(100, 0, 100));
         assert_eq!(
             b.check_before_call(1, 0),
             BudgetCheck::MaxSteps { limit: 1 }
@@ -403,10 +394,10 @@ mod tests {
     #[test]
     fn spent_comes_from_reported_usage_with_cached_tokens_inside_prompt() {
         let mut b = budget(10_000, 10, 0.7);
-        b.record(&usage(1200, 1000, 80));
+        b.record(&Usage::billed(1200, 1000, 80));
         b.record(&Usage {
             estimated: true,
-            ..usage(1300, 1100, 90)
+            ..Usage::billed(1300, 1100, 90)
         });
         let s = b.spent();
         assert_eq!(
@@ -417,7 +408,7 @@ mod tests {
         assert_eq!(b.spent_tokens(), 2670);
         assert_eq!(b.remaining_tokens(), 10_000 - 2670);
         // A reply longer than asked can overshoot; remaining saturates at zero.
-        b.record(&usage(9000, 0, 1000));
+        b.record(&Usage::billed(9000, 0, 1000));
         assert_eq!(b.remaining_tokens(), 0);
         assert!(!b.check_before_call(0, 0).allows_call());
     }

@@ -277,6 +277,22 @@ fn render(
     write_atomically(path, &png)
 }
 
+/// The legend box every chart uses: translucent white on a light grey border.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font(font_size))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(plot_error)
+}
+
 fn plot_error(e: impl Display) -> anyhow::Error {
     anyhow!("plotting failed: {e}")
 }
@@ -546,14 +562,7 @@ fn draw_percentiles(
         }
     }
     if legend_needed {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_error)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 15)?;
     }
     Ok(())
 }
@@ -894,13 +903,7 @@ fn draw_timeline(
         }))
         .map_err(plot_error)?;
     }
-    top.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(font(14))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(plot_error)?;
+    draw_legend(&mut top, SeriesLabelPosition::UpperRight, 14)?;
 
     let mut bottom = ChartBuilder::on(&lower)
         .margin(10)
@@ -965,14 +968,7 @@ fn draw_timeline(
         .legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 24, y)], p95_color.stroke_width(3))
         });
-    bottom
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(font(14))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(plot_error)?;
+    draw_legend(&mut bottom, SeriesLabelPosition::UpperRight, 14)?;
 
     // Period labels sit at the foot of the lower panel's shading (clear of both legends), on up
     // to three rows stacked upwards: a label takes the first row where it does not run into the

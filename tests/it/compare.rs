@@ -66,12 +66,7 @@ fn run(scale: u64, base_us: impl Fn(u64) -> u64, prices: PriceTable) -> RunMetri
             error: None,
             ttft: Some(latency / 4),
             inter_token_gaps_us: vec![1_000, 2_000],
-            usage: Usage {
-                prompt_tokens: 1_000 + i,
-                cached_tokens: 0,
-                completion_tokens: 100 + i % 50,
-                estimated: false,
-            },
+            usage: Usage::billed(1_000 + i, 0, 100 + i % 50),
             fallback: false,
         };
         agg.record(&ConversationRecord {

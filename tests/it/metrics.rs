@@ -40,15 +40,6 @@ pub fn prices() -> PriceTable {
     }
 }
 
-fn usage(prompt: u64, cached: u64, completion: u64) -> Usage {
-    Usage {
-        prompt_tokens: prompt,
-        cached_tokens: cached,
-        completion_tokens: completion,
-        estimated: false,
-    }
-}
-
 fn attempt(
     model: &str,
     started: Instant,
@@ -120,8 +111,8 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
     c1.steps = 2;
     c1.budget_warning = true;
     c1.calls = vec![
-        ok_call(1, t0, 100, usage(1000, 200, 100), 50),
-        ok_call(2, t0 + ms(150), 300, usage(1500, 1000, 50), 80),
+        ok_call(1, t0, 100, Usage::billed(1000, 200, 100), 50),
+        ok_call(2, t0 + ms(150), 300, Usage::billed(1500, 1000, 50), 80),
     ];
     c1.tools = vec![ToolRecord {
         name: "calculator".to_string(),
@@ -154,7 +145,7 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         error: None,
         ttft: None,
         inter_token_gaps_us: Vec::new(),
-        usage: usage(2000, 0, 500),
+        usage: Usage::billed(2000, 0, 500),
         fallback: true,
     }];
 
@@ -273,7 +264,7 @@ fn counters_are_exact() {
     assert_eq!(c.conversations_with_threats, 1);
     assert_eq!(c.budget_warnings, 1);
     assert_eq!(c.tools_by_status["ok"], 1);
-    assert_eq!(c.usage, usage(4500, 1200, 650));
+    assert_eq!(c.usage, Usage::billed(4500, 1200, 650));
     assert_eq!(c.unpriced_calls, 0);
     assert_eq!(m.dropped_arrivals, 3);
     assert_eq!(m.session_evictions, 2);
@@ -296,7 +287,7 @@ fn costs_match_hand_computation_and_fallback_is_priced_at_its_own_price() {
     assert_eq!(gpt.errors, 1);
     assert_eq!(ds.calls, 1);
     assert_eq!(ds.fallbacks, 1);
-    assert_eq!(ds.usage, usage(2000, 0, 500));
+    assert_eq!(ds.usage, Usage::billed(2000, 0, 500));
 }
 
 #[test]

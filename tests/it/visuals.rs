@@ -404,12 +404,11 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                 let usage = if error.is_some() {
                     Usage::default()
                 } else {
-                    Usage {
-                        prompt_tokens: prompt,
-                        cached_tokens: if step > 1 { prompt / 2 } else { 0 },
-                        completion_tokens: rng.random_range(60..400u64),
-                        estimated: false,
-                    }
+                    Usage::billed(
+                        prompt,
+                        if step > 1 { prompt / 2 } else { 0 },
+                        rng.random_range(60..400u64),
+                    )
                 };
                 calls.push(CallRecord {
                     step,
