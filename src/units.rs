@@ -11,6 +11,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Sleeps for `d`; a zero duration returns at once. (`tokio::time::sleep` rounds every
+/// deadline up to its next 1 ms tick, so a zero sleep still waited up to a millisecond: with
+/// zero tool latency or zero retry waits that was most of a fast call's time.)
+pub async fn sleep_for(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
 /// A duration written for humans: `"300ms"`, `"1m30s"`, `"2h"`, `"0s"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanDuration(pub Duration);
@@ -242,6 +251,18 @@ serde_via_str!(HumanDuration, DurationRange, CountRange, Rate);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Off the 1 ms tick grid, a zero `tokio::time::sleep` moves the paused clock on by a
+    /// millisecond (checked); `sleep_for` does not sleep at all.
+    #[tokio::test(start_paused = true)]
+    async fn sleep_for_zero_waits_for_no_tick() {
+        tokio::time::advance(Duration::from_micros(300)).await;
+        let t = tokio::time::Instant::now();
+        sleep_for(Duration::ZERO).await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        sleep_for(Duration::from_millis(5)).await;
+        assert!(t.elapsed() >= Duration::from_millis(5));
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -273,10 +273,7 @@ impl Caller {
                             last_err = Some(err);
                             continue 'models;
                         }
-                        // A zero wait would still sleep until tokio's next 1 ms timer tick.
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait).await;
-                        }
+                        crate::units::sleep_for(wait).await;
                         backoff = wait;
                         retries_done += 1;
                     }

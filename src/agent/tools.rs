@@ -286,10 +286,7 @@ impl ToolBox {
                     latency: Duration::ZERO,
                 },
                 Ok((sleep, outcome)) => {
-                    // A zero sleep would still wait for tokio's next 1 ms timer tick.
-                    if !sleep.is_zero() {
-                        tokio::time::sleep(sleep).await;
-                    }
+                    crate::units::sleep_for(sleep).await;
                     let (status, output) = match outcome {
                         Ok(out) => (ToolStatus::Ok, out),
                         Err(e) => (ToolStatus::Error, format!("Error: {e}")),
