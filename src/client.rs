@@ -20,12 +20,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -34,6 +29,8 @@ use crate::agent::record::ErrorClass;
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, ToolCall, ToolSpec, Usage};
 use crate::tokens::Tokenizer;
 
+mod http1;
+
 /// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
 /// pages; a report needs the first lines, not megabytes).
 const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
@@ -41,6 +38,9 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 /// Default of [`ClientConfig::max_connections`]: far more than a real provider lets one key
 /// keep in flight, far fewer than the descriptors and loopback ports a machine has.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// TCP keepalive probes start after this much silence on a connection (what reqwest did).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// An API key. Its `Debug` prints `***`, it has no `Display`, and the client never puts it into
 /// an error message, so it cannot leak into logs or reports by accident.
@@ -378,69 +378,15 @@ pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
     (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
 }
 
-/// The HTTP transport: hyper's pooled client over TCP, with rustls for `https` URLs.
-///
-/// Not reqwest: measured on the zero-latency capacity bench, reqwest's layers (URL re-parsing
-/// for its redirect policy and its response, proxy matching, a boxed service stack) cost about
-/// as much CPU per call as the whole agent stack. A load generator gains nothing from them: it
-/// follows no redirects and goes through no proxy, which would only distort its latencies.
-type Transport =
-    HyperClient<ConnectTimeout<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
-
-/// Bounds a whole connect (DNS, TCP and the TLS handshake) by `timeout`. hyper's own connect
-/// timeout covers TCP only (split between the resolved addresses), so a stalled handshake would
-/// otherwise hold a connection slot until the attempt timeout.
-#[derive(Clone)]
-struct ConnectTimeout<C> {
-    inner: C,
-    timeout: Duration,
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl<C> tower_service::Service<http::Uri> for ConnectTimeout<C>
-where
-    C: tower_service::Service<http::Uri>,
-    C::Error: Into<BoxError>,
-    C::Future: Send + 'static,
-{
-    type Response = C::Response;
-    type Error = BoxError;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, dst: http::Uri) -> Self::Future {
-        let connecting = self.inner.call(dst);
-        let timeout = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(done) => done.map_err(Into::into),
-                // A `TimedOut` I/O error, which `timed_out` classifies as a timeout.
-                Err(_) => Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("connect (DNS, TCP and TLS) took longer than {timeout:?}"),
-                )) as BoxError),
-            }
-        })
-    }
-}
-
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct LlmClient {
-    http: Transport,
+    /// Connections to `{base_url}/chat/completions`; the request head it writes holds the
+    /// content type, the configured extra headers and the key.
+    http: Arc<http1::Pool>,
     base_url: Arc<str>,
     /// `{base_url}/chat/completions`, parsed once.
     uri: http::Uri,
-    /// Sent with every request: content type, the configured extra headers, the key.
-    headers: HeaderMap,
     /// The run's tool list, serialized once.
     tools_json: Arc<ToolsJson>,
     key: Option<ApiKey>,
@@ -482,43 +428,50 @@ impl LlmClient {
             let v = HeaderValue::from_str(value).map_err(|_| bad())?;
             headers.insert(n, v);
         }
-        // The body is JSON whatever the extra headers say.
+        // The body is JSON whatever the extra headers say; `Accept` is set per request.
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.remove(http::header::ACCEPT);
+        headers.remove(http::header::CONTENT_LENGTH);
+        headers.remove(http::header::HOST);
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(
+                USER_AGENT,
+                HeaderValue::from_static(concat!("reactbench/", env!("CARGO_PKG_VERSION"))),
+            );
+        }
         if let Some(k) = &key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
+            let v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
                 ClientBuildError::BadHeader {
                     name: "Authorization".to_string(),
                 }
             })?;
-            // Keeps the value out of hyper's own debug output.
-            v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        tcp.set_keepalive(Some(Duration::from_secs(15)));
-        // `https` URLs go to the TLS layer below, which needs this off.
-        tcp.enforce_http(false);
-        let connector = ConnectTimeout {
-            inner: hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
-                .https_or_http()
-                .enable_all_versions()
-                .wrap_connector(tcp),
-            timeout: config.connect_timeout,
+        let target =
+            http1::Target::new(&uri, &headers).ok_or_else(|| ClientBuildError::BadUrl {
+                url: config.base_url.clone(),
+            })?;
+        let tls = if target.tls {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Some(http1::tls_config(roots)?)
+        } else {
+            None
         };
-        let http = HyperClient::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .pool_idle_timeout(config.pool_idle_timeout)
-            // The idle timeout needs a timer to run on.
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let http = Arc::new(http1::Pool::new(
+            target,
+            tls,
+            http1::PoolConfig {
+                connect_timeout: config.connect_timeout,
+                max_idle: config.pool_max_idle_per_host,
+                idle_timeout: config.pool_idle_timeout,
+                tcp_keepalive: TCP_KEEPALIVE,
+            },
+        ));
         Ok(LlmClient {
             http,
             base_url: Arc::from(base),
             uri,
-            headers,
             tools_json: Arc::default(),
             key,
             attempt_timeout: config.attempt_timeout,
@@ -585,30 +538,27 @@ impl LlmClient {
             LlmError::local(ErrorClass::Other, format!("could not encode request: {e}"))
         };
         let tools = self.tools_json.get(&req.tools).map_err(encode)?;
-        let body = serde_json::to_vec(&WireRequest::new(req, tools.as_deref())).map_err(encode)?;
+        let mut body = Vec::with_capacity(2048);
+        serde_json::to_writer(&mut body, &WireRequest::new(req, tools.as_deref()))
+            .map_err(encode)?;
+        let accept = if req.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        let request = self.http.request_bytes(accept, &body);
         let start = Instant::now();
-        let mut request = http::Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        if req.stream {
-            request
-                .headers_mut()
-                .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        }
-        let resp = self.http.request(request).await.map_err(transport_error)?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let rate_limit = RateLimitInfo::from_headers(resp.headers(), SystemTime::now());
+        let resp = self.http.send(&request).await.map_err(transport_error)?;
+        let status = resp.status;
+        if !(200..300).contains(&status) {
+            let rate_limit = RateLimitInfo::from_headers(&resp.headers, SystemTime::now());
             let location = resp
-                .headers()
+                .headers
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = match resp.into_body().collect().await {
-                Ok(c) => c.to_bytes(),
-                Err(_) => Bytes::new(),
-            };
+            // A body cut short still leaves the status to classify by.
+            let body = resp.body.collect().await.unwrap_or_default();
             let mut err = http_error(status, &String::from_utf8_lossy(&body), rate_limit);
             if (300..400).contains(&status) {
                 // Redirects are not followed: a load test should hit the final URL.
@@ -620,14 +570,13 @@ impl LlmClient {
             return Err(err);
         }
         if req.stream {
-            read_stream(resp.into_body(), status, req, start).await
+            read_stream(resp.body, status, req, start).await
         } else {
             let bytes = resp
-                .into_body()
+                .body
                 .collect()
                 .await
-                .map_err(|e| body_error(&e, status))?
-                .to_bytes();
+                .map_err(|e| body_error(e, status))?;
             parse_completion(&bytes, req, status)
         }
     }
@@ -641,45 +590,22 @@ fn truncate(mut s: String) -> String {
     s
 }
 
-/// `e` and its causes, outermost first.
-fn causes<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(e), |err| err.source())
-}
-
-/// Describes an error with its causes (which name resets and refusals).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    causes(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// True when `e` or one of its causes is an I/O timeout (a connect timeout, say).
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    causes(e).any(|err| {
-        err.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    })
-}
-
-/// No response: refused, reset, timed out while connecting, or the connection closed before
-/// a status line.
-fn transport_error(e: hyper_util::client::legacy::Error) -> LlmError {
-    let class = if timed_out(&e) {
-        ErrorClass::Timeout
-    } else {
-        ErrorClass::Connection
+/// No response: refused, reset, timed out while connecting, closed before a status line, or
+/// something that is not HTTP came back.
+fn transport_error(f: http1::Failure) -> LlmError {
+    let (class, message) = match f {
+        http1::Failure::ConnectTimeout(m) => (ErrorClass::Timeout, m),
+        http1::Failure::Connect(m) | http1::Failure::Closed(m) => (ErrorClass::Connection, m),
+        http1::Failure::BadHead(m) => (ErrorClass::Malformed, m),
     };
-    LlmError::local(class, truncate(error_chain(&e)))
+    LlmError::local(class, truncate(message))
 }
 
 /// The body broke off after a 2xx status: a stream cut, whatever the transport says.
-fn body_error(e: &hyper::Error, status: u16) -> LlmError {
+fn body_error(e: http1::BodyError, status: u16) -> LlmError {
     LlmError {
         status: Some(status),
-        ..LlmError::local(ErrorClass::StreamCut, truncate(error_chain(e)))
+        ..LlmError::local(ErrorClass::StreamCut, truncate(e.0))
     }
 }
 
@@ -973,13 +899,24 @@ fn malformed(status: u16, what: String) -> LlmError {
     }
 }
 
-/// A non-streamed reply body.
-fn parse_completion(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
+/// A non-streamed reply body (`status` is the response's, for the errors). Public for the
+/// benchmarks: every non-streamed call goes through it.
+pub fn parse_completion(
+    bytes: &[u8],
+    req: &ChatRequest,
+    status: u16,
+) -> Result<ChatReply, LlmError> {
     // A well-formed completion parses straight into its typed shape (going through a
     // `serde_json::Value` first was a tenth of the client's time per call); anything else takes
     // the general path, which finds error objects and words the errors.
-    let wire = match serde_json::from_slice::<WireCompletion>(bytes) {
-        Ok(wire) if wire.choices.is_some() => wire,
+    //
+    // The body is checked as UTF-8 once, then parsed as text: `from_slice` validates every
+    // string on its own, which cost a fifth of the parse.
+    let typed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| serde_json::from_str::<WireCompletion>(text).ok());
+    let wire = match typed {
+        Some(wire) if wire.choices.is_some() => wire,
         _ => parse_completion_slowly(bytes, status)?,
     };
     let choice = wire
@@ -1419,9 +1356,27 @@ impl StreamState {
     }
 }
 
+/// A whole SSE body already in memory, parsed as [`LlmClient::chat`] parses a stream as it
+/// arrives (events, chunks, TTFT and gaps, usage). Public for the benchmarks.
+pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
+    let mut parser = SseParser::default();
+    let mut state = StreamState::new(Instant::now());
+    let bad_utf8 = |m: String| malformed(status, m);
+    parser.feed(bytes);
+    while let Some(ev) = parser.next_event().map_err(bad_utf8)? {
+        if state.apply(&ev, status)? {
+            return Ok(state.into_reply(req));
+        }
+    }
+    if let Some(ev) = parser.finish().map_err(bad_utf8)? {
+        state.apply(&ev, status)?;
+    }
+    Ok(state.into_reply(req))
+}
+
 /// Reads an SSE reply incrementally.
 async fn read_stream(
-    mut body: hyper::body::Incoming,
+    mut body: http1::Body<'_>,
     status: u16,
     req: &ChatRequest,
     start: Instant,
@@ -1430,21 +1385,20 @@ async fn read_stream(
     let mut state = StreamState::new(start);
     let bad_utf8 = |m: String| malformed(status, m);
     'read: loop {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                // Trailers carry nothing an SSE client reads.
-                let Ok(bytes) = frame.into_data() else {
-                    continue;
-                };
-                parser.feed(&bytes);
+        match body.next().await {
+            Ok(Some(bytes)) => {
+                parser.feed(bytes);
                 while let Some(ev) = parser.next_event().map_err(bad_utf8)? {
                     if state.apply(&ev, status)? {
+                        // `[DONE]`: what follows is the body's end, if it is here already
+                        // (then the connection is kept); nothing is waited for.
+                        body.finish_buffered();
                         break 'read;
                     }
                 }
             }
-            Some(Err(e)) => return Err(body_error(&e, status)),
-            None => {
+            Err(e) => return Err(body_error(e, status)),
+            Ok(None) => {
                 if let Some(ev) = parser.finish().map_err(bad_utf8)? {
                     state.apply(&ev, status)?;
                 }
