@@ -113,51 +113,119 @@ fn commit(w: csv::Writer<AtomicFile>) -> anyhow::Result<()> {
 /// Streams `calls.csv` and `conversations.csv` as records arrive; [`RecordCsv::finish`] renames
 /// them into place.
 pub struct RecordCsv {
-    calls: csv::Writer<AtomicFile>,
-    conversations: csv::Writer<AtomicFile>,
+    calls: AtomicFile,
+    conversations: AtomicFile,
     run_start: Instant,
-    buf: String,
+    /// The row being built, reused.
+    row: Row,
 }
 
-/// Writes one row's cells through a reused buffer.
-struct Fields<'a> {
-    buf: &'a mut String,
-    w: &'a mut csv::Writer<AtomicFile>,
+/// One CSV row built in a reused buffer, then written whole.
+///
+/// The same bytes the `csv` crate writes (comma, `\n`, a cell quoted only when it holds a
+/// comma, a quote, `\r` or `\n`, quotes doubled), without its per-cell machinery: the streamed
+/// files take thirty-odd cells per conversation on the recorder's one task, and through
+/// `csv::Writer` and `format_args!` they were a sixth of the harness's instructions per call at
+/// full load (callgrind). The files written from the final metrics still use `csv`. The bytes
+/// are pinned by tests that read the files back with the `csv` crate.
+#[derive(Debug, Default)]
+struct Row {
+    bytes: Vec<u8>,
+    /// Cells so far in this row.
+    cells: usize,
 }
 
-impl Fields<'_> {
-    fn put(&mut self, args: std::fmt::Arguments<'_>) -> csv::Result<()> {
-        use std::fmt::Write as _;
-        self.buf.clear();
-        // Writing into a String cannot fail.
-        let _ = self.buf.write_fmt(args);
-        self.w.write_field(self.buf.as_bytes())
+impl Row {
+    fn start(&mut self) {
+        self.bytes.clear();
+        self.cells = 0;
     }
 
-    fn text(&mut self, s: &str) -> csv::Result<()> {
-        self.w.write_field(s)
+    fn sep(&mut self) {
+        if self.cells > 0 {
+            self.bytes.push(b',');
+        }
+        self.cells += 1;
+    }
+
+    fn int(&mut self, n: impl itoa::Integer) {
+        self.sep();
+        self.bytes
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    fn flag(&mut self, b: bool) {
+        self.raw(if b { "true" } else { "false" });
+    }
+
+    /// A cell known to need no quotes (numbers, fixed names).
+    fn raw(&mut self, s: &str) {
+        self.sep();
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+
+    /// Any text, quoted when it must be.
+    fn text(&mut self, s: &str) {
+        self.sep();
+        if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+            self.bytes.push(b'"');
+            for piece in s.split_inclusive('"') {
+                self.bytes.extend_from_slice(piece.as_bytes());
+                if piece.ends_with('"') {
+                    self.bytes.push(b'"');
+                }
+            }
+            self.bytes.push(b'"');
+        } else {
+            self.bytes.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    /// Dollars, unrounded (`Display` of `f64`: the shortest text that reads back the same).
+    fn usd(&mut self, usd: f64) {
+        use std::io::Write as _;
+        self.sep();
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.bytes, "{usd}");
     }
 
     /// Milliseconds with three decimals (microsecond resolution), from integer arithmetic:
     /// `{:.3}` on an `f64` went through the exact float formatter, a tenth of the recorder's
     /// time per row at full load.
-    fn ms(&mut self, d: std::time::Duration) -> csv::Result<()> {
-        self.put(format_args!("{}", Millis(d)))
+    fn ms(&mut self, d: std::time::Duration) {
+        self.sep();
+        let mut cell = [0u8; MILLIS_CELL];
+        self.bytes.extend_from_slice(millis(d, &mut cell));
     }
 
-    fn end(&mut self) -> csv::Result<()> {
-        self.w.write_record(None::<&[u8]>)
+    fn empty(&mut self) {
+        self.sep();
+    }
+
+    /// Ends the row and writes it.
+    fn finish(&mut self, out: &mut AtomicFile) -> std::io::Result<()> {
+        use std::io::Write as _;
+        self.bytes.push(b'\n');
+        out.write_all(&self.bytes)
     }
 }
 
-/// A duration as milliseconds with three decimals, rounded to the nearest microsecond.
-struct Millis(std::time::Duration);
+/// Room for the longest [`millis`] cell (`u128` microseconds / 1000, a point, three digits).
+const MILLIS_CELL: usize = 48;
 
-impl std::fmt::Display for Millis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let us = (self.0.as_nanos() + 500) / 1000;
-        write!(f, "{}.{:03}", us / 1000, us % 1000)
-    }
+/// A duration as milliseconds with three decimals, rounded to the nearest microsecond.
+fn millis(d: std::time::Duration, cell: &mut [u8; MILLIS_CELL]) -> &[u8] {
+    let us = (d.as_nanos() + 500) / 1000;
+    let mut whole = itoa::Buffer::new();
+    let whole = whole.format(us / 1000).as_bytes();
+    let n = whole.len();
+    cell[..n].copy_from_slice(whole);
+    let frac = (us % 1000) as u16;
+    cell[n] = b'.';
+    cell[n + 1] = b'0' + (frac / 100) as u8;
+    cell[n + 2] = b'0' + (frac / 10 % 10) as u8;
+    cell[n + 3] = b'0' + (frac % 10) as u8;
+    &cell[..n + 4]
 }
 
 impl std::fmt::Debug for RecordCsv {
@@ -169,19 +237,24 @@ impl std::fmt::Debug for RecordCsv {
 impl RecordCsv {
     /// Starts both files in `dir` (which must exist); offsets are measured from `run_start`.
     pub fn create(dir: &Path, run_start: Instant) -> anyhow::Result<Self> {
-        let mut calls = csv_writer(AtomicFile::create(dir.join("calls.csv"))?);
-        calls
-            .write_record(CALLS_COLUMNS)
-            .context("cannot write calls.csv")?;
-        let mut conversations = csv_writer(AtomicFile::create(dir.join("conversations.csv"))?);
-        conversations
-            .write_record(CONVERSATIONS_COLUMNS)
-            .context("cannot write conversations.csv")?;
+        let mut row = Row::default();
+        let mut header = |path: std::path::PathBuf, columns: &[&str]| {
+            let mut file = AtomicFile::create(&path)?;
+            row.start();
+            for c in columns {
+                row.text(c);
+            }
+            row.finish(&mut file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            anyhow::Ok(file)
+        };
+        let calls = header(dir.join("calls.csv"), CALLS_COLUMNS)?;
+        let conversations = header(dir.join("conversations.csv"), CONVERSATIONS_COLUMNS)?;
         Ok(RecordCsv {
             calls,
             conversations,
             run_start,
-            buf: String::with_capacity(64),
+            row,
         })
     }
 
@@ -191,13 +264,8 @@ impl RecordCsv {
             .context("cannot write calls.csv or conversations.csv rows")
     }
 
-    fn write_rows(&mut self, rec: &ConversationRecord, prices: &PriceTable) -> csv::Result<()> {
-        // Fields are formatted into one reused buffer: this runs on the single task that owns
-        // the metrics, once per call, so it avoids an allocation per cell.
-        let mut f = Fields {
-            buf: &mut self.buf,
-            w: &mut self.calls,
-        };
+    fn write_rows(&mut self, rec: &ConversationRecord, prices: &PriceTable) -> std::io::Result<()> {
+        let r = &mut self.row;
         let mut usd_total = 0.0;
         for call in &rec.calls {
             let usd = metrics::call_cost_usd(prices, call).unwrap_or(0.0);
@@ -207,63 +275,63 @@ impl RecordCsv {
                 .iter()
                 .filter(|a| !metrics::is_local_refusal(a.error))
                 .count();
-            f.put(format_args!("{}", rec.conversation_id))?;
-            f.put(format_args!("{}", rec.user_id))?;
-            f.put(format_args!("{}", rec.turn))?;
-            f.put(format_args!("{}", call.step))?;
-            f.text(&call.model_asked)?;
-            f.text(call.model_answered.as_deref().unwrap_or(""))?;
-            f.put(format_args!("{sent}"))?;
-            f.put(format_args!("{}", call.retries()))?;
-            f.put(format_args!("{}", call.fallback))?;
+            r.start();
+            r.int(rec.conversation_id);
+            r.int(rec.user_id);
+            r.int(rec.turn);
+            r.int(call.step);
+            r.text(&call.model_asked);
+            r.text(call.model_answered.as_deref().unwrap_or(""));
+            r.int(sent);
+            r.int(call.retries());
+            r.flag(call.fallback);
             match call.status {
-                Some(st) => f.put(format_args!("{st}"))?,
-                None => f.text("")?,
+                Some(st) => r.int(st),
+                None => r.empty(),
             }
-            f.text(call.error.map(ErrorClass::as_str).unwrap_or(""))?;
-            f.ms(call.latency)?;
+            r.raw(call.error.map(ErrorClass::as_str).unwrap_or(""));
+            r.ms(call.latency);
             match call.ttft {
-                Some(t) => f.ms(t)?,
-                None => f.text("")?,
+                Some(t) => r.ms(t),
+                None => r.empty(),
             }
-            f.put(format_args!("{}", call.usage.prompt_tokens))?;
-            f.put(format_args!("{}", call.usage.cached_tokens))?;
-            f.put(format_args!("{}", call.usage.completion_tokens))?;
-            f.put(format_args!("{usd}"))?;
-            f.ms(call.started.saturating_duration_since(self.run_start))?;
-            f.end()?;
+            r.int(call.usage.prompt_tokens);
+            r.int(call.usage.cached_tokens);
+            r.int(call.usage.completion_tokens);
+            r.usd(usd);
+            r.ms(call.started.saturating_duration_since(self.run_start));
+            r.finish(&mut self.calls)?;
         }
         let u = rec.usage();
-        let mut f = Fields {
-            buf: &mut self.buf,
-            w: &mut self.conversations,
-        };
-        f.put(format_args!("{}", rec.conversation_id))?;
-        f.put(format_args!("{}", rec.user_id))?;
-        f.put(format_args!("{}", rec.turn))?;
-        f.text(rec.outcome.as_str())?;
-        f.put(format_args!("{}", rec.steps))?;
-        f.put(format_args!("{}", rec.calls.len()))?;
-        f.put(format_args!("{}", rec.tools.len()))?;
-        f.ms(rec.started.saturating_duration_since(self.run_start))?;
-        f.ms(rec.latency)?;
+        r.start();
+        r.int(rec.conversation_id);
+        r.int(rec.user_id);
+        r.int(rec.turn);
+        r.raw(rec.outcome.as_str());
+        r.int(rec.steps);
+        r.int(rec.calls.len());
+        r.int(rec.tools.len());
+        r.ms(rec.started.saturating_duration_since(self.run_start));
+        r.ms(rec.latency);
         match rec.intended_start {
-            Some(i) => f.ms((rec.started + rec.latency).saturating_duration_since(i))?,
-            None => f.text("")?,
+            Some(i) => r.ms((rec.started + rec.latency).saturating_duration_since(i)),
+            None => r.empty(),
         }
-        f.put(format_args!("{}", u.prompt_tokens))?;
-        f.put(format_args!("{}", u.cached_tokens))?;
-        f.put(format_args!("{}", u.completion_tokens))?;
-        f.put(format_args!("{usd_total}"))?;
-        f.text(&rec.sanitizer_threats.join(";"))?;
-        f.put(format_args!("{}", rec.budget_warning))?;
-        f.end()
+        r.int(u.prompt_tokens);
+        r.int(u.cached_tokens);
+        r.int(u.completion_tokens);
+        r.usd(usd_total);
+        r.text(&rec.sanitizer_threats.join(";"));
+        r.flag(rec.budget_warning);
+        r.finish(&mut self.conversations)
     }
 
     /// Flushes both files and renames them into place.
     pub fn finish(self) -> anyhow::Result<()> {
-        commit(self.calls).context("cannot finish calls.csv")?;
-        commit(self.conversations).context("cannot finish conversations.csv")
+        self.calls.commit().context("cannot finish calls.csv")?;
+        self.conversations
+            .commit()
+            .context("cannot finish conversations.csv")
     }
 }
 
@@ -435,8 +503,51 @@ pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::Millis;
+    use super::{MILLIS_CELL, Row, millis};
     use std::time::Duration;
+
+    /// The hand-built rows are byte for byte what the `csv` crate writes for the same cells.
+    #[test]
+    fn rows_are_what_the_csv_crate_writes() {
+        let texts = [
+            "plain",
+            "",
+            "with,comma",
+            "say \"hi\"",
+            "\"",
+            "two\nlines",
+            "cr\r",
+            "ignore_previous;dan_jailbreak",
+            "tôi, \"bạn\"",
+            " leading space",
+        ];
+        let mut row = Row::default();
+        row.start();
+        row.empty();
+        for t in texts {
+            row.text(t);
+            row.int(42_u64);
+        }
+        row.flag(true);
+        row.usd(0.000_012_5);
+        row.ms(Duration::from_micros(1_234_567));
+        row.empty();
+        row.bytes.push(b'\n');
+
+        let mut want = csv::Writer::from_writer(Vec::new());
+        let mut cells: Vec<String> = vec![String::new()];
+        for t in texts {
+            cells.push(t.to_string());
+            cells.push("42".to_string());
+        }
+        cells.extend(["true", "0.0000125", "1234.567", ""].map(String::from));
+        want.write_record(&cells).unwrap();
+        let want = want.into_inner().unwrap();
+        assert_eq!(
+            String::from_utf8(row.bytes).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
+    }
 
     #[test]
     fn millis_have_three_decimals_rounded_to_the_microsecond() {
@@ -451,9 +562,12 @@ mod tests {
                 Duration::from_secs(3_600) + Duration::from_micros(42),
                 "3600000.042",
             ),
+            // The longest duration there is still fits the cell.
+            (Duration::MAX, "18446744073709551616000.000"),
         ];
         for (d, want) in cases {
-            assert_eq!(Millis(d).to_string(), want, "{d:?}");
+            let mut cell = [0u8; MILLIS_CELL];
+            assert_eq!(millis(d, &mut cell), want.as_bytes(), "{d:?}");
             // The same text the float formatter gives away from half-microsecond ties.
             if d.as_nanos() % 1000 != 500 {
                 assert_eq!(format!("{:.3}", d.as_secs_f64() * 1000.0), want, "{d:?}");
