@@ -14,7 +14,6 @@
 //! Cost: one `std::sync::Mutex` held for a few instructions per call, never across an await.
 //! A [`Permit`] dropped without an outcome (a cancelled call) frees its half-open probe slot.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -444,7 +443,8 @@ impl Breaker {
 #[derive(Debug)]
 pub struct BreakerRegistry {
     config: BreakerConfig,
-    map: RwLock<HashMap<String, HashMap<String, Arc<Breaker>>>>,
+    /// foldhash: looked up twice per call with names from the scenario, not from traffic.
+    map: RwLock<foldhash::HashMap<String, foldhash::HashMap<String, Arc<Breaker>>>>,
 }
 
 impl BreakerRegistry {
@@ -452,7 +452,7 @@ impl BreakerRegistry {
     pub fn new(config: BreakerConfig) -> Self {
         BreakerRegistry {
             config,
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::default(),
         }
     }
 

@@ -17,7 +17,6 @@
 //!   intermediate tool steps, so its memory stays bounded by the number of turns.
 //! - A 400 `context_length_exceeded` triggers one harder truncation and one retry of the call.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -260,7 +259,8 @@ pub struct Agent {
     /// Prompt tokens of the system message (see [`Agent::message_tokens`]).
     system_prompt_tokens: u64,
     /// Prompt tokens of user messages seen so far, by text (see [`Agent::message_tokens`]).
-    prompt_tokens: Mutex<HashMap<String, u64>>,
+    /// (foldhash: the keys are the scenario's own prompts.)
+    prompt_tokens: Mutex<foldhash::HashMap<String, u64>>,
     tool_specs: Arc<[ToolSpec]>,
     tool_spec_tokens: u64,
     spend: Option<Arc<SpendCap>>,
@@ -328,7 +328,7 @@ impl Agent {
             tokenizer,
             system_prompt,
             system_prompt_tokens,
-            prompt_tokens: Mutex::new(HashMap::new()),
+            prompt_tokens: Mutex::default(),
             tool_specs,
             tool_spec_tokens,
             spend,

@@ -546,9 +546,15 @@ impl Sanitizer {
             score += self.config.truncation_weight;
         }
 
-        let matched = self.set.matches(&cleaned);
+        // Most traffic is benign: a plain `is_match` stops at the first hit and skips the
+        // overlapping search that `matches` runs over the whole text to find every pattern.
+        let matched: Vec<usize> = if self.set.is_match(&cleaned) {
+            self.set.matches(&cleaned).into_iter().collect()
+        } else {
+            Vec::new()
+        };
         let mut redact: Vec<usize> = Vec::new();
-        for index in matched.iter() {
+        for index in matched {
             let entry = &self.entries[index];
             if entry.kind == ThreatKind::DangerousFunction && source == Source::ToolOutput {
                 continue;
