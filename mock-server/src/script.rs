@@ -291,16 +291,18 @@ pub fn reply(
         .and_then(|f| f.get("name"))
         .and_then(Value::as_str);
     let native = !input.tools.is_empty() && !choice_none;
-    let tools: Vec<String> = if native {
+    let listed;
+    let tools: Vec<&str> = if native {
         input
             .tools
             .iter()
-            .map(|t| t.function.name.clone())
+            .map(|t| t.function.name.as_str())
             .collect()
     } else if choice_none {
         Vec::new()
     } else {
-        text_tools(input.messages)
+        listed = text_tools(input.messages);
+        listed.iter().map(String::as_str).collect()
     };
     let mut turn = turn(seed, input.messages, config.tool_steps);
     if input.tool_choice.and_then(Value::as_str) == Some("required") && native {
@@ -319,7 +321,7 @@ pub fn reply(
         } else if let Some(f) = forced {
             f.to_string()
         } else {
-            tools[rng.range(0, tools.len() as u64 - 1) as usize].clone()
+            tools[rng.range(0, tools.len() as u64 - 1) as usize].to_string()
         };
         let arg = if dangerous {
             "all records".to_string()

@@ -4,7 +4,11 @@
 //! tokens of a reply with one more when its usage object is handed to the connection; no lock
 //! is held across an await. The counted events are documented on [`StatsSnapshot`]'s fields.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Counters keyed by status codes, fault names and the models of the scenario: no chosen-key
+/// defence needed, so foldhash instead of SipHash (hashing was most of recording an outcome).
+type HashMap<K, V> = foldhash::HashMap<K, V>;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -10,7 +10,6 @@
 //! cached (keyed by a 64-bit hash of the text) in a few sharded maps; a shard is cleared when it
 //! grows past its bound, so memory stays bounded whatever the traffic.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tiktoken_rs::CoreBPE;
@@ -81,7 +80,8 @@ pub struct PromptCount {
 
 /// Counts tokens of texts, remembering recent texts.
 pub struct TokenCounter {
-    shards: Vec<Mutex<HashMap<u64, u32>>>,
+    /// Keyed by a 64-bit hash of the text already: foldhash, not SipHash, on top.
+    shards: Vec<Mutex<foldhash::HashMap<u64, u32>>>,
 }
 
 impl Default for TokenCounter {
@@ -94,7 +94,7 @@ impl TokenCounter {
     /// An empty cache. Loads nothing: the vocabularies are process-wide singletons.
     pub fn new() -> TokenCounter {
         TokenCounter {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
