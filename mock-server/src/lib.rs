@@ -120,6 +120,7 @@
 //! and `retry-after-ms`.
 
 pub mod config;
+mod json;
 pub mod latency;
 pub mod limits;
 pub mod rng;

@@ -36,7 +36,7 @@ pub struct Reply {
 /// Everything the script reads from a request.
 pub struct ScriptInput<'a> {
     /// The conversation.
-    pub messages: &'a [Message],
+    pub messages: &'a [Message<'a>],
     /// Tools offered natively.
     pub tools: &'a [Tool],
     /// `tool_choice` as sent.
@@ -491,7 +491,7 @@ mod tests {
         }
     }
 
-    fn msgs(json: &str) -> Vec<Message> {
+    fn msgs(json: &str) -> Vec<Message<'_>> {
         serde_json::from_str(json).expect("test messages parse")
     }
 
@@ -552,9 +552,8 @@ mod tests {
                     "",
                     r#",{"role":"assistant","content":"x"},{"role":"user","content":"Observation: 1"}"#,
                 ] {
-                    let m = msgs(&format!(
-                        r#"[{sys},{{"role":"user","content":"q{seed}"}}{tail}]"#
-                    ));
+                    let text = format!(r#"[{sys},{{"role":"user","content":"q{seed}"}}{tail}]"#);
+                    let m = msgs(&text);
                     let cfg = ScriptConfig {
                         tool_steps: CountRange { min: 0, max: 2 },
                         ..ScriptConfig::default()

@@ -22,7 +22,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -32,13 +31,13 @@ use tokio::time::Instant;
 use crate::config::{FaultKind, MockConfig, ModelSettings};
 use crate::latency;
 use crate::limits::{LimitHeaders, Limiter, go_duration};
-use crate::rng::{SplitMix, combine};
+use crate::rng::{SplitMix, combine, hash_bytes};
 use crate::script::{self, Reply, ScriptInput};
 use crate::stats::{Outcome, Stats};
 use crate::tokens::{self, TokenCounter};
 use crate::wire::{
-    self, ChatRequest, Choice, Chunk, ChunkChoice, Completion, Delta, ErrorBody, ErrorDetail,
-    FunctionDelta, ReplyMessage, ToolCallDelta,
+    self, ChatRequest, Choice, ChunkChoice, ChunkWriter, Completion, Delta, ErrorBody, ErrorDetail,
+    FunctionDelta, ReplyMessage, Tool, ToolCallDelta,
 };
 
 /// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
@@ -61,6 +60,7 @@ pub struct State {
     /// Ground-truth counters.
     pub stats: Stats,
     tokens: TokenCounter,
+    tools: ToolCache,
     limiter: Limiter,
     start: Instant,
     shutdown: watch::Receiver<bool>,
@@ -94,6 +94,7 @@ impl State {
             settings,
             stats: Stats::default(),
             tokens: TokenCounter::new(),
+            tools: ToolCache::default(),
             limiter: Limiter::default(),
             start: Instant::now(),
             shutdown,
@@ -126,6 +127,45 @@ impl State {
             .outages
             .iter()
             .find(|o| (o.model == model || o.model == "*") && o.from <= t && t < o.to)
+    }
+}
+
+/// Most distinct `tools` lists kept parsed (a run offers one or a few); past it the cache
+/// starts over.
+const TOOL_LISTS: usize = 64;
+
+/// Parsed `tools` lists by their JSON text. An agent sends the same tools with every request,
+/// and parsing them (names, schemas kept as text) was a fifth of parsing a request.
+#[derive(Default)]
+struct ToolCache {
+    /// By a hash of the text: the text itself (compared on every hit) and its tools.
+    lists: std::sync::Mutex<foldhash::HashMap<u64, ToolList>>,
+}
+
+/// A `tools` text and the tools it lists.
+type ToolList = (Box<str>, Arc<[Tool]>);
+
+impl ToolCache {
+    /// The tools of `text` (a request's `tools` value), parsed once per distinct text.
+    fn get(&self, text: &str) -> Result<Arc<[Tool]>, serde_json::Error> {
+        let key = hash_bytes(0x7001_5eed, text.as_bytes());
+        let lock = || {
+            self.lists
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((seen, tools)) = lock().get(&key)
+            && **seen == *text
+        {
+            return Ok(Arc::clone(tools));
+        }
+        let tools: Arc<[Tool]> = wire::parse_tools(text)?.into();
+        let mut lists = lock();
+        if lists.len() >= TOOL_LISTS {
+            lists.clear();
+        }
+        lists.insert(key, (Box::from(text), Arc::clone(&tools)));
+        Ok(tools)
     }
 }
 
@@ -457,6 +497,24 @@ async fn chat(
             return Ok(finish(state, outcome, r));
         }
     };
+    let tools = match request.tools {
+        None => Arc::from(Vec::new()),
+        Some(raw) => match state.tools.get(raw.get()) {
+            Ok(tools) => tools,
+            Err(e) => {
+                let r = invalid(
+                    &format!(
+                        "We could not parse the JSON body of your request (tools: {e}). Send \
+                         `tools` as an array of {{\"type\": \"function\", \"function\": \
+                         {{\"name\": ...}}}} objects."
+                    ),
+                    Some("tools"),
+                    None,
+                );
+                return Ok(finish(state, outcome, r));
+            }
+        },
+    };
     let Some(model) = request.model.as_deref() else {
         let r = invalid(
             "Missing required parameter: 'model'.",
@@ -486,7 +544,7 @@ async fn chat(
     if let Some((i, m)) = messages
         .iter()
         .enumerate()
-        .find(|(_, m)| !ROLES.contains(&m.role.as_str()))
+        .find(|(_, m)| !ROLES.contains(&m.role.as_ref()))
     {
         let r = invalid(
             &format!(
@@ -638,7 +696,7 @@ async fn chat(
         encoding,
         &ScriptInput {
             messages,
-            tools: &request.tools,
+            tools: &tools,
             tool_choice: request.tool_choice.as_ref(),
             max_tokens,
             want_pieces: request.stream,
@@ -682,11 +740,10 @@ async fn chat(
     }
     outcome.dangerous = reply.dangerous;
 
-    let id = format!(
-        "chatcmpl-{:016x}{:08x}",
-        combine(config.seed, seq),
-        seq as u32
-    );
+    let mut id = String::with_capacity(33);
+    id.push_str("chatcmpl-");
+    push_hex(&mut id, combine(config.seed, seq), 16);
+    push_hex(&mut id, u64::from(seq as u32), 8);
     let created = unix_now();
     let usage = wire::Usage::new(
         prompt.prompt_tokens,
@@ -734,7 +791,7 @@ async fn chat(
         };
         // Sized for a typical reply at once instead of growing from 128 bytes.
         let mut body = Vec::with_capacity(1024);
-        let _ = serde_json::to_writer(&mut body, &completion);
+        completion.write_json(&mut body);
         let wait = latency::total(settings, reply.completion_tokens, &mut rng);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -774,9 +831,27 @@ async fn chat(
             }
         }
     };
-    set_header(&mut r, "x-request-id", &format!("req_{seq:x}"));
+    let mut request_id = String::with_capacity(20);
+    request_id.push_str("req_");
+    push_hex(&mut request_id, seq, 1);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        // A constant name: `insert` with a `&str` name validates it anew on every request.
+        const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+        r.headers_mut().insert(X_REQUEST_ID, v);
+    }
     add_limit_headers(&mut r, &limit_headers);
     Ok(finish(state, outcome, r))
+}
+
+/// Appends `n` in lowercase hex, zero-padded to at least `width` digits (`format!("{n:0w$x}")`
+/// without the formatting machinery, twice per request).
+fn push_hex(out: &mut String, n: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (16 - n.leading_zeros() as usize / 4).max(1).max(width);
+    for i in (0..digits).rev() {
+        let nibble = if i < 16 { (n >> (4 * i)) & 0xf } else { 0 };
+        out.push(char::from(DIGITS[nibble as usize]));
+    }
 }
 
 struct StreamPlan<'a> {
@@ -796,30 +871,34 @@ struct Event {
     usage: bool,
 }
 
-fn sse<T: Serialize>(value: &T) -> Bytes {
+/// One SSE event holding a chunk with these choices and usage.
+fn sse(writer: &ChunkWriter, choices: &[ChunkChoice<'_>], usage: Option<&wire::Usage>) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"data: ");
+    writer.write(&mut out, choices, usage);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// One SSE event holding an error object.
+fn sse_error(body: &ErrorBody<'_>) -> Bytes {
     let mut out = b"data: ".to_vec();
-    let _ = serde_json::to_writer(&mut out, value);
+    let _ = serde_json::to_writer(&mut out, body);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
 
 /// Every event of a stream in order, with the latency model's delays, after faults.
 fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
+    let writer = ChunkWriter::new(p.id, "chat.completion.chunk", p.created, p.model, None);
     let chunk = |delta: Delta<'_>, finish: Option<&'static str>| {
-        sse(&Chunk {
-            id: p.id,
-            object: "chat.completion.chunk",
-            created: p.created,
-            model: p.model,
-            system_fingerprint: None,
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-            }],
-            usage: None,
-        })
+        let choice = ChunkChoice {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason: finish,
+        };
+        sse(&writer, &[choice], None)
     };
     let mut events = Vec::with_capacity(p.reply.pieces.len() + 4);
     let first = latency::first_token(p.settings, rng);
@@ -907,15 +986,7 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
     if let Some(usage) = p.usage {
         events.push(Event {
             delay: Duration::ZERO,
-            data: sse(&Chunk {
-                id: p.id,
-                object: "chat.completion.chunk",
-                created: p.created,
-                model: p.model,
-                system_fingerprint: None,
-                choices: Vec::new(),
-                usage: Some(usage),
-            }),
+            data: sse(&writer, &[], Some(&usage)),
             usage: true,
         });
     }
@@ -944,7 +1015,7 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
             events.truncate(half);
             events.push(Event {
                 delay: Duration::ZERO,
-                data: sse(&ErrorBody {
+                data: sse_error(&ErrorBody {
                     error: ErrorDetail {
                         message: "The server had an error while processing your request. Sorry \
                                   about that!",
@@ -1047,5 +1118,19 @@ pub fn display_addr(addr: SocketAddr) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
         addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_as_format_writes_it() {
+        for n in [0u64, 1, 0xf, 0x10, 0xdead_beef, u64::MAX, 1 << 63] {
+            for width in [1, 8, 16, 20] {
+                let mut s = String::new();
+                super::push_hex(&mut s, n, width);
+                assert_eq!(s, format!("{n:0width$x}"), "{n} {width}");
+            }
+        }
     }
 }

@@ -52,11 +52,15 @@ impl Encoding {
 /// The vocabulary for `model` (provider prefixes such as `openai/` are ignored).
 pub fn encoding_for(model: &str) -> Encoding {
     let name = model.rsplit('/').next().unwrap_or(model);
-    let lower = name.to_ascii_lowercase();
-    let cl100k = (lower.starts_with("gpt-4") || lower.starts_with("gpt-3.5"))
-        && !lower.starts_with("gpt-4o")
-        && !lower.starts_with("gpt-4.1")
-        && !lower.starts_with("gpt-4.5");
+    // Case-insensitive prefixes without lowercasing a copy (this runs on every request).
+    let starts = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let cl100k = (starts("gpt-4") || starts("gpt-3.5"))
+        && !starts("gpt-4o")
+        && !starts("gpt-4.1")
+        && !starts("gpt-4.5");
     if cl100k {
         Encoding::Cl100kBase
     } else {
@@ -123,7 +127,7 @@ impl TokenCounter {
     /// Tokens of one message including the per-message overhead.
     pub fn message_tokens(&self, bpe: &'static CoreBPE, m: &Message) -> u64 {
         // Role names are one token each in both vocabularies; skip the cache for them.
-        let role = match m.role.as_str() {
+        let role = match m.role.as_ref() {
             "system" | "user" | "assistant" | "tool" => 1,
             _ => self.count(bpe, &m.role),
         };
@@ -186,7 +190,7 @@ pub fn cached_tokens(prefix: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn msgs(json: &str) -> Vec<Message> {
+    fn msgs(json: &str) -> Vec<Message<'_>> {
         serde_json::from_str(json).expect("test messages parse")
     }
 
@@ -231,6 +235,10 @@ mod tests {
             ("gpt-4", cl100k),
             ("gpt-3.5-turbo", cl100k),
             ("deepseek-v3.2", o200k),
+            ("GPT-4-Turbo", cl100k),
+            ("GPT-4O", o200k),
+            ("gpt", o200k),
+            ("", o200k),
         ] {
             assert_eq!(bpe_for(model) as *const CoreBPE, want, "{model}");
         }
@@ -244,9 +252,9 @@ mod tests {
         let c = TokenCounter::new();
         let bpe = bpe_for("gpt-4.1");
         let long = "word ".repeat(1500);
-        let m = msgs(&format!(
-            r#"[{{"role":"system","content":"{long}"}},{{"role":"user","content":"hi"}}]"#
-        ));
+        let text =
+            format!(r#"[{{"role":"system","content":"{long}"}},{{"role":"user","content":"hi"}}]"#);
+        let m = msgs(&text);
         let p = c.prompt(bpe, &m, PromptCaching::Openai);
         let sys = 3 + c.count(bpe, "system") + c.count(bpe, &long);
         assert_eq!(p.cached_tokens, sys / 128 * 128);

@@ -243,6 +243,52 @@ async fn native_tool_calls_then_final_answer_non_streaming() {
     h.shutdown().await;
 }
 
+/// Tool lists are parsed once per distinct text and kept: requests offering different tools
+/// (one server shared by two agents) each get calls to their own tools, with their own
+/// argument keys, and a malformed list is a 400 naming `tools` that caches nothing.
+#[tokio::test]
+async fn each_request_gets_its_own_tool_list() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 1, max: 1 };
+    let (h, c) = start(cfg).await;
+    let only = |name: &str, key: &str| {
+        json!([{"type": "function", "function": {"name": name, "parameters":
+            {"type": "object", "properties": {key: {"type": "string"}}, "required": [key]}}}])
+    };
+    for round in 0..3 {
+        for (name, key) in [("lookup", "key"), ("weather", "city"), ("search", "query")] {
+            let body = json!({"model": "gpt-4.1", "messages": [user(&format!("q{round}"))],
+                "tools": only(name, key)});
+            let (status, v) = post_json(&h, &c, &body).await;
+            assert_eq!(status, 200, "{v}");
+            let call = &v["choices"][0]["message"]["tool_calls"][0]["function"];
+            assert_eq!(call["name"], name, "round {round}");
+            let args: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+            assert!(args[key].is_string(), "{args}");
+        }
+    }
+    let (status, v) = post_json(
+        &h,
+        &c,
+        &json!({"model": "gpt-4.1", "messages": [user("x")], "tools": [{"function": 5}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(v["error"]["param"], "tools");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("tools"),
+        "{v}"
+    );
+    let (status, _) = post_json(
+        &h,
+        &c,
+        &json!({"model": "gpt-4.1", "messages": [user("x")], "tools": null}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn native_tool_calls_stream_as_fragments() {
     let mut cfg = fast();
