@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
                     let mut events = 0usize;
                     for piece in body.chunks(chunk) {
                         p.feed(piece);
-                        while let Ok(Some(ev)) = p.next_event() {
+                        while let Ok(Some(ev)) = p.next_event_ref() {
                             events += ev.data.len();
                         }
                     }

@@ -1003,20 +1003,62 @@ pub struct SseEvent {
     pub data: String,
 }
 
+impl SseEvent {
+    /// A borrowed view.
+    pub fn borrowed(&self) -> SseEventRef<'_> {
+        SseEventRef {
+            event: self.event.as_deref(),
+            data: &self.data,
+        }
+    }
+}
+
+/// A server-sent event borrowed from the [`SseParser`] that found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    /// The `event:` field, if any.
+    pub event: Option<&'a str>,
+    /// The `data:` lines, joined with newlines.
+    pub data: &'a str,
+}
+
+impl SseEventRef<'_> {
+    /// An owned copy.
+    pub fn to_event(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.map(str::to_string),
+            data: self.data.to_string(),
+        }
+    }
+}
+
 /// An incremental SSE parser: feed it bytes as they arrive, take events as they complete.
 /// Lines are split only at `\n` (a trailing `\r` is dropped), so a multi-byte character split
 /// across network chunks is never cut.
+///
+/// An event of one `data:` line (every event of a chat stream) is handed out as a slice of
+/// the bytes fed, not copied: memchr for the lines, no `String` per line or per event (those
+/// were the largest costs of a streamed call after the chunks' JSON).
 #[derive(Debug, Default)]
 pub struct SseParser {
     buf: Vec<u8>,
     pos: usize,
-    pending: SseEvent,
+    /// The pending event's `data:` lines, once copied out of `buf`.
+    data: String,
+    /// The pending event's only `data:` line so far, still in `buf` (start, end).
+    line: Option<(usize, usize)>,
+    /// The pending event's `event:` field.
+    event: Option<String>,
+    /// A `data:` or `event:` field has arrived since the last event.
     has_pending: bool,
+    /// An event was handed out: the pending state is reset before reading on.
+    dispatched: bool,
 }
 
 impl SseParser {
     /// Appends bytes from the network.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.reset_if_dispatched();
         if self.pos > 0 && self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -1029,75 +1071,120 @@ impl SseParser {
 
     /// The next complete event, if one is buffered. `Err` holds a line that is not UTF-8.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, String> {
-        // memchr and a borrowed line: a byte-by-byte search and a `String` per line were the
-        // largest costs of a streamed call.
+        Ok(self.next_event_ref()?.map(|e| e.to_event()))
+    }
+
+    /// [`SseParser::next_event`], borrowed: valid until the parser is used again.
+    pub fn next_event_ref(&mut self) -> Result<Option<SseEventRef<'_>>, String> {
+        self.reset_if_dispatched();
         while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.pos..]) {
-            let line_end = self.pos + nl;
-            let mut line = &self.buf[self.pos..line_end];
-            self.pos = line_end + 1;
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
+            let start = self.pos;
+            let mut end = start + nl;
+            self.pos = end + 1;
+            if end > start && self.buf[end - 1] == b'\r' {
+                end -= 1;
             }
-            let line =
-                std::str::from_utf8(line).map_err(|e| format!("stream line is not UTF-8: {e}"))?;
-            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, line) {
-                return Ok(Some(ev));
+            if start == end {
+                if self.has_pending {
+                    return Ok(Some(self.dispatch()));
+                }
+                continue;
             }
+            self.take_field(start, end)?;
+        }
+        // Out of whole lines: a line still in `buf` is copied, since `feed` may move `buf`.
+        if let Some((s, e)) = self.line.take() {
+            let text = std::str::from_utf8(&self.buf[s..e]).unwrap_or_default();
+            self.data.push_str(text);
         }
         Ok(None)
     }
 
     /// At the end of the stream: the last event if the server did not end it with a blank line.
     pub fn finish(&mut self) -> Result<Option<SseEvent>, String> {
+        self.reset_if_dispatched();
         if self.pos < self.buf.len() {
             let start = std::mem::replace(&mut self.pos, self.buf.len());
-            let rest = std::str::from_utf8(&self.buf[start..])
-                .map_err(|e| format!("stream line is not UTF-8: {e}"))?
-                .trim_end_matches('\r');
-            if let Some(ev) = take_line(&mut self.pending, &mut self.has_pending, rest) {
-                return Ok(Some(ev));
+            let mut end = self.buf.len();
+            if self.buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+            if start < end {
+                self.take_field(start, end)?;
             }
         }
-        Ok(dispatch(&mut self.pending, &mut self.has_pending))
+        Ok(self.has_pending.then(|| self.dispatch().to_event()))
     }
-}
 
-/// Ends the pending event, if there is one.
-fn dispatch(pending: &mut SseEvent, has_pending: &mut bool) -> Option<SseEvent> {
-    if !*has_pending {
-        return None;
+    fn reset_if_dispatched(&mut self) {
+        if std::mem::take(&mut self.dispatched) {
+            self.data.clear();
+            self.line = None;
+            self.event = None;
+            self.has_pending = false;
+        }
     }
-    *has_pending = false;
-    Some(std::mem::take(pending))
-}
 
-/// Applies one line to the pending event; a blank line ends it.
-fn take_line(pending: &mut SseEvent, has_pending: &mut bool, line: &str) -> Option<SseEvent> {
-    if line.is_empty() {
-        return dispatch(pending, has_pending);
-    }
-    if line.starts_with(':') {
-        return None;
-    }
-    let (field, value) = match line.split_once(':') {
-        Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-        None => (line, ""),
-    };
-    match field {
-        "data" => {
-            if *has_pending && !pending.data.is_empty() {
-                pending.data.push('\n');
+    /// Applies the non-blank line `buf[start..end]` to the pending event.
+    fn take_field(&mut self, start: usize, end: usize) -> Result<(), String> {
+        let line = std::str::from_utf8(&self.buf[start..end])
+            .map_err(|e| format!("stream line is not UTF-8: {e}"))?;
+        if line.starts_with(':') {
+            return Ok(());
+        }
+        let (field, value_start) = match memchr::memchr(b':', line.as_bytes()) {
+            Some(colon) => {
+                let space = usize::from(line.as_bytes().get(colon + 1) == Some(&b' '));
+                (&line[..colon], start + colon + 1 + space)
             }
-            pending.data.push_str(value);
-            *has_pending = true;
+            None => (line, end),
+        };
+        match field {
+            "data" => {
+                if !self.has_pending_data() {
+                    self.line = Some((value_start, end));
+                } else {
+                    if let Some((s, e)) = self.line.take() {
+                        let first = std::str::from_utf8(&self.buf[s..e]).unwrap_or_default();
+                        self.data.push_str(first);
+                    }
+                    if !self.data.is_empty() {
+                        self.data.push('\n');
+                    }
+                    let value =
+                        std::str::from_utf8(&self.buf[value_start..end]).unwrap_or_default();
+                    self.data.push_str(value);
+                }
+                self.has_pending = true;
+            }
+            "event" => {
+                let value = std::str::from_utf8(&self.buf[value_start..end]).unwrap_or_default();
+                self.event = Some(value.to_string());
+                self.has_pending = true;
+            }
+            _ => {}
         }
-        "event" => {
-            pending.event = Some(value.to_string());
-            *has_pending = true;
-        }
-        _ => {}
+        Ok(())
     }
-    None
+
+    /// True once a `data:` line of the pending event has arrived.
+    fn has_pending_data(&self) -> bool {
+        self.line.is_some() || !self.data.is_empty()
+    }
+
+    /// Hands out the pending event; its state is reset at the next call.
+    fn dispatch(&mut self) -> SseEventRef<'_> {
+        self.dispatched = true;
+        let data = match self.line {
+            // Checked as UTF-8 when its line was read.
+            Some((s, e)) => std::str::from_utf8(&self.buf[s..e]).unwrap_or_default(),
+            None => self.data.as_str(),
+        };
+        SseEventRef {
+            event: self.event.as_deref(),
+            data,
+        }
+    }
 }
 
 /// An optional string borrowed from the input when it has no escapes. (Serde borrows a plain
@@ -1183,6 +1270,35 @@ struct StreamState {
     ttft: Option<Duration>,
     last_delta: Option<Instant>,
     gaps_us: Vec<u32>,
+    /// What every chunk of this stream has begun with so far, up to `"choices":` (see
+    /// [`chunk_head`]); `None` until a chunk taught it, or when the stream's chunks have none.
+    head: Option<Vec<u8>>,
+    /// `{` and the rest of a chunk after its head, reused.
+    rest: String,
+}
+
+/// The part of a chunk before `"choices":` (`{"id":...,"created":...,"model":...,`), when it is
+/// a whole set of members that a later chunk needs nothing from: a stream repeats the same
+/// bytes in every chunk, and identical bytes parse to identical values, so a later chunk that
+/// starts with them needs only its rest parsed (`{` + rest is a JSON object of the remaining
+/// members). That is about half of each chunk's parse (a streamed call's largest cost).
+/// `None` when `"choices":` is not a top-level key of a head that parses on its own, or when
+/// the head holds usage, an error or choices.
+fn chunk_head(data: &str) -> Option<Vec<u8>> {
+    let pos = memchr::memmem::find(data.as_bytes(), b"\"choices\":")?;
+    if pos < 2 || data.as_bytes()[pos - 1] != b',' {
+        return None;
+    }
+    // The members before it, closed: parses only if `"choices"` was a key at the top level.
+    let mut probe = String::with_capacity(pos);
+    probe.push_str(&data[..pos - 1]);
+    probe.push('}');
+    let head: WireChunk<'_> = serde_json::from_str(&probe).ok()?;
+    let clean = head.choices.is_empty()
+        && head.usage.is_none()
+        && head.error.is_none()
+        && head.object.as_deref() != Some("error");
+    clean.then(|| data.as_bytes()[..pos].to_vec())
 }
 
 impl StreamState {
@@ -1198,6 +1314,8 @@ impl StreamState {
             ttft: None,
             last_delta: None,
             gaps_us: Vec::new(),
+            head: None,
+            rest: String::new(),
         }
     }
 
@@ -1253,7 +1371,13 @@ impl StreamState {
     }
 
     /// Applies one `data:` payload; `Ok(true)` once `[DONE]` arrived.
+    #[cfg(test)]
     fn apply(&mut self, ev: &SseEvent, status: u16) -> Result<bool, LlmError> {
+        self.apply_ref(ev.borrowed(), status)
+    }
+
+    /// Applies one event; `Ok(true)` once `[DONE]` arrived.
+    fn apply_ref(&mut self, ev: SseEventRef<'_>, status: u16) -> Result<bool, LlmError> {
         let data = ev.data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -1262,7 +1386,35 @@ impl StreamState {
         if data.is_empty() {
             return Ok(false);
         }
-        let is_error_event = ev.event.as_deref() == Some("error");
+        let is_error_event = ev.event == Some("error");
+        // A chunk that begins with the stream's head: only the rest is parsed (the head's
+        // values are the first chunk's). Anything that does not parse that way takes the
+        // whole-chunk path below, which also words the errors.
+        let mut rest = std::mem::take(&mut self.rest);
+        let split = match &self.head {
+            Some(head) if !is_error_event && data.as_bytes().starts_with(head) => {
+                rest.clear();
+                rest.push('{');
+                rest.push_str(&data[head.len()..]);
+                serde_json::from_str::<WireChunk<'_>>(&rest).ok()
+            }
+            _ => None,
+        };
+        let result = match split {
+            Some(chunk) => self.take_chunk(chunk, data, status),
+            None => self.apply_whole(data, is_error_event, status),
+        };
+        self.rest = rest;
+        result
+    }
+
+    /// [`StreamState::apply`] for a chunk parsed whole; learns the stream's head from it.
+    fn apply_whole(
+        &mut self,
+        data: &str,
+        is_error_event: bool,
+        status: u16,
+    ) -> Result<bool, LlmError> {
         let chunk: WireChunk = match serde_json::from_str(data) {
             Ok(c) if !is_error_event => c,
             parsed => {
@@ -1284,6 +1436,19 @@ impl StreamState {
                 });
             }
         };
+        if self.head.is_none() && chunk.error.is_none() {
+            self.head = chunk_head(data);
+        }
+        self.take_chunk(chunk, data, status)
+    }
+
+    /// Takes what a parsed chunk carries; `data` is its whole text (for an error's details).
+    fn take_chunk(
+        &mut self,
+        chunk: WireChunk<'_>,
+        data: &str,
+        status: u16,
+    ) -> Result<bool, LlmError> {
         if chunk.error.is_some() || chunk.object.as_deref() == Some("error") {
             let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
             return Err(embedded_error(&v, status, ErrorClass::StreamCut));
@@ -1363,13 +1528,13 @@ pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<Chat
     let mut state = StreamState::new(Instant::now());
     let bad_utf8 = |m: String| malformed(status, m);
     parser.feed(bytes);
-    while let Some(ev) = parser.next_event().map_err(bad_utf8)? {
-        if state.apply(&ev, status)? {
+    while let Some(ev) = parser.next_event_ref().map_err(bad_utf8)? {
+        if state.apply_ref(ev, status)? {
             return Ok(state.into_reply(req));
         }
     }
     if let Some(ev) = parser.finish().map_err(bad_utf8)? {
-        state.apply(&ev, status)?;
+        state.apply_ref(ev.borrowed(), status)?;
     }
     Ok(state.into_reply(req))
 }
@@ -1388,8 +1553,8 @@ async fn read_stream(
         match body.next().await {
             Ok(Some(bytes)) => {
                 parser.feed(bytes);
-                while let Some(ev) = parser.next_event().map_err(bad_utf8)? {
-                    if state.apply(&ev, status)? {
+                while let Some(ev) = parser.next_event_ref().map_err(bad_utf8)? {
+                    if state.apply_ref(ev, status)? {
                         // `[DONE]`: what follows is the body's end, if it is here already
                         // (then the connection is kept); nothing is waited for.
                         body.finish_buffered();
@@ -1400,7 +1565,7 @@ async fn read_stream(
             Err(e) => return Err(body_error(e, status)),
             Ok(None) => {
                 if let Some(ev) = parser.finish().map_err(bad_utf8)? {
-                    state.apply(&ev, status)?;
+                    state.apply_ref(ev.borrowed(), status)?;
                 }
                 break;
             }
@@ -1620,6 +1785,41 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Every way of cutting a stream in two gives the same events as reading it whole, and a
+    /// one-line event read whole is handed out from the parser's buffer, not copied.
+    #[test]
+    fn sse_events_are_the_same_however_the_bytes_arrive() {
+        let text = "data: {\"a\":1}\n\ndata:\ndata: x\ndata: y\n\n: c\nevent: e\ndata: z\r\n\r\nretry: 5\n\ndata: tôi\n\ndata: [DONE]";
+        let bytes = text.as_bytes();
+        let read = |cuts: &[usize]| {
+            let mut p = SseParser::default();
+            let mut got = Vec::new();
+            let mut from = 0;
+            for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+                p.feed(&bytes[from..cut]);
+                from = cut;
+                while let Some(ev) = p.next_event().unwrap() {
+                    got.push(ev);
+                }
+            }
+            got.extend(p.finish().unwrap());
+            got
+        };
+        let whole = read(&[]);
+        let data: Vec<&str> = whole.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(data, ["{\"a\":1}", "x\ny", "z", "tôi", "[DONE]"]);
+        assert_eq!(whole[2].event.as_deref(), Some("e"));
+        // Cuts inside a multi-byte character included.
+        for cut in 1..bytes.len() {
+            assert_eq!(read(&[cut]), whole, "cut at {cut}");
+        }
+        let mut p = SseParser::default();
+        p.feed(bytes);
+        let range = p.buf.as_ptr_range();
+        let at = p.next_event_ref().unwrap().unwrap().data.as_ptr();
+        assert!(range.contains(&at), "borrowed, not copied");
+    }
+
     #[test]
     fn sse_parser_keeps_multibyte_chars_split_across_chunks() {
         let text = "data: {\"c\":\"tôi\"}\n\n".as_bytes();
@@ -1794,6 +1994,86 @@ mod tests {
         assert_eq!(r.tool_calls[0].arguments, "{\"x\":2}");
         assert_eq!(r.tool_calls[0].id, "call_0");
         assert!(r.missing_done);
+    }
+
+    /// Feeds `chunks` as data events; returns the state (for its learned head) or the error.
+    fn stream_state(chunks: &[String]) -> Result<StreamState, LlmError> {
+        let mut state = StreamState::new(Instant::now());
+        for c in chunks {
+            let ev = SseEvent {
+                event: None,
+                data: c.clone(),
+            };
+            if state.apply(&ev, 200)? {
+                break;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Chunks after the first are parsed from their head on when they repeat it; what they
+    /// deliver is the same as parsing each whole, whatever the head holds or does.
+    #[test]
+    fn chunks_repeating_the_head_parse_from_it_with_the_same_result() {
+        let head = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1","system_fingerprint":null,"#;
+        let content = |t: &str| {
+            format!(
+                r#"{head}"choices":[{{"index":0,"delta":{{"content":"{t}"}},"finish_reason":null}}]}}"#
+            )
+        };
+        let mut chunks: Vec<String> = vec![format!(
+            r#"{head}"choices":[{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}"#
+        )];
+        chunks.extend(["Hel", "lo \\\"x\\\"", " tôi"].map(content));
+        chunks.push(format!(
+            r#"{head}"choices":[{{"index":0,"delta":{{}},"finish_reason":"stop"}}]}}"#
+        ));
+        chunks.push(format!(
+            r#"{head}"choices":[],"usage":{{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}}}"#
+        ));
+        let state = stream_state(&chunks).unwrap();
+        assert_eq!(
+            state.head.as_deref(),
+            Some(head.as_bytes()),
+            "learned from the first"
+        );
+        let r = state.into_reply(&req(true, MaxTokensField::MaxTokens));
+        assert_eq!(r.content.as_deref(), Some("Hello \"x\" tôi"));
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        assert_eq!((r.usage.prompt_tokens, r.usage.completion_tokens), (9, 3));
+        assert_eq!(r.model, "gpt-4.1");
+        assert_eq!(r.inter_token_gaps_us.len(), 2, "three tokens, two gaps");
+
+        // A head that changes mid-stream: whole-chunk parses, same content.
+        let mut changed = chunks.clone();
+        changed[2] = changed[2].replace("chatcmpl-1", "chatcmpl-2");
+        let r = stream_state(&changed)
+            .unwrap()
+            .into_reply(&req(true, MaxTokensField::MaxTokens));
+        assert_eq!(r.content.as_deref(), Some("Hello \"x\" tôi"));
+
+        // `"choices":` inside a head field is not taken for the top-level key.
+        let nested = r#"{"meta":{"n":1,"choices":2},"choices":[{"delta":{"content":"a"}}]}"#;
+        let state =
+            stream_state(&[nested.to_string(), nested.replace(":\"a\"", ":\"b\"")]).unwrap();
+        assert!(state.head.is_none());
+        assert_eq!(state.content.as_deref(), Some("ab"));
+
+        // An error object after the head is still an error, with its code.
+        let mut failing = chunks[..2].to_vec();
+        failing.push(format!(
+            r#"{head}"choices":[],"error":{{"message":"boom","type":"server_error","code":"500"}}}}"#
+        ));
+        let e = stream_state(&failing).err().expect("error chunk");
+        assert_eq!(
+            (e.class, e.code.as_deref()),
+            (ErrorClass::StreamCut, Some("500"))
+        );
+        // A rest that is not JSON takes the whole-chunk path and is named malformed.
+        let mut broken = chunks[..2].to_vec();
+        broken.push(format!(r#"{head}"choices":[{{"delta":"#));
+        let e = stream_state(&broken).err().expect("malformed chunk");
+        assert_eq!(e.class, ErrorClass::Malformed);
     }
 
     #[test]
