@@ -269,7 +269,12 @@ async fn connection(stream: TcpStream, state: Arc<State>) {
         let reset = reset.clone();
         async move { handle(&state, req, &reset).await }
     });
-    let conn = http1::Builder::new().serve_connection(io, svc);
+    // Head and body copied into one buffer and written at once: a reply is a few hundred
+    // bytes, and the copy costs less than queueing the two for a vectored write (callgrind:
+    // 1k fewer instructions per request).
+    let conn = http1::Builder::new()
+        .writev(false)
+        .serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
