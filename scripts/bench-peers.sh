@@ -2,6 +2,11 @@
 # reactbench side by side with its peers: prints one table (and writes it to
 # $BENCH_OUT/results.md, default target/bench-peers/).
 #
+# Rates on a shared two-core machine move by a third between identical runs, so the capacity
+# and mock-server comparisons run BENCH_ROUNDS rounds (default 3), each round every contender
+# once, back to back on the same server; the table gives the median of each figure and of the
+# per-round ratios, with the ratios' range.
+#
 #   (a) capacity: `bench run` calls/s through the full agent stack (one LLM call per
 #       conversation, zero-latency mock-server, non-streaming and streaming) beside oha and wrk
 #       driving the same mock-server process with the same request body at the same concurrency;
@@ -19,7 +24,7 @@
 # bounded loads on 127.0.0.1 only. Needs bash, curl and python3 (JSON reading, body capture).
 #
 #   scripts/bench-peers.sh                      # everything, about 6 minutes of load
-#   BENCH_DURATION=5s BENCH_CONNS=64 scripts/bench-peers.sh
+#   BENCH_DURATION=5s BENCH_CONNS=64 BENCH_ROUNDS=5 scripts/bench-peers.sh
 #   BENCH_SCALE_USERS="1000 10000" scripts/bench-peers.sh
 #   BENCH_PARTS="capacity mock" scripts/bench-peers.sh    # any of: capacity mock scale overhead
 #   BENCH_NO_INSTALL=1 scripts/bench-peers.sh   # use whatever peers are installed, skip others
@@ -28,6 +33,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
 DURATION="${BENCH_DURATION:-10s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNS:-32}"
 SCALE_USERS="${BENCH_SCALE_USERS:-1000 10000 50000}"
 PARTS="${BENCH_PARTS:-capacity mock scale overhead}"
@@ -120,6 +126,18 @@ print(v)
 PY
 }
 num() { python3 -c "import sys; print(format(float(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }
+# median X...: the median of numbers ("n/a" values are left out; all n/a gives n/a).
+median() { python3 -c "
+import statistics, sys
+v = [float(x) for x in sys.argv[1:] if x not in ('n/a', '')]
+print(f'{statistics.median(v):.6g}' if v else 'n/a')" "$@"; }
+# ratios A_LIST B_LIST: per-round ratios a/b as "median (min-max)", from two space-separated lists.
+ratios() { python3 -c "
+import statistics, sys
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+r = sorted(x / y for x, y in zip(a, b) if y > 0)
+print(f'{statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})' if len(r) > 1 else (f'{r[0]:.2f}' if r else 'n/a'))" "$1" "$2"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 
 # The last client's CPU (user + system seconds, from GNU time) per request, in microseconds.
@@ -222,46 +240,52 @@ if want capacity; then
     start mock "$MOCK" --port 0 --config scripts/bench/mock-zero.toml
     MOCK_PID=$SPID MOCK_BASE=$BASE
     URL="$MOCK_BASE/chat/completions"
+    secs="$(python3 -c "import sys; d=sys.argv[1]; print(max(1, round(float(d[:-1]) * (60 if d.endswith('m') else 1))))" "$DURATION")"
     for mode in plain stream; do
         scenario=scenarios/bench/capacity.toml
         [[ $mode == stream ]] && scenario=scenarios/bench/capacity-stream.toml
         capture "$scenario" "$MOCK_BASE" "$WORK/body-$mode.json"
-        say "capacity ($mode): bench run, $CONNS users, $DURATION"
-        timed "$BENCH" run "$scenario" --endpoint-url "$MOCK_BASE" --users "$CONNS" \
-            --duration "$DURATION" --out "$OUT/capacity-$mode" --quiet >/dev/null 2>"$WORK/run.err" \
-            || { cat "$WORK/run.err" >&2; die "bench run $scenario failed"; }
-        S="$OUT/capacity-$mode/summary.json"
-        ours="$(json "$S" llm_call.per_second)"
-        errs="$(json "$S" llm_call.errors)"
-        cpu_us "$WORK/cpu.time" "$(json "$S" llm_call.latency_ms.count)"
-        ours_cpu="$CPU_US"
-        say "capacity ($mode): oha, $CONNS connections, $DURATION"
-        # $(...) runs in a subshell: the CPU time is read from the file it left.
-        oha="$(oha_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
-        cpu_us "$WORK/cpu.time" "$(awk '/\[200\]/ {print $2; exit}' "$WORK/oha.out" 2>/dev/null | grep . || echo 0)"
-        oha_cpu="$CPU_US"
-        say "capacity ($mode): wrk, $CONNS connections, $DURATION"
-        wrk="$(wrk_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
-        cpu_us "$WORK/cpu.time" "$(wrk_requests)"
-        wrk_cpu="$CPU_US"
+        ours_l="" oha_l="" wrk_l="" ours_cpu_l="" oha_cpu_l="" wrk_cpu_l="" loop_cpu_l="" loop_l=""
+        errs_total=0 events_l=""
+        for round in $(seq 1 "$ROUNDS"); do
+            say "capacity ($mode), round $round/$ROUNDS: bench run, $CONNS users, $DURATION"
+            timed "$BENCH" run "$scenario" --endpoint-url "$MOCK_BASE" --users "$CONNS" \
+                --duration "$DURATION" --out "$OUT/capacity-$mode" --quiet >/dev/null 2>"$WORK/run.err" \
+                || { cat "$WORK/run.err" >&2; die "bench run $scenario failed"; }
+            S="$OUT/capacity-$mode/summary.json"
+            ours_l+=" $(json "$S" llm_call.per_second)"
+            errs_total=$((errs_total + $(json "$S" llm_call.errors)))
+            cpu_us "$WORK/cpu.time" "$(json "$S" llm_call.latency_ms.count)"
+            ours_cpu_l+=" $CPU_US"
+            if [[ $mode == stream ]]; then
+                events_l+=" $(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['llm_call']; print((c['ttft_ms']['count']+c['inter_token_ms']['count'])/s['run']['duration_s'])" "$S")"
+            fi
+            say "capacity ($mode), round $round/$ROUNDS: oha, $CONNS connections, $DURATION"
+            # $(...) runs in a subshell: the CPU time is read from the file it left.
+            oha_l+=" $(oha_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+            cpu_us "$WORK/cpu.time" "$(awk '/\[200\]/ {print $2; exit}' "$WORK/oha.out" 2>/dev/null | grep . || echo 0)"
+            oha_cpu_l+=" $CPU_US"
+            say "capacity ($mode), round $round/$ROUNDS: wrk, $CONNS connections, $DURATION"
+            wrk_l+=" $(wrk_rps "$URL" "$WORK/body-$mode.json" "$CONNS" "$DURATION")"
+            cpu_us "$WORK/cpu.time" "$(wrk_requests)"
+            wrk_cpu_l+=" $CPU_US"
+            # The harness's HTTP client alone (examples/client_loop.rs): what of bench run's
+            # CPU per call is the HTTP exchange, and what is the agent stack around it.
+            say "capacity ($mode), round $round/$ROUNDS: reactbench's client alone, $CONNS tasks, $DURATION"
+            loop_arg=""
+            [[ $mode == stream ]] && loop_arg="stream"
+            timed "$LOOP" "$MOCK_BASE" "$CONNS" "$secs" $loop_arg >"$WORK/loop.out" 2>&1 || true
+            cpu_us "$WORK/cpu.time" "$(awk '{print $2; exit}' "$WORK/loop.out" | grep . || echo 0)"
+            loop_cpu_l+=" $CPU_US"
+            loop_l+=" $(awk '{print $8; exit}' "$WORK/loop.out" | grep . || echo 0)"
+        done
         label="non-streaming"
         [[ $mode == stream ]] && label="streaming"
-        row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratio "$ours" "$oha")× oha, $(ratio "$ours" "$wrk")× wrk | ≥ 0.8× oha |"
-        # The harness's HTTP client alone (examples/client_loop.rs): what of bench run's CPU per
-        # call is the HTTP exchange, and what is the agent stack around it.
-        say "capacity ($mode): reactbench's client alone, $CONNS tasks, $DURATION"
-        secs="$(python3 -c "import sys; d=sys.argv[1]; print(max(1, round(float(d[:-1]) * (60 if d.endswith('m') else 1))))" "$DURATION")"
-        loop_arg=""
-        [[ $mode == stream ]] && loop_arg="stream"
-        timed "$LOOP" "$MOCK_BASE" "$CONNS" "$secs" $loop_arg >"$WORK/loop.out" 2>&1 || true
-        cpu_us "$WORK/cpu.time" "$(awk '{print $2; exit}' "$WORK/loop.out" | grep . || echo 0)"
-        loop_cpu="$CPU_US"
-        loop_rate="$(awk '{print $8; exit}' "$WORK/loop.out" | grep . || echo 0)"
-        row "| client CPU per request, $label | bench run $ours_cpu µs (full agent stack); its HTTP client alone $loop_cpu µs ($(num "$loop_rate" .0f) calls/s) | oha $oha_cpu µs, wrk $wrk_cpu µs (HTTP only) | | |"
+        ours="$(median $ours_l)" oha="$(median $oha_l)" wrk="$(median $wrk_l)"
+        row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs_total errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratios "$ours_l" "$oha_l")× oha, $(ratios "$ours_l" "$wrk_l")× wrk | ≥ 0.8× oha |"
+        row "| client CPU per request, $label | bench run $(median $ours_cpu_l) µs (full agent stack, start-up included); its HTTP client alone $(median $loop_cpu_l) µs ($(num "$(median $loop_l)" .0f) calls/s) | oha $(median $oha_cpu_l) µs, wrk $(median $wrk_cpu_l) µs (HTTP only) | | |"
         if [[ $mode == stream ]]; then
-            dur="$(json "$S" run.duration_s)"
-            events="$(python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['llm_call']; print(s['ttft_ms']['count']+s['inter_token_ms']['count'])" "$S")"
-            row "| SSE token events parsed (with timestamps) | $(num "$(python3 -c "print($events/$dur)")" .0f) events/s | | | |"
+            row "| SSE token events parsed (with timestamps) | $(num "$(median $events_l)" .0f) events/s | | | |"
         fi
     done
     stop "$MOCK_PID"
@@ -276,39 +300,46 @@ if want mock; then
     [[ -s "$WORK/body-plain.json" ]] || capture scenarios/bench/capacity.toml "$MOCK_BASE" "$WORK/body-plain.json"
     BODY="$WORK/body-plain.json"
     size="$(curl -s -o /dev/null -w '%{size_download}' -H 'content-type: application/json' --data-binary @"$BODY" "$MOCK_BASE/chat/completions")"
-    say "mock-server: wrk, $CONNS connections, $DURATION (reply $size bytes)"
-    c0="$(proc_cpu "$MOCK_PID")"
-    mock_rps="$(wrk_rps "$MOCK_BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-    mock_cpu="$(per_req_us "$c0" "$(proc_cpu "$MOCK_PID")" "$(wrk_requests)")"
     stop "$MOCK_PID"
+    mock_l="" bare_l="" llm_l="" mock_cpu_l="" bare_cpu_l="" llm_cpu_l=""
+    for round in $(seq 1 "$ROUNDS"); do
+        # A fresh process each round, so no server runs warmer than the others.
+        start mock "$MOCK" --port 0 --config scripts/bench/mock-zero.toml
+        MOCK_PID=$SPID MOCK_BASE=$BASE
+        say "mock-server, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION (reply $size bytes)"
+        c0="$(proc_cpu "$MOCK_PID")"
+        mock_l+=" $(wrk_rps "$MOCK_BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+        mock_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$MOCK_PID")" "$(wrk_requests)")"
+        stop "$MOCK_PID"
 
-    start bare "$BARE" "$size"
-    BARE_PID=$SPID
-    say "bare hyper: wrk, $CONNS connections, $DURATION"
-    c0="$(proc_cpu "$BARE_PID")"
-    bare_rps="$(wrk_rps "$BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-    bare_cpu="$(per_req_us "$c0" "$(proc_cpu "$BARE_PID")" "$(wrk_requests)")"
-    stop "$BARE_PID"
+        start bare "$BARE" "$size"
+        BARE_PID=$SPID
+        say "bare hyper, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION"
+        c0="$(proc_cpu "$BARE_PID")"
+        bare_l+=" $(wrk_rps "$BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+        bare_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$BARE_PID")" "$(wrk_requests)")"
+        stop "$BARE_PID"
 
-    llm_rps=0
-    llm_cpu="n/a"
-    if command -v llmsim >/dev/null; then
-        port="$(free_port)"
-        llmsim serve --host 127.0.0.1 --port "$port" --config scripts/bench/llmsim.toml \
-            --generator lorem --target-tokens 40 >"$WORK/llmsim.log" 2>&1 &
-        LPID=$!
-        PIDS+=("$LPID")
-        for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-        say "llmsim: wrk, $CONNS connections, $DURATION"
-        c0="$(proc_cpu "$LPID")"
-        llm_rps="$(wrk_rps "http://127.0.0.1:$port/openai/v1/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-        llm_cpu="$(per_req_us "$c0" "$(proc_cpu "$LPID")" "$(wrk_requests)")"
-        stop "$LPID"
-    else
-        say "llmsim not installed; skipped"
-    fi
-    row "| mock-server (wrk, $CONNS conns, reply $size B) | $(num "$mock_rps" .0f) rps | bare hyper $(num "$bare_rps" .0f) rps, llmsim $(num "$llm_rps" .0f) rps | $(ratio "$mock_rps" "$bare_rps")× bare hyper, $(ratio "$mock_rps" "$llm_rps")× llmsim | ≥ 0.7× bare, > 1× llmsim |"
-    row "| server CPU per request | mock-server $mock_cpu µs | bare hyper $bare_cpu µs, llmsim $llm_cpu µs | | |"
+        if command -v llmsim >/dev/null; then
+            port="$(free_port)"
+            llmsim serve --host 127.0.0.1 --port "$port" --config scripts/bench/llmsim.toml \
+                --generator lorem --target-tokens 40 >"$WORK/llmsim.log" 2>&1 &
+            LPID=$!
+            PIDS+=("$LPID")
+            for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+            say "llmsim, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION"
+            c0="$(proc_cpu "$LPID")"
+            llm_l+=" $(wrk_rps "http://127.0.0.1:$port/openai/v1/chat/completions" "$BODY" "$CONNS" "$DURATION")"
+            llm_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$LPID")" "$(wrk_requests)")"
+            stop "$LPID"
+        else
+            [[ $round -eq 1 ]] && say "llmsim not installed; skipped"
+            llm_l+=" 0"
+            llm_cpu_l+=" n/a"
+        fi
+    done
+    row "| mock-server (wrk, $CONNS conns, reply $size B) | $(num "$(median $mock_l)" .0f) rps | bare hyper $(num "$(median $bare_l)" .0f) rps, llmsim $(num "$(median $llm_l)" .0f) rps | $(ratios "$mock_l" "$bare_l")× bare hyper, $(ratios "$mock_l" "$llm_l")× llmsim | ≥ 0.7× bare, > 1× llmsim |"
+    row "| server CPU per request | mock-server $(median $mock_cpu_l) µs | bare hyper $(median $bare_cpu_l) µs, llmsim $(median $llm_cpu_l) µs | | |"
 fi
 
 # ---- (c) scale ---------------------------------------------------------------------------------
@@ -376,7 +407,7 @@ fi
 # ---- table -------------------------------------------------------------------------------------
 
 {
-    echo "reactbench vs peers, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "reactbench vs peers, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg); capacity and mock-server rows: medians of $ROUNDS interleaved rounds of $DURATION, ratios as median (range)"
     echo
     echo "| benchmark | reactbench | peers | ratio | target |"
     echo "|---|---|---|---|---|"
