@@ -123,6 +123,7 @@ pub mod config;
 mod json;
 pub mod latency;
 pub mod limits;
+mod members;
 pub mod rng;
 pub mod script;
 mod server;

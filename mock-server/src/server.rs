@@ -31,7 +31,8 @@ use tokio::time::Instant;
 use crate::config::{FaultKind, MockConfig, ModelSettings};
 use crate::latency;
 use crate::limits::{LimitHeaders, Limiter, go_duration};
-use crate::rng::{SplitMix, combine, hash_bytes};
+use crate::members;
+use crate::rng::{SplitMix, combine};
 use crate::script::{self, Reply, ScriptInput};
 use crate::stats::{Outcome, Stats};
 use crate::tokens::{self, TokenCounter};
@@ -130,42 +131,54 @@ impl State {
     }
 }
 
-/// Most distinct `tools` lists kept parsed (a run offers one or a few); past it the cache
-/// starts over.
+/// Most distinct `tools` lists kept parsed (a run offers one or a few); past it the one used
+/// least recently is dropped.
 const TOOL_LISTS: usize = 64;
 
 /// Parsed `tools` lists by their JSON text. An agent sends the same tools with every request,
 /// and parsing them (names, schemas kept as text) was a fifth of parsing a request.
 #[derive(Default)]
 struct ToolCache {
-    /// By a hash of the text: the text itself (compared on every hit) and its tools.
-    lists: std::sync::Mutex<foldhash::HashMap<u64, ToolList>>,
+    /// Each list's text and its tools, the one used last first: a run's requests find theirs
+    /// at the front, and the comparisons that fail stop within a few bytes.
+    lists: std::sync::Mutex<Vec<ToolList>>,
 }
 
 /// A `tools` text and the tools it lists.
 type ToolList = (Box<str>, Arc<[Tool]>);
 
 impl ToolCache {
+    /// The known list `text` starts with: its length in bytes and its tools. `text` is a
+    /// request from the start of its `tools` value on (see `members`).
+    fn known_prefix(&self, text: &str) -> Option<(usize, Arc<[Tool]>)> {
+        self.find(|seen| text.starts_with(seen))
+    }
+
     /// The tools of `text` (a request's `tools` value), parsed once per distinct text.
     fn get(&self, text: &str) -> Result<Arc<[Tool]>, serde_json::Error> {
-        let key = hash_bytes(0x7001_5eed, text.as_bytes());
-        let lock = || {
-            self.lists
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((seen, tools)) = lock().get(&key)
-            && **seen == *text
-        {
-            return Ok(Arc::clone(tools));
+        if let Some((_, tools)) = self.find(|seen| seen == text) {
+            return Ok(tools);
         }
         let tools: Arc<[Tool]> = wire::parse_tools(text)?.into();
-        let mut lists = lock();
-        if lists.len() >= TOOL_LISTS {
-            lists.clear();
-        }
-        lists.insert(key, (Box::from(text), Arc::clone(&tools)));
+        let mut lists = self.lock();
+        lists.truncate(TOOL_LISTS - 1);
+        lists.insert(0, (Box::from(text), Arc::clone(&tools)));
         Ok(tools)
+    }
+
+    /// The first list whose text matches, moved to the front.
+    fn find(&self, matches: impl Fn(&str) -> bool) -> Option<(usize, Arc<[Tool]>)> {
+        let mut lists = self.lock();
+        let at = lists.iter().position(|(seen, _)| matches(seen))?;
+        lists[..=at].rotate_right(1);
+        let (seen, tools) = &lists[0];
+        Some((seen.len(), Arc::clone(tools)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ToolList>> {
+        self.lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -484,9 +497,33 @@ async fn chat(
     };
     // UTF-8 is checked once for the whole body, then the JSON is parsed as text: `from_slice`
     // checks every string on its own, which cost a fifth of parsing a request.
-    let parsed = match std::str::from_utf8(&body) {
-        Ok(text) => serde_json::from_str::<ChatRequest>(text),
-        Err(_) => serde_json::from_slice::<ChatRequest>(&body),
+    let text = std::str::from_utf8(&body).ok();
+    // A `tools` list seen before is cut out and the rest parsed alone (see `members`): the
+    // list is most of the request, and parsing it again would only find it valid again.
+    let rest: String;
+    let mut known_tools = None;
+    let mut fast = None;
+    let mut tools_seen = None;
+    if let Some(text) = text
+        && let Some(member) = members::find(text, "tools", |value| {
+            let (len, tools) = state.tools.known_prefix(value)?;
+            tools_seen = Some(tools);
+            Some(len)
+        })
+        && let Some(tools) = tools_seen
+    {
+        rest = [&text[..member.cut.start], &text[member.cut.end..]].concat();
+        // Anything unexpected (an error, or a second `tools` the scan did not see) goes the
+        // whole way below, which also words the error from the body as it was sent.
+        fast = serde_json::from_str::<ChatRequest>(&rest)
+            .ok()
+            .filter(|r| r.tools.is_none());
+        known_tools = fast.is_some().then_some(tools);
+    }
+    let parsed = match (fast, text) {
+        (Some(request), _) => Ok(request),
+        (None, Some(text)) => serde_json::from_str::<ChatRequest>(text),
+        (None, None) => serde_json::from_slice::<ChatRequest>(&body),
     };
     let request: ChatRequest = match parsed {
         Ok(r) => r,
@@ -502,9 +539,10 @@ async fn chat(
             return Ok(finish(state, outcome, r));
         }
     };
-    let tools = match request.tools {
-        None => Arc::from(Vec::new()),
-        Some(raw) => match state.tools.get(raw.get()) {
+    let tools = match (known_tools, request.tools) {
+        (Some(tools), _) => tools,
+        (None, None) => Arc::from(Vec::new()),
+        (None, Some(raw)) => match state.tools.get(raw.get()) {
             Ok(tools) => tools,
             Err(e) => {
                 let r = invalid(

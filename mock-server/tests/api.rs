@@ -289,6 +289,71 @@ async fn each_request_gets_its_own_tool_list() {
     h.shutdown().await;
 }
 
+/// A `tools` list the server has parsed before is cut out of later requests and the rest parsed
+/// alone (`members.rs`): wherever the member is, the reply is the one the whole body gets, and
+/// a body that is wrong around a known list, or has `tools` twice, is refused exactly as the
+/// first time.
+#[tokio::test]
+async fn a_known_tool_list_changes_nothing_but_the_work() {
+    let mut cfg = fast();
+    cfg.script.tool_steps = CountRange { min: 1, max: 1 };
+    let (h, c) = start(cfg).await;
+    let url = format!("{}/chat/completions", h.base_url());
+    let send = |body: String| {
+        let req = c
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let r = req.send().await.expect("answered");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let tools = json!([{"type": "function", "function": {"name": "lookup", "parameters":
+        {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}}}])
+    .to_string();
+    let messages = json!([user("where is order 7?")]).to_string();
+    let bodies = [
+        format!(r#"{{"model":"gpt-4.1","tools":{tools},"messages":{messages}}}"#),
+        format!(r#"{{"tools":{tools},"model":"gpt-4.1","messages":{messages}}}"#),
+        format!("{{ \"model\": \"gpt-4.1\", \"messages\": {messages},\n  \"tools\" : {tools} }}"),
+    ];
+    let wrong = [
+        format!(r#"{{"model":"gpt-4.1","tools":{tools},"messages":{messages},}}"#),
+        format!(r#"{{"model":"gpt-4.1","tools":{tools},"messages":{messages},"tools":{tools}}}"#),
+        format!(r#"{{"model":"gpt-4.1","tools":{tools},"messages":{messages},"\u0074ools":[]}}"#),
+        format!(r#"{{"model":"gpt-4.1","tools":{tools},"messages":{messages}}} trailing"#),
+    ];
+    // First seen: every body parsed whole. Then again, with the list known.
+    let mut first = Vec::new();
+    for b in bodies.iter().chain(&wrong) {
+        first.push(send(b.clone()).await);
+    }
+    for (i, b) in bodies.iter().chain(&wrong).enumerate() {
+        let (status, v) = send(b.clone()).await;
+        let (status0, v0) = &first[i];
+        assert_eq!(status, *status0, "{b}");
+        if status == 200 {
+            let call = &v["choices"][0]["message"]["tool_calls"][0]["function"];
+            assert_eq!(call["name"], "lookup", "{v}");
+            assert_eq!(
+                call,
+                &v0["choices"][0]["message"]["tool_calls"][0]["function"]
+            );
+            assert_eq!(v["usage"], v0["usage"], "{b}");
+        } else {
+            assert_eq!(status, 400, "{b}: {v}");
+            assert_eq!(v["error"], v0["error"], "{b}");
+        }
+    }
+    let statuses: Vec<u16> = first.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 200, 200, 400, 400, 400, 400], "{first:?}");
+    // The same prompt gets the same reply wherever its tools are.
+    assert_eq!(first[0].1["usage"], first[2].1["usage"]);
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn native_tool_calls_stream_as_fragments() {
     let mut cfg = fast();
