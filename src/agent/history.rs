@@ -97,13 +97,12 @@ pub fn truncate_costed(
     turn_start: Option<usize>,
     max_prompt_tokens: u64,
 ) -> (Vec<ChatMessage>, u64) {
-    let costs: Vec<u64> = (0..messages.len())
-        .map(|i| costs.get(i).copied().unwrap_or(0))
-        .collect();
-    let total = TOKENS_REPLY_PRIMING + costs.iter().sum::<u64>();
+    let cost = |i: usize| costs.get(i).copied().unwrap_or(0);
+    let total = TOKENS_REPLY_PRIMING + (0..messages.len()).map(cost).sum::<u64>();
     if total <= max_prompt_tokens {
         return (messages.to_vec(), total);
     }
+    let costs: Vec<u64> = (0..messages.len()).map(cost).collect();
 
     let mut keep = vec![false; messages.len()];
     let mut used = TOKENS_REPLY_PRIMING;

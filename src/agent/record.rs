@@ -144,18 +144,23 @@ impl CallRecord {
     /// fallback chain is a fallback, not a retry, so a failed primary answered by its fallback
     /// counts no retry.
     pub fn retries(&self) -> u32 {
-        let mut models: Vec<&str> = Vec::new();
-        let mut sent = 0u32;
-        for a in &self.attempts {
-            if a.error == Some(ErrorClass::BreakerOpen) || a.error == Some(ErrorClass::SpendCap) {
-                continue;
-            }
-            sent += 1;
-            if !models.contains(&a.model.as_str()) {
-                models.push(&a.model);
+        let sent = |a: &&AttemptRecord| {
+            a.error != Some(ErrorClass::BreakerOpen) && a.error != Some(ErrorClass::SpendCap)
+        };
+        // A call has a handful of attempts: comparing each with the ones before it costs less
+        // than collecting the models (this runs twice per call on the recorder's hot path).
+        let mut retries = 0u32;
+        for (i, a) in self.attempts.iter().enumerate() {
+            if sent(&a)
+                && self.attempts[..i]
+                    .iter()
+                    .filter(sent)
+                    .any(|b| b.model == a.model)
+            {
+                retries += 1;
             }
         }
-        sent.saturating_sub(models.len() as u32)
+        retries
     }
 }
 

@@ -132,10 +132,11 @@ impl Caller {
         let start = Instant::now();
         let deadline = self.call_deadline.map(|d| start + d);
         let primary = req.model.clone();
-        let mut chain: Vec<String> = vec![primary.clone()];
+        let mut chain: Vec<&str> = Vec::with_capacity(1 + self.fallback.len());
+        chain.push(&primary);
         for m in &self.fallback {
-            if !chain.contains(m) {
-                chain.push(m.clone());
+            if !chain.contains(&m.as_str()) {
+                chain.push(m);
             }
         }
         let call_no = self.calls.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +147,8 @@ impl Caller {
 
         'models: for (i, model) in chain.iter().enumerate() {
             if i > 0 {
-                req.model.clone_from(model);
+                req.model.clear();
+                req.model.push_str(model);
             }
             let breaker = self.breakers.get(endpoint, model);
             let mut retries_done = 0u32;
@@ -155,7 +157,7 @@ impl Caller {
                 let refuse =
                     |class: ErrorClass, message: String, attempts: &mut Vec<AttemptRecord>| {
                         attempts.push(AttemptRecord {
-                            model: model.clone(),
+                            model: model.to_string(),
                             started: Instant::now(),
                             latency: Duration::ZERO,
                             status: None,
@@ -237,7 +239,7 @@ impl Caller {
                     Ok(reply) => {
                         permit.record(CallResult::Success);
                         attempts.push(AttemptRecord {
-                            model: model.clone(),
+                            model: model.to_string(),
                             started,
                             latency,
                             status: Some(200),
@@ -250,7 +252,7 @@ impl Caller {
                 };
                 permit.record(CallResult::of(Err(&err)));
                 attempts.push(AttemptRecord {
-                    model: model.clone(),
+                    model: model.to_string(),
                     started,
                     latency,
                     status: err.status,
