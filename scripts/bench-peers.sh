@@ -24,7 +24,7 @@
 # llmsim with `cargo install --locked`, a few minutes each), builds release binaries, and runs
 # bounded loads on 127.0.0.1 only. Needs bash, curl and python3 (JSON reading, body capture).
 #
-#   scripts/bench-peers.sh                      # everything, about 6 minutes of load
+#   scripts/bench-peers.sh                      # everything, about 12 minutes of load
 #   BENCH_DURATION=5s BENCH_CONNS=64 BENCH_ROUNDS=5 scripts/bench-peers.sh
 #   BENCH_SCALE_USERS="1000 10000" scripts/bench-peers.sh
 #   BENCH_PARTS="capacity mock" scripts/bench-peers.sh    # any of: capacity mock scale overhead
