@@ -2,7 +2,7 @@
 //!
 //! An agent sends the same `tools` list with every request: most of the bytes of a request,
 //! and (callgrind, a 1.1 KB native-protocol request with an 830-byte list) 9,700 of the
-//! 14,600 instructions serde_json spent on it, a third of the server's work per request, even
+//! 14,600 instructions serde_json spent on it, a quarter of the server's work per request, even
 //! kept as a `RawValue` (serde_json still walks and checks every byte of it). The server finds
 //! the member here instead, and when its value starts with a list it has already parsed, it
 //! parses the rest of the request without it (see `server::chat`). The value itself is not
