@@ -139,7 +139,6 @@ a = [float(x) for x in sys.argv[1].split()]
 b = [float(x) for x in sys.argv[2].split()]
 r = sorted(x / y for x, y in zip(a, b) if y > 0)
 print(f'{statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})' if len(r) > 1 else (f'{r[0]:.2f}' if r else 'n/a'))" "$1" "$2"; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 
 # The last client's CPU (user + system seconds, from GNU time) per request, in microseconds.
 CPU_US=""
@@ -175,6 +174,14 @@ except ValueError:
     print('n/a')" "$1" "$2" "$3"
 }
 wrk_requests() { awk '/requests in/ {print $1; exit}' "$WORK/wrk.out" | grep . || echo 0; }
+# wrk_server PID URL: wrk against the server PID at URL with $BODY; sets SERVER_RPS and
+# SERVER_CPU (its CPU time per request, in microseconds).
+wrk_server() {
+    local c0
+    c0="$(proc_cpu "$1")"
+    SERVER_RPS="$(wrk_rps "$2" "$BODY" "$CONNS" "$DURATION")"
+    SERVER_CPU="$(per_req_us "$c0" "$(proc_cpu "$1")" "$(wrk_requests)")"
+}
 
 # oha_rps URL BODY CONNS DURATION: prints requests/s (CPU seconds in $WORK/cpu.time).
 oha_rps() {
@@ -308,17 +315,15 @@ if want mock; then
         start mock "$MOCK" --port 0 --config scripts/bench/mock-zero.toml
         MOCK_PID=$SPID MOCK_BASE=$BASE
         say "mock-server, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION (reply $size bytes)"
-        c0="$(proc_cpu "$MOCK_PID")"
-        mock_l+=" $(wrk_rps "$MOCK_BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-        mock_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$MOCK_PID")" "$(wrk_requests)")"
+        wrk_server "$MOCK_PID" "$MOCK_BASE/chat/completions"
+        mock_l+=" $SERVER_RPS" mock_cpu_l+=" $SERVER_CPU"
         stop "$MOCK_PID"
 
         start bare "$BARE" "$size"
         BARE_PID=$SPID
         say "bare hyper, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION"
-        c0="$(proc_cpu "$BARE_PID")"
-        bare_l+=" $(wrk_rps "$BASE/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-        bare_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$BARE_PID")" "$(wrk_requests)")"
+        wrk_server "$BARE_PID" "$BASE/chat/completions"
+        bare_l+=" $SERVER_RPS" bare_cpu_l+=" $SERVER_CPU"
         stop "$BARE_PID"
 
         if command -v llmsim >/dev/null; then
@@ -329,9 +334,8 @@ if want mock; then
             PIDS+=("$LPID")
             for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
             say "llmsim, round $round/$ROUNDS: wrk, $CONNS connections, $DURATION"
-            c0="$(proc_cpu "$LPID")"
-            llm_l+=" $(wrk_rps "http://127.0.0.1:$port/openai/v1/chat/completions" "$BODY" "$CONNS" "$DURATION")"
-            llm_cpu_l+=" $(per_req_us "$c0" "$(proc_cpu "$LPID")" "$(wrk_requests)")"
+            wrk_server "$LPID" "http://127.0.0.1:$port/openai/v1/chat/completions"
+            llm_l+=" $SERVER_RPS" llm_cpu_l+=" $SERVER_CPU"
             stop "$LPID"
         else
             [[ $round -eq 1 ]] && say "llmsim not installed; skipped"

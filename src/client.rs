@@ -1376,6 +1376,24 @@ impl StreamState {
         self.apply_ref(ev.borrowed(), status)
     }
 
+    /// Applies every complete event `parser` holds; `Ok(true)` once `[DONE]` arrived.
+    fn apply_events(&mut self, parser: &mut SseParser, status: u16) -> Result<bool, LlmError> {
+        while let Some(ev) = parser.next_event_ref().map_err(|m| malformed(status, m))? {
+            if self.apply_ref(ev, status)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// At the end of the body: the last event, if the server did not end it with a blank line.
+    fn apply_last(&mut self, parser: &mut SseParser, status: u16) -> Result<(), LlmError> {
+        if let Some(ev) = parser.finish().map_err(|m| malformed(status, m))? {
+            self.apply_ref(ev.borrowed(), status)?;
+        }
+        Ok(())
+    }
+
     /// Applies one event; `Ok(true)` once `[DONE]` arrived.
     fn apply_ref(&mut self, ev: SseEventRef<'_>, status: u16) -> Result<bool, LlmError> {
         let data = ev.data.trim();
@@ -1526,15 +1544,9 @@ impl StreamState {
 pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
     let mut parser = SseParser::default();
     let mut state = StreamState::new(Instant::now());
-    let bad_utf8 = |m: String| malformed(status, m);
     parser.feed(bytes);
-    while let Some(ev) = parser.next_event_ref().map_err(bad_utf8)? {
-        if state.apply_ref(ev, status)? {
-            return Ok(state.into_reply(req));
-        }
-    }
-    if let Some(ev) = parser.finish().map_err(bad_utf8)? {
-        state.apply_ref(ev.borrowed(), status)?;
+    if !state.apply_events(&mut parser, status)? {
+        state.apply_last(&mut parser, status)?;
     }
     Ok(state.into_reply(req))
 }
@@ -1548,25 +1560,20 @@ async fn read_stream(
 ) -> Result<ChatReply, LlmError> {
     let mut parser = SseParser::default();
     let mut state = StreamState::new(start);
-    let bad_utf8 = |m: String| malformed(status, m);
-    'read: loop {
+    loop {
         match body.next().await {
             Ok(Some(bytes)) => {
                 parser.feed(bytes);
-                while let Some(ev) = parser.next_event_ref().map_err(bad_utf8)? {
-                    if state.apply_ref(ev, status)? {
-                        // `[DONE]`: what follows is the body's end, if it is here already
-                        // (then the connection is kept); nothing is waited for.
-                        body.finish_buffered();
-                        break 'read;
-                    }
+                if state.apply_events(&mut parser, status)? {
+                    // `[DONE]`: what follows is the body's end, if it is here already
+                    // (then the connection is kept); nothing is waited for.
+                    body.finish_buffered();
+                    break;
                 }
             }
             Err(e) => return Err(body_error(e, status)),
             Ok(None) => {
-                if let Some(ev) = parser.finish().map_err(bad_utf8)? {
-                    state.apply_ref(ev.borrowed(), status)?;
-                }
+                state.apply_last(&mut parser, status)?;
                 break;
             }
         }
@@ -1877,17 +1884,7 @@ mod tests {
     }
 
     fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
-        let mut state = StreamState::new(Instant::now());
-        for c in chunks {
-            let ev = SseEvent {
-                event: None,
-                data: c.to_string(),
-            };
-            if state.apply(&ev, 200)? {
-                break;
-            }
-        }
-        Ok(state.into_reply(&req(true, MaxTokensField::MaxTokens)))
+        Ok(stream_state(chunks)?.into_reply(&req(true, MaxTokensField::MaxTokens)))
     }
 
     #[test]
@@ -1997,12 +1994,12 @@ mod tests {
     }
 
     /// Feeds `chunks` as data events; returns the state (for its learned head) or the error.
-    fn stream_state(chunks: &[String]) -> Result<StreamState, LlmError> {
+    fn stream_state(chunks: &[impl AsRef<str>]) -> Result<StreamState, LlmError> {
         let mut state = StreamState::new(Instant::now());
         for c in chunks {
             let ev = SseEvent {
                 event: None,
-                data: c.clone(),
+                data: c.as_ref().to_string(),
             };
             if state.apply(&ev, 200)? {
                 break;

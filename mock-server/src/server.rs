@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::{FaultKind, MockConfig, ModelSettings};
+use crate::json;
 use crate::latency;
 use crate::limits::{LimitHeaders, Limiter, go_duration};
 use crate::members;
@@ -785,8 +786,8 @@ async fn chat(
 
     let mut id = String::with_capacity(33);
     id.push_str("chatcmpl-");
-    push_hex(&mut id, combine(config.seed, seq), 16);
-    push_hex(&mut id, u64::from(seq as u32), 8);
+    json::hex(&mut id, combine(config.seed, seq), 16);
+    json::hex(&mut id, u64::from(seq as u32), 8);
     let created = unix_now();
     let usage = wire::Usage::new(
         prompt.prompt_tokens,
@@ -876,7 +877,7 @@ async fn chat(
     };
     let mut request_id = String::with_capacity(20);
     request_id.push_str("req_");
-    push_hex(&mut request_id, seq, 1);
+    json::hex(&mut request_id, seq, 1);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         // A constant name: `insert` with a `&str` name validates it anew on every request.
         const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
@@ -884,17 +885,6 @@ async fn chat(
     }
     add_limit_headers(&mut r, &limit_headers);
     Ok(finish(state, outcome, r))
-}
-
-/// Appends `n` in lowercase hex, zero-padded to at least `width` digits (`format!("{n:0w$x}")`
-/// without the formatting machinery, twice per request).
-fn push_hex(out: &mut String, n: u64, width: usize) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digits = (16 - n.leading_zeros() as usize / 4).max(1).max(width);
-    for i in (0..digits).rev() {
-        let nibble = if i < 16 { (n >> (4 * i)) & 0xf } else { 0 };
-        out.push(char::from(DIGITS[nibble as usize]));
-    }
 }
 
 struct StreamPlan<'a> {
@@ -1166,14 +1156,38 @@ pub fn display_addr(addr: SocketAddr) -> SocketAddr {
 
 #[cfg(test)]
 mod tests {
+    use super::ToolCache;
+
+    fn list(name: &str) -> String {
+        format!(r#"[{{"type":"function","function":{{"name":"{name}"}}}}]"#)
+    }
+
+    /// A list is known once parsed; a body from a known list on finds it and its length, the
+    /// most recent first; text that only shares a start with a list is not taken for it.
     #[test]
-    fn hex_as_format_writes_it() {
-        for n in [0u64, 1, 0xf, 0x10, 0xdead_beef, u64::MAX, 1 << 63] {
-            for width in [1, 8, 16, 20] {
-                let mut s = String::new();
-                super::push_hex(&mut s, n, width);
-                assert_eq!(s, format!("{n:0width$x}"), "{n} {width}");
-            }
-        }
+    fn known_lists_are_found_at_the_start_of_a_value() {
+        let cache = ToolCache::default();
+        let (a, b) = (list("lookup"), list("search"));
+        assert!(
+            cache
+                .known_prefix(&format!("{a},\"stream\":true}}"))
+                .is_none()
+        );
+        assert_eq!(cache.get(&a).expect("parses")[0].function.name, "lookup");
+        assert!(cache.get("[{\"function\":5}]").is_err());
+        assert_eq!(cache.get(&b).expect("parses")[0].function.name, "search");
+
+        let (len, tools) = cache
+            .known_prefix(&format!("{a},\"stream\":true}}"))
+            .expect("known");
+        assert_eq!((len, tools[0].function.name.as_str()), (a.len(), "lookup"));
+        assert_eq!(cache.lock()[0].0.as_ref(), a, "moved to the front");
+        // The same start, another list: not known.
+        assert!(
+            cache
+                .known_prefix(&a.replace("lookup", "lookups"))
+                .is_none()
+        );
+        assert!(cache.known_prefix(&a[..a.len() - 1]).is_none());
     }
 }

@@ -5,12 +5,12 @@
 //! is held across an await. The counted events are documented on [`StatsSnapshot`]'s fields.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters keyed by status codes, fault names and the models of the scenario: no chosen-key
 /// defence needed, so foldhash instead of SipHash (hashing was most of recording an outcome).
 type HashMap<K, V> = foldhash::HashMap<K, V>;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 

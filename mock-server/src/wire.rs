@@ -543,6 +543,7 @@ impl ChunkWriter {
     }
 }
 
+#[cfg(test)]
 impl Chunk<'_> {
     /// Appends this chunk's JSON (a stream uses one [`ChunkWriter`] for all its chunks).
     pub fn write_json(&self, out: &mut Vec<u8>) {

@@ -441,13 +441,7 @@ impl Body<'_> {
                 }
                 Framing::Length(0) => self.framing = Framing::Done,
                 Framing::Length(left) => {
-                    if conn.buf.is_empty() {
-                        fill_or_cut(conn, "before its Content-Length was reached").await?;
-                    }
-                    let n = conn
-                        .buf
-                        .len()
-                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = available(conn, left, "before its Content-Length was reached").await?;
                     self.framing = Framing::Length(left - n as u64);
                     return Ok(Some(self.hand_out(n)));
                 }
@@ -495,13 +489,7 @@ impl Body<'_> {
                 Err(_) => return Err(BodyError("invalid chunk size in a chunked body".into())),
             },
             Chunk::Data(left) => {
-                if conn.buf.is_empty() {
-                    fill_or_cut(conn, "inside a chunk").await?;
-                }
-                let n = conn
-                    .buf
-                    .len()
-                    .min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = available(conn, left, "inside a chunk").await?;
                 let left = left - n as u64;
                 self.framing = Framing::Chunked(if left == 0 {
                     Chunk::DataEnd
@@ -643,6 +631,17 @@ impl Body<'_> {
 
 fn cut(e: io::Error) -> BodyError {
     BodyError(format!("the connection failed mid-body: {e}"))
+}
+
+/// How many of the `left` bytes still expected are buffered, reading first if none is.
+async fn available(conn: &mut Conn, left: u64, where_: &str) -> Result<usize, BodyError> {
+    if conn.buf.is_empty() {
+        fill_or_cut(conn, where_).await?;
+    }
+    Ok(conn
+        .buf
+        .len()
+        .min(usize::try_from(left).unwrap_or(usize::MAX)))
 }
 
 /// Reads more of a body that is not complete; the end of the stream here is a cut.
