@@ -288,9 +288,12 @@ if want capacity; then
             loop_l+=" $(awk '{print $8; exit}' "$WORK/loop.out" | grep . || echo 0)"
         done
         label="non-streaming"
-        [[ $mode == stream ]] && label="streaming"
+        # The issue's target is the non-streaming ratio; streaming is reported for its SSE
+        # events per second (oha and wrk read the bytes, they parse no event).
+        target="≥ 0.8× oha"
+        [[ $mode == stream ]] && label="streaming" && target="(events/s below; no ratio target)"
         ours="$(median $ours_l)" oha="$(median $oha_l)" wrk="$(median $wrk_l)"
-        row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs_total errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratios "$ours_l" "$oha_l")× oha, $(ratios "$ours_l" "$wrk_l")× wrk | ≥ 0.8× oha |"
+        row "| capacity, $label, $CONNS users | bench run $(num "$ours" .0f) calls/s ($errs_total errors) | oha $(num "$oha" .0f) rps, wrk $(num "$wrk" .0f) rps | $(ratios "$ours_l" "$oha_l")× oha, $(ratios "$ours_l" "$wrk_l")× wrk | $target |"
         row "| client CPU per request, $label | bench run $(median $ours_cpu_l) µs (full agent stack, start-up included); its HTTP client alone $(median $loop_cpu_l) µs ($(num "$(median $loop_l)" .0f) calls/s) | oha $(median $oha_cpu_l) µs, wrk $(median $wrk_cpu_l) µs (HTTP only) | | |"
         if [[ $mode == stream ]]; then
             row "| SSE token events parsed (with timestamps) | $(num "$(median $events_l)" .0f) events/s | | | |"
