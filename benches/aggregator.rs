@@ -69,7 +69,10 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
             status: Some(200),
             error: None,
             ttft: Some(Duration::from_millis(80 + id % 50)),
-            inter_token_gaps_us: (0..60)
+            ttft_answer: Some(Duration::from_millis(80 + id % 50)),
+            finish_reason: None,
+            stream_ignored: false,
+            inter_chunk_gaps_us: (0..60)
                 .map(|i| 8_000 + (i * 37 + id as u32) % 4_000)
                 .collect(),
             usage: Usage::billed(1_200, 400, 60),
@@ -95,6 +98,8 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
         tools: vec![tool.clone(), tool],
         sanitizer_threats: Vec::new(),
         budget_warning: false,
+        session_wait: None,
+        error_detail: None,
     }
 }
 

@@ -127,8 +127,11 @@ pub struct Usage {
     /// Of the input tokens, those billed at the cached-input price
     /// (`prompt_tokens_details.cached_tokens`).
     pub cached_tokens: u64,
-    /// Output tokens (`completion_tokens`).
+    /// Output tokens (`completion_tokens`), reasoning tokens included.
     pub completion_tokens: u64,
+    /// Of the output tokens, those spent on reasoning
+    /// (`completion_tokens_details.reasoning_tokens`); billed at the output price.
+    pub reasoning_tokens: u64,
     /// True when these counts were computed locally, not reported by the endpoint.
     pub estimated: bool,
 }
@@ -140,6 +143,7 @@ impl Usage {
             prompt_tokens,
             cached_tokens,
             completion_tokens,
+            reasoning_tokens: 0,
             estimated: false,
         }
     }
@@ -154,6 +158,7 @@ impl Usage {
         self.prompt_tokens += other.prompt_tokens;
         self.cached_tokens += other.cached_tokens;
         self.completion_tokens += other.completion_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
         self.estimated |= other.estimated;
     }
 }
@@ -171,11 +176,17 @@ pub struct ChatReply {
     pub finish_reason: Option<String>,
     /// Token counts.
     pub usage: Usage,
-    /// Streaming only: time from sending the request to the first content or tool-call delta.
+    /// Streaming only: time from sending the request to the first token of any kind (content,
+    /// reasoning or tool-call delta).
     pub ttft: Option<Duration>,
+    /// Streaming only: time from sending the request to the first answer token (content or
+    /// tool-call delta, not reasoning).
+    pub ttft_answer: Option<Duration>,
     /// Streaming only: gaps between successive content or tool-call deltas, in microseconds.
     /// Kept as a batch per call so recording costs one message per call, not per token.
-    pub inter_token_gaps_us: Vec<u32>,
+    pub inter_chunk_gaps_us: Vec<u32>,
     /// True when the stream ended without `data: [DONE]` (tolerated, but noted).
     pub missing_done: bool,
+    /// True when a stream was asked for and the endpoint sent one complete JSON reply instead.
+    pub stream_ignored: bool,
 }

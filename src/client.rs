@@ -888,6 +888,7 @@ fn estimate_usage(req: &ChatRequest, content: Option<&str>, calls: &[ToolCall]) 
         prompt_tokens: t.count_messages(&req.messages),
         cached_tokens: 0,
         completion_tokens: completion,
+        reasoning_tokens: 0,
         estimated: true,
     }
 }
@@ -958,8 +959,10 @@ pub fn parse_completion(
         finish_reason: choice.finish_reason,
         usage,
         ttft: None,
-        inter_token_gaps_us: Vec::new(),
+        ttft_answer: None,
+        inter_chunk_gaps_us: Vec::new(),
         missing_done: false,
+        stream_ignored: false,
     })
 }
 
@@ -1533,8 +1536,10 @@ impl StreamState {
             finish_reason: self.finish_reason,
             usage,
             ttft: self.ttft,
-            inter_token_gaps_us: self.gaps_us,
+            ttft_answer: self.ttft,
+            inter_chunk_gaps_us: self.gaps_us,
             missing_done: !self.done,
+            stream_ignored: false,
         }
     }
 }
@@ -2039,7 +2044,7 @@ mod tests {
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
         assert_eq!((r.usage.prompt_tokens, r.usage.completion_tokens), (9, 3));
         assert_eq!(r.model, "gpt-4.1");
-        assert_eq!(r.inter_token_gaps_us.len(), 2, "three tokens, two gaps");
+        assert_eq!(r.inter_chunk_gaps_us.len(), 2, "three tokens, two gaps");
 
         // A head that changes mid-stream: whole-chunk parses, same content.
         let mut changed = chunks.clone();

@@ -173,6 +173,7 @@ impl SpendCap {
             prompt_tokens,
             cached_tokens: 0,
             completion_tokens,
+            reasoning_tokens: 0,
             estimated: true,
         };
         models
@@ -204,7 +205,10 @@ fn refused_by_spend_cap(req: &ChatRequest, step: u32) -> CallRecord {
         status: None,
         error: Some(ErrorClass::SpendCap),
         ttft: None,
-        inter_token_gaps_us: Vec::new(),
+        ttft_answer: None,
+        inter_chunk_gaps_us: Vec::new(),
+        finish_reason: None,
+        stream_ignored: false,
         usage: Default::default(),
         fallback: false,
     }
@@ -432,7 +436,7 @@ impl Agent {
             Ok(t) => t,
             Err(e) => {
                 rec.outcome = match e {
-                    SessionError::RateLimited { .. } => Outcome::RateLimited,
+                    SessionError::RateLimited { .. } => Outcome::SessionRateLimited,
                     SessionError::UserLimit { .. } => Outcome::SessionRefused,
                 };
                 rec.latency = started.elapsed();
@@ -660,6 +664,8 @@ pub fn new_record(req: &TurnRequest) -> ConversationRecord {
         tools: Vec::new(),
         sanitizer_threats: Vec::new(),
         budget_warning: false,
+        session_wait: None,
+        error_detail: None,
     }
 }
 

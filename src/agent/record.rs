@@ -44,6 +44,11 @@ pub enum ErrorClass {
     SpendCap,
     /// The overall deadline of the call passed.
     Deadline,
+    /// The reply was larger than `max_response_bytes`; the connection was closed.
+    ResponseTooLarge,
+    /// The run stopped (grace period over, or a second Ctrl-C/SIGTERM) while this attempt was
+    /// in flight: the request was sent, its reply never read.
+    Interrupted,
     /// Anything else.
     Other,
 }
@@ -67,12 +72,14 @@ impl ErrorClass {
             ErrorClass::BreakerOpen => "breaker_open",
             ErrorClass::SpendCap => "spend_cap",
             ErrorClass::Deadline => "deadline",
+            ErrorClass::ResponseTooLarge => "response_too_large",
+            ErrorClass::Interrupted => "interrupted",
             ErrorClass::Other => "other",
         }
     }
 
     /// Every class, in report order.
-    pub const ALL: [ErrorClass; 16] = [
+    pub const ALL: [ErrorClass; 18] = [
         ErrorClass::RateLimited,
         ErrorClass::QuotaExceeded,
         ErrorClass::Server,
@@ -88,6 +95,8 @@ impl ErrorClass {
         ErrorClass::BreakerOpen,
         ErrorClass::SpendCap,
         ErrorClass::Deadline,
+        ErrorClass::ResponseTooLarge,
+        ErrorClass::Interrupted,
         ErrorClass::Other,
     ];
 }
@@ -129,10 +138,21 @@ pub struct CallRecord {
     pub status: Option<u16>,
     /// Why the call failed in the end; `None` if a model answered.
     pub error: Option<ErrorClass>,
-    /// Time to first token of the answering attempt (streaming only).
+    /// Time to first token of any kind (answer text, reasoning or a tool call) of the
+    /// answering attempt (streaming only).
     pub ttft: Option<Duration>,
-    /// Inter-token gaps of the answering attempt, microseconds (streaming only).
-    pub inter_token_gaps_us: Vec<u32>,
+    /// Time to the first answer token (content or tool call, not reasoning) of the answering
+    /// attempt (streaming only); equal to `ttft` when the model sent no reasoning first.
+    pub ttft_answer: Option<Duration>,
+    /// Gaps between successive chunks that carried tokens, of the answering attempt, in
+    /// microseconds (streaming only). Chunks, not tokens: servers send several tokens per chunk.
+    pub inter_chunk_gaps_us: Vec<u32>,
+    /// `finish_reason` of the answer as the endpoint sent it (`stop`, `length`, `tool_calls`,
+    /// `content_filter` ...); `None` when it sent none or no model answered.
+    pub finish_reason: Option<String>,
+    /// True when the request asked for a stream and the endpoint answered with one complete
+    /// JSON reply instead (accepted as the answer; no stream timings).
+    pub stream_ignored: bool,
     /// Tokens billed for this call (by the answering model).
     pub usage: Usage,
     /// True when the answer came from a fallback model.
@@ -140,6 +160,30 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    /// Time per output token of the answering attempt: (end − first token) / (completion
+    /// tokens − 1), as aiperf and vLLM report it. `None` without a stream, without a first
+    /// token, or with fewer than two completion tokens.
+    pub fn tpot(&self) -> Option<Duration> {
+        let ttft = self.ttft?;
+        let attempt = self.attempts.last()?;
+        if self.error.is_some() || self.usage.completion_tokens < 2 {
+            return None;
+        }
+        let generating = attempt.latency.checked_sub(ttft)?;
+        let gaps = u32::try_from(self.usage.completion_tokens - 1).unwrap_or(u32::MAX);
+        Some(generating / gaps)
+    }
+
+    /// Output tokens per second of the answering attempt, over its whole latency (first byte
+    /// waited included), as aiperf's per-request output token throughput.
+    pub fn output_tokens_per_s(&self) -> Option<f64> {
+        let attempt = self.attempts.last()?;
+        if self.error.is_some() || attempt.latency.is_zero() {
+            return None;
+        }
+        Some(self.usage.completion_tokens as f64 / attempt.latency.as_secs_f64())
+    }
+
     /// Retries: attempts that reached the network beyond each model's first. Moving down the
     /// fallback chain is a fallback, not a retry, so a failed primary answered by its fallback
     /// counts no retry.
@@ -199,8 +243,10 @@ pub enum Outcome {
     MaxSteps,
     /// The sanitizer blocked the user's input (no request sent).
     BlockedBySanitizer,
-    /// The session layer refused the turn: the user is over the per-user rate limit (GCRA).
-    RateLimited,
+    /// The session layer's per-user rate limit (GCRA, local, nothing sent) held the turn back
+    /// past the end of the run. A turn that waited and was then admitted is not this: it runs
+    /// on and its wait is in `ConversationRecord::session_wait`.
+    SessionRateLimited,
     /// The session layer refused a new session: the user already holds
     /// `max_concurrent_per_user` sessions and `on_user_limit = "refuse"`.
     SessionRefused,
@@ -208,6 +254,13 @@ pub enum Outcome {
     RefusedAction,
     /// The model's reply could not be parsed as a ReAct step.
     Unparseable,
+    /// The model answered with no content and no tool call (`content: null`, or a stream with
+    /// nothing but `[DONE]`).
+    EmptyReply,
+    /// The answer was cut at the completion limit (`finish_reason: "length"`).
+    Truncated,
+    /// The endpoint withheld or cut the answer (`finish_reason: "content_filter"`).
+    ContentFiltered,
     /// An LLM call failed after all retries and fallbacks.
     Failed,
     /// The run-wide spend cap stopped the conversation.
@@ -224,10 +277,13 @@ impl Outcome {
             Outcome::BudgetExceeded => "budget_exceeded",
             Outcome::MaxSteps => "max_steps",
             Outcome::BlockedBySanitizer => "blocked_by_sanitizer",
-            Outcome::RateLimited => "rate_limited",
+            Outcome::SessionRateLimited => "session_rate_limited",
             Outcome::SessionRefused => "session_refused",
             Outcome::RefusedAction => "refused_action",
             Outcome::Unparseable => "unparseable",
+            Outcome::EmptyReply => "empty_reply",
+            Outcome::Truncated => "truncated",
+            Outcome::ContentFiltered => "content_filtered",
             Outcome::Failed => "failed",
             Outcome::SpendCap => "spend_cap",
             Outcome::Interrupted => "interrupted",
@@ -235,15 +291,18 @@ impl Outcome {
     }
 
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::Answered,
         Outcome::BudgetExceeded,
         Outcome::MaxSteps,
         Outcome::BlockedBySanitizer,
-        Outcome::RateLimited,
+        Outcome::SessionRateLimited,
         Outcome::SessionRefused,
         Outcome::RefusedAction,
         Outcome::Unparseable,
+        Outcome::EmptyReply,
+        Outcome::Truncated,
+        Outcome::ContentFiltered,
         Outcome::Failed,
         Outcome::SpendCap,
         Outcome::Interrupted,
@@ -254,7 +313,12 @@ impl Outcome {
     pub fn is_error(self) -> bool {
         matches!(
             self,
-            Outcome::Failed | Outcome::Unparseable | Outcome::Interrupted
+            Outcome::Failed
+                | Outcome::Unparseable
+                | Outcome::EmptyReply
+                | Outcome::Truncated
+                | Outcome::ContentFiltered
+                | Outcome::Interrupted
         )
     }
 }
@@ -286,6 +350,13 @@ pub struct ConversationRecord {
     pub sanitizer_threats: Vec<String>,
     /// True when the conversation crossed the budget's warning threshold.
     pub budget_warning: bool,
+    /// How long the session layer's per-user rate limit (local, nothing sent) held this turn
+    /// back before admitting it; `None` when it was admitted at once. A turn held back counts
+    /// as one local refusal, however long it waited.
+    pub session_wait: Option<Duration>,
+    /// Why the conversation failed, for diagnosis: for `unparseable`, the parse failure's kind
+    /// and a bounded excerpt of the reply (secrets redacted). `None` otherwise.
+    pub error_detail: Option<String>,
 }
 
 impl ConversationRecord {

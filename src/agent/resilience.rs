@@ -315,7 +315,10 @@ impl Caller {
             status,
             error: None,
             ttft: None,
-            inter_token_gaps_us: Vec::new(),
+            ttft_answer: None,
+            inter_chunk_gaps_us: Vec::new(),
+            finish_reason: None,
+            stream_ignored: false,
             usage: Usage::default(),
             fallback: false,
         };
@@ -324,7 +327,10 @@ impl Caller {
                 record.model_answered = record.attempts.last().map(|a| a.model.clone());
                 record.fallback = index > 0;
                 record.ttft = reply.ttft;
-                record.inter_token_gaps_us = reply.inter_token_gaps_us.clone();
+                record.ttft_answer = reply.ttft_answer;
+                record.inter_chunk_gaps_us = reply.inter_chunk_gaps_us.clone();
+                record.finish_reason = reply.finish_reason.clone();
+                record.stream_ignored = reply.stream_ignored;
                 record.usage = reply.usage;
                 CallOutcome {
                     record,

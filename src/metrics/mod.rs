@@ -404,7 +404,7 @@ impl Aggregator {
         if let Some(t) = call.ttft {
             record(&mut self.hist.ttft_us, duration_us(t));
         }
-        for &g in &call.inter_token_gaps_us {
+        for &g in &call.inter_chunk_gaps_us {
             record(&mut self.hist.inter_token_us, u64::from(g));
         }
         let cost = call_cost_usd(&self.prices, call);

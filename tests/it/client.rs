@@ -374,7 +374,7 @@ async fn sse_happy_path_with_ttft_gaps_and_usage_on_a_chunk_with_choices() {
     assert!(!reply.usage.estimated);
     assert!(reply.ttft.is_some());
     // One gap between each pair of non-empty deltas; the role-only chunk is not a token.
-    assert_eq!(reply.inter_token_gaps_us.len(), pieces.len() - 1);
+    assert_eq!(reply.inter_chunk_gaps_us.len(), pieces.len() - 1);
     assert!(!reply.missing_done);
     assert_eq!(sent["stream"], true);
     assert_eq!(sent["stream_options"]["include_usage"], true);

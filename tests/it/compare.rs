@@ -65,7 +65,10 @@ fn run(scale: u64, base_us: impl Fn(u64) -> u64, prices: PriceTable) -> RunMetri
             status: Some(200),
             error: None,
             ttft: Some(latency / 4),
-            inter_token_gaps_us: vec![1_000, 2_000],
+            ttft_answer: Some(latency / 4),
+            finish_reason: None,
+            stream_ignored: false,
+            inter_chunk_gaps_us: vec![1_000, 2_000],
             usage: Usage::billed(1_000 + i, 0, 100 + i % 50),
             fallback: false,
         };
@@ -82,6 +85,8 @@ fn run(scale: u64, base_us: impl Fn(u64) -> u64, prices: PriceTable) -> RunMetri
             tools: Vec::new(),
             sanitizer_threats: Vec::new(),
             budget_warning: false,
+            session_wait: None,
+            error_detail: None,
         });
     }
     agg.finish(RunEnd {

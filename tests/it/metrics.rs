@@ -68,7 +68,10 @@ fn ok_call(step: u32, started: Instant, latency_ms: u64, u: Usage, ttft_ms: u64)
         status: Some(200),
         error: None,
         ttft: Some(ms(ttft_ms)),
-        inter_token_gaps_us: vec![10_000, 20_000],
+        ttft_answer: Some(ms(ttft_ms)),
+        finish_reason: None,
+        stream_ignored: false,
+        inter_chunk_gaps_us: vec![10_000, 20_000],
         usage: u,
         fallback: false,
     }
@@ -93,6 +96,8 @@ fn conversation(
         tools: Vec::new(),
         sanitizer_threats: Vec::new(),
         budget_warning: false,
+        session_wait: None,
+        error_detail: None,
     }
 }
 
@@ -144,7 +149,10 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         status: Some(200),
         error: None,
         ttft: None,
-        inter_token_gaps_us: Vec::new(),
+        ttft_answer: None,
+        finish_reason: None,
+        stream_ignored: false,
+        inter_chunk_gaps_us: Vec::new(),
         usage: Usage::billed(2000, 0, 500),
         fallback: true,
     }];
@@ -180,7 +188,10 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         status: Some(429),
         error: Some(ErrorClass::RateLimited),
         ttft: None,
-        inter_token_gaps_us: Vec::new(),
+        ttft_answer: None,
+        finish_reason: None,
+        stream_ignored: false,
+        inter_chunk_gaps_us: Vec::new(),
         usage: Usage::default(),
         fallback: false,
     }];

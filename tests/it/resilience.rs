@@ -471,7 +471,7 @@ async fn streaming_call_record_carries_ttft_and_gaps() {
         .call(request(PRIMARY, true), 1)
         .await;
     assert!(o.record.ttft.is_some());
-    assert_eq!(o.record.inter_token_gaps_us.len(), 1);
+    assert_eq!(o.record.inter_chunk_gaps_us.len(), 1);
     assert_eq!(o.record.usage.completion_tokens, 2);
 }
 

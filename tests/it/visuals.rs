@@ -427,7 +427,10 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                     status,
                     error,
                     ttft: error.is_none().then(|| ms(latency / 4)),
-                    inter_token_gaps_us: Vec::new(),
+                    ttft_answer: error.is_none().then(|| ms(latency / 4)),
+                    finish_reason: None,
+                    stream_ignored: false,
+                    inter_chunk_gaps_us: Vec::new(),
                     usage,
                     fallback,
                 });
@@ -462,6 +465,8 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                 tools,
                 sanitizer_threats: Vec::new(),
                 budget_warning: false,
+                session_wait: None,
+                error_detail: None,
             });
             at = t + rng.random_range(500..3000u64);
         }
