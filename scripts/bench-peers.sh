@@ -266,7 +266,7 @@ if want capacity; then
             cpu_us "$WORK/cpu.time" "$(json "$S" llm_call.latency_ms.count)"
             ours_cpu_l+=" $CPU_US"
             if [[ $mode == stream ]]; then
-                events_l+=" $(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['llm_call']; print((c['ttft_ms']['count']+c['inter_token_ms']['count'])/s['run']['duration_s'])" "$S")"
+                events_l+=" $(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['llm_call']; print((c['ttft_ms']['count']+c.get('inter_chunk_ms', c.get('inter_token_ms'))['count'])/s['run']['duration_s'])" "$S")"
             fi
             say "capacity ($mode), round $round/$ROUNDS: oha, $CONNS connections, $DURATION"
             # $(...) runs in a subshell: the CPU time is read from the file it left.

@@ -164,9 +164,20 @@ pub struct Histograms {
     pub attempt_us: Histogram<u64>,
     /// Time to first token (streaming calls that answered).
     pub ttft_us: Histogram<u64>,
-    /// Gaps between streamed tokens.
-    pub inter_token_us: Histogram<u64>,
-    /// Conversation latency from its actual start.
+    /// Time to the first answer token (content or tool call, reasoning excluded).
+    pub ttft_answer_us: Histogram<u64>,
+    /// Gaps between streamed chunks that carried tokens (a chunk may carry several).
+    pub inter_chunk_us: Histogram<u64>,
+    /// Time per output token of streamed calls that answered with two tokens or more.
+    pub tpot_us: Histogram<u64>,
+    /// Output tokens per second of each answered call, in thousandths (a histogram holds
+    /// integers; 0.1% precision).
+    pub output_milli_tokens_per_s: Histogram<u64>,
+    /// How long the local per-user rate limit held turns back before admitting them.
+    pub session_wait_us: Histogram<u64>,
+    /// Conversation latency from its actual start, of conversations that reached the model
+    /// (one attempt or more sent): a turn refused locally takes microseconds and would make
+    /// the figures look fast.
     pub conversation_us: Histogram<u64>,
     /// Open model: conversation latency from its intended start (no coordinated omission).
     pub conversation_from_intended_us: Histogram<u64>,
@@ -174,7 +185,7 @@ pub struct Histograms {
     pub tool_us: Histogram<u64>,
     /// Open model: actual minus intended start.
     pub scheduler_lag_us: Histogram<u64>,
-    /// Dollars per conversation, in nano-dollars.
+    /// Dollars per conversation that reached the model, in nano-dollars.
     pub conversation_cost_nano_usd: Histogram<u64>,
 }
 
@@ -184,7 +195,11 @@ impl Histograms {
             call_us: new_histogram(),
             attempt_us: new_histogram(),
             ttft_us: new_histogram(),
-            inter_token_us: new_histogram(),
+            ttft_answer_us: new_histogram(),
+            inter_chunk_us: new_histogram(),
+            tpot_us: new_histogram(),
+            output_milli_tokens_per_s: new_histogram(),
+            session_wait_us: new_histogram(),
             conversation_us: new_histogram(),
             conversation_from_intended_us: new_histogram(),
             tool_us: new_histogram(),
@@ -199,6 +214,17 @@ impl Histograms {
 pub struct Counters {
     /// Conversations by how they ended.
     pub outcomes: BTreeMap<Outcome, u64>,
+    /// Conversations that reached the model: at least one attempt sent. Throughput, cost per
+    /// conversation and conversation latency count these; the rest were settled locally
+    /// (blocked input, refused session, spend cap, a turn held past the run's end).
+    pub conversations_sent: u64,
+    /// Conversations the local per-user rate limit held back before admitting them (each
+    /// counted once, however long it waited).
+    pub session_rate_limited_turns: u64,
+    /// Answered calls by `finish_reason`: the keys of [`FINISH_REASONS`].
+    pub finish_reasons: BTreeMap<&'static str, u64>,
+    /// Calls that asked for a stream and got one complete JSON reply.
+    pub stream_ignored: u64,
     /// LLM calls.
     pub calls: u64,
     /// LLM calls that failed after all retries and fallbacks.
@@ -238,6 +264,37 @@ pub struct Counters {
     /// Dollars of the most expensive conversation, exact (the histogram rounds up by <0.1%,
     /// and a percentile should never read above the true maximum).
     pub max_conversation_usd: f64,
+}
+
+/// The `finish_reason` keys counted in `llm_call.by_finish_reason`: the reasons OpenAI
+/// documents, `other` for anything else a server sends, `none` when it sent none.
+pub const FINISH_REASONS: [&str; 7] = [
+    "stop",
+    "length",
+    "tool_calls",
+    "content_filter",
+    "function_call",
+    "other",
+    "none",
+];
+
+/// The [`FINISH_REASONS`] key of a reply's `finish_reason`.
+pub fn finish_reason_key(reason: Option<&str>) -> &'static str {
+    match reason {
+        None => "none",
+        Some(r) => FINISH_REASONS[..5]
+            .iter()
+            .find(|k| **k == r)
+            .copied()
+            .unwrap_or("other"),
+    }
+}
+
+/// True when a conversation sent at least one request to the endpoint.
+pub fn reached_model(rec: &ConversationRecord) -> bool {
+    rec.calls
+        .iter()
+        .any(|c| c.attempts.iter().any(|a| !is_local_refusal(a.error)))
 }
 
 /// The model a call is billed to and timed under: the one that answered, else the last one
@@ -335,7 +392,15 @@ impl Aggregator {
         for t in &rec.sanitizer_threats {
             *c.sanitizer_threats.entry(t.clone()).or_default() += 1;
         }
-        record(&mut self.hist.conversation_us, duration_us(rec.latency));
+        let sent = reached_model(rec);
+        if sent {
+            c.conversations_sent += 1;
+            record(&mut self.hist.conversation_us, duration_us(rec.latency));
+        }
+        if let Some(wait) = rec.session_wait {
+            c.session_rate_limited_turns += 1;
+            record(&mut self.hist.session_wait_us, duration_us(wait));
+        }
         let end = rec.started + rec.latency;
         if let Some(intended) = rec.intended_start {
             record(
@@ -359,11 +424,13 @@ impl Aggregator {
         for tool in &rec.tools {
             self.record_tool(tool);
         }
-        self.counters.max_conversation_usd = self.counters.max_conversation_usd.max(usd);
-        record(
-            &mut self.hist.conversation_cost_nano_usd,
-            (usd * NANO_USD_PER_USD).round() as u64,
-        );
+        if sent {
+            self.counters.max_conversation_usd = self.counters.max_conversation_usd.max(usd);
+            record(
+                &mut self.hist.conversation_cost_nano_usd,
+                (usd * NANO_USD_PER_USD).round() as u64,
+            );
+        }
         self.update_live(rec, usd);
         usd
     }
@@ -404,8 +471,28 @@ impl Aggregator {
         if let Some(t) = call.ttft {
             record(&mut self.hist.ttft_us, duration_us(t));
         }
+        if let Some(t) = call.ttft_answer {
+            record(&mut self.hist.ttft_answer_us, duration_us(t));
+        }
         for &g in &call.inter_chunk_gaps_us {
-            record(&mut self.hist.inter_token_us, u64::from(g));
+            record(&mut self.hist.inter_chunk_us, u64::from(g));
+        }
+        if let Some(t) = call.tpot() {
+            record(&mut self.hist.tpot_us, duration_us(t));
+        }
+        if let Some(tps) = call.output_tokens_per_s() {
+            record(
+                &mut self.hist.output_milli_tokens_per_s,
+                (tps * 1000.0).round() as u64,
+            );
+        }
+        if call.error.is_none() {
+            *c.finish_reasons
+                .entry(finish_reason_key(call.finish_reason.as_deref()))
+                .or_default() += 1;
+        }
+        if call.stream_ignored {
+            c.stream_ignored += 1;
         }
         let cost = call_cost_usd(&self.prices, call);
         let usd = cost.unwrap_or(0.0);
@@ -497,6 +584,11 @@ impl Aggregator {
     /// Conversations recorded so far.
     pub fn conversations(&self) -> u64 {
         self.counters.outcomes.values().sum()
+    }
+
+    /// Conversations recorded so far that reached the model.
+    pub fn conversations_sent(&self) -> u64 {
+        self.counters.conversations_sent
     }
 
     /// The metrics so far, as if the run ended at `now`, leaving the aggregator running: for
@@ -618,6 +710,11 @@ impl RunMetrics {
     /// Conversations recorded.
     pub fn conversations(&self) -> u64 {
         self.counters.outcomes.values().sum()
+    }
+
+    /// Conversations that reached the model (one attempt or more sent).
+    pub fn conversations_sent(&self) -> u64 {
+        self.counters.conversations_sent
     }
 
     /// Conversations whose outcome counts as an error.

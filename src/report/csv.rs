@@ -40,6 +40,12 @@ pub const CALLS_COLUMNS: &[&str] = &[
     "completion_tokens",
     "cost_usd",
     "start_offset_ms",
+    "ttft_answer_ms",
+    "tpot_ms",
+    "output_tokens_per_s",
+    "finish_reason",
+    "reasoning_tokens",
+    "stream_ignored",
 ];
 
 /// Columns of `conversations.csv`.
@@ -60,6 +66,8 @@ pub const CONVERSATIONS_COLUMNS: &[&str] = &[
     "cost_usd",
     "sanitizer_threats",
     "budget_warning",
+    "session_wait_ms",
+    "error_detail",
 ];
 
 /// Columns of `latency_percentiles.csv`.
@@ -198,6 +206,14 @@ impl Row {
         self.bytes.extend_from_slice(millis(d, &mut cell));
     }
 
+    /// Tokens per second with one decimal.
+    fn tokens_per_s(&mut self, tps: f64) {
+        use std::io::Write as _;
+        self.sep();
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.bytes, "{tps:.1}");
+    }
+
     fn empty(&mut self) {
         self.sep();
     }
@@ -300,6 +316,24 @@ impl RecordCsv {
             r.int(call.usage.completion_tokens);
             r.usd(usd);
             r.ms(call.started.saturating_duration_since(self.run_start));
+            match call.ttft_answer {
+                Some(t) => r.ms(t),
+                None => r.empty(),
+            }
+            match call.tpot() {
+                Some(t) => r.ms(t),
+                None => r.empty(),
+            }
+            match call.output_tokens_per_s() {
+                Some(tps) => r.tokens_per_s(tps),
+                None => r.empty(),
+            }
+            match &call.finish_reason {
+                Some(f) => r.text(f),
+                None => r.empty(),
+            }
+            r.int(call.usage.reasoning_tokens);
+            r.flag(call.stream_ignored);
             r.finish(&mut self.calls)?;
         }
         let u = rec.usage();
@@ -323,6 +357,11 @@ impl RecordCsv {
         r.usd(usd_total);
         r.text(&rec.sanitizer_threats.join(";"));
         r.flag(rec.budget_warning);
+        match rec.session_wait {
+            Some(w) => r.ms(w),
+            None => r.empty(),
+        }
+        r.text(rec.error_detail.as_deref().unwrap_or(""));
         r.finish(&mut self.conversations)
     }
 
@@ -370,7 +409,9 @@ pub fn latency_histograms(
         ("llm_call", all(), &h.call_us),
         ("attempt", all(), &h.attempt_us),
         ("ttft", all(), &h.ttft_us),
-        ("inter_token", all(), &h.inter_token_us),
+        ("ttft_answer", all(), &h.ttft_answer_us),
+        ("inter_chunk", all(), &h.inter_chunk_us),
+        ("tpot", all(), &h.tpot_us),
         ("conversation", all(), &h.conversation_us),
         (
             "conversation_from_intended",
@@ -379,6 +420,7 @@ pub fn latency_histograms(
         ),
         ("tool", all(), &h.tool_us),
         ("scheduler_lag", all(), &h.scheduler_lag_us),
+        ("session_wait", all(), &h.session_wait_us),
     ];
     for (model, mm) in &m.models {
         out.push(("llm_call", model.clone(), &mm.call_latency_us));

@@ -25,7 +25,9 @@ pub const HLOG_FILE: &str = "histograms.hlog";
 pub const LATENCY_HISTOGRAMS: &[(&str, &str)] = &[
     ("llm_call.latency_ms", "llm_call"),
     ("llm_call.ttft_ms", "ttft"),
-    ("llm_call.inter_token_ms", "inter_token"),
+    ("llm_call.ttft_answer_ms", "ttft_answer"),
+    ("llm_call.inter_chunk_ms", "inter_chunk"),
+    ("llm_call.tpot_ms", "tpot"),
     ("attempt.latency_ms", "attempt"),
     ("conversation.latency_ms", "conversation"),
     (
@@ -34,6 +36,7 @@ pub const LATENCY_HISTOGRAMS: &[(&str, &str)] = &[
     ),
     ("tool.latency_ms", "tool"),
     ("load.scheduler_lag_ms", "scheduler_lag"),
+    ("sessions.wait_ms", "session_wait"),
 ];
 
 /// The log name of a histogram: `metric` for the run-wide one (`model` = `all`), else

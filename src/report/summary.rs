@@ -17,7 +17,7 @@ use crate::agent::record::{ErrorClass, Outcome};
 use crate::metrics::{NANO_USD_PER_USD, RunMetrics};
 
 /// Version of the `summary.json` schema.
-pub const SUMMARY_VERSION: u32 = 1;
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// The whole summary (`summary.json`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -120,17 +120,23 @@ impl LatencyMs {
 pub struct ConversationSection {
     /// Conversations recorded.
     pub count: u64,
+    /// Of those, conversations that reached the model (one request or more sent).
+    /// `per_second`, `latency_ms` and `cost.usd_per_conversation` count only these.
+    pub sent: u64,
+    /// Of those, conversations settled locally with nothing sent (blocked input, refused
+    /// session, a turn the local rate limit held past the run's end, spend cap).
+    pub local_only: u64,
     /// Conversations by outcome; every outcome is listed, zeros included.
     pub by_outcome: BTreeMap<String, u64>,
     /// Conversations that ended in an error outcome (failed, unparseable, interrupted).
     pub errors: u64,
     /// `errors / count` (0 when there were none).
     pub error_rate: f64,
-    /// Conversations finished per second of run.
+    /// Conversations that reached the model, finished per second of run.
     pub per_second: f64,
     /// Mean ReAct steps.
     pub steps_mean: f64,
-    /// Latency from the actual start.
+    /// Latency from the actual start, of conversations that reached the model.
     pub latency_ms: LatencyMs,
     /// Open model: latency from the intended start (coordinated omission corrected).
     pub latency_from_intended_ms: LatencyMs,
@@ -178,10 +184,21 @@ pub struct LlmCallSection {
     pub by_error_class: BTreeMap<String, u64>,
     /// Call latency, retries and backoff included.
     pub latency_ms: LatencyMs,
-    /// Time to first token.
+    /// Time to first token of any kind (reasoning included).
     pub ttft_ms: LatencyMs,
-    /// Gaps between streamed tokens.
-    pub inter_token_ms: LatencyMs,
+    /// Time to the first answer token (content or tool call; reasoning excluded).
+    pub ttft_answer_ms: LatencyMs,
+    /// Gaps between streamed chunks that carried tokens (a chunk may carry several tokens).
+    pub inter_chunk_ms: LatencyMs,
+    /// Time per output token: (end − first token) / (completion tokens − 1), per call.
+    pub tpot_ms: LatencyMs,
+    /// Output tokens per second of each answered call (percentiles in tokens/s, not ms).
+    pub output_tokens_per_s: LatencyMs,
+    /// Answered calls by `finish_reason` (stop, length, tool_calls, content_filter,
+    /// function_call, other, none); every key listed.
+    pub by_finish_reason: BTreeMap<String, u64>,
+    /// Calls that asked for a stream and got one complete JSON reply instead.
+    pub stream_ignored: u64,
     /// Per answering model.
     pub by_model: BTreeMap<String, ModelCalls>,
 }
@@ -219,8 +236,10 @@ pub struct TokensSection {
     pub prompt: u64,
     /// Cached input tokens.
     pub cached: u64,
-    /// Output tokens.
+    /// Output tokens, reasoning included.
     pub completion: u64,
+    /// Of the output tokens, reasoning tokens (billed as output).
+    pub reasoning: u64,
     /// Prompt plus completion.
     pub total: u64,
     /// True if any count was estimated locally (the endpoint sent no usage).
@@ -240,8 +259,10 @@ pub struct ModelCost {
     pub prompt: u64,
     /// Cached input tokens.
     pub cached: u64,
-    /// Output tokens.
+    /// Output tokens, reasoning included.
     pub completion: u64,
+    /// Of the output tokens, reasoning tokens.
+    pub reasoning: u64,
     /// Dollars at the model's own price.
     pub usd: f64,
 }
@@ -264,9 +285,9 @@ pub struct UsdPercentiles {
 pub struct CostSection {
     /// Dollars of the whole run.
     pub usd_total: f64,
-    /// Mean dollars per conversation.
+    /// Mean dollars per conversation that reached the model.
     pub usd_per_conversation: f64,
-    /// Dollars per conversation as a distribution (0.1% precision).
+    /// Dollars per conversation that reached the model, as a distribution (0.1% precision).
     pub usd_per_conversation_percentiles: UsdPercentiles,
     /// Mean dollars per LLM call.
     pub usd_per_call: f64,
@@ -329,8 +350,13 @@ pub struct BudgetSection {
 pub struct SessionsSection {
     /// Sessions evicted (capacity or TTL).
     pub evictions: u64,
-    /// Turns refused by the local per-user rate limit.
+    /// Turns refused by the local per-user rate limit, as the session store counted them.
     pub rate_limit_rejections: u64,
+    /// Conversations the local per-user rate limit (no request sent, not an endpoint 429) held
+    /// back before admitting them, each counted once.
+    pub rate_limited_turns: u64,
+    /// How long those turns waited.
+    pub wait_ms: LatencyMs,
 }
 
 /// `load`.
@@ -379,6 +405,7 @@ impl Summary {
         let secs = m.duration.as_secs_f64();
         let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let conversations = m.conversations();
+        let sent = m.conversations_sent();
         let conv_errors = m.conversation_errors();
         let outcome_count = |o: Outcome| c.outcomes.get(&o).copied().unwrap_or(0);
         let by_outcome = Outcome::ALL
@@ -431,10 +458,12 @@ impl Summary {
             },
             conversation: ConversationSection {
                 count: conversations,
+                sent,
+                local_only: conversations - sent,
                 by_outcome,
                 errors: conv_errors,
                 error_rate: rate(conv_errors, conversations),
-                per_second: per_s(conversations),
+                per_second: per_s(sent),
                 steps_mean: rate(c.steps, conversations),
                 latency_ms: LatencyMs::from_us(&m.hist.conversation_us),
                 latency_from_intended_ms: LatencyMs::from_us(&m.hist.conversation_from_intended_us),
@@ -453,7 +482,17 @@ impl Summary {
                 by_error_class: classes(&c.calls_by_error),
                 latency_ms: LatencyMs::from_us(&m.hist.call_us),
                 ttft_ms: LatencyMs::from_us(&m.hist.ttft_us),
-                inter_token_ms: LatencyMs::from_us(&m.hist.inter_token_us),
+                ttft_answer_ms: LatencyMs::from_us(&m.hist.ttft_answer_us),
+                inter_chunk_ms: LatencyMs::from_us(&m.hist.inter_chunk_us),
+                tpot_ms: LatencyMs::from_us(&m.hist.tpot_us),
+                // Thousandths of a token per second, so the microsecond-to-millisecond
+                // scaling of `from_us` yields tokens per second.
+                output_tokens_per_s: LatencyMs::from_us(&m.hist.output_milli_tokens_per_s),
+                by_finish_reason: crate::metrics::FINISH_REASONS
+                    .iter()
+                    .map(|k| (k.to_string(), c.finish_reasons.get(k).copied().unwrap_or(0)))
+                    .collect(),
+                stream_ignored: c.stream_ignored,
                 by_model: m
                     .models
                     .iter()
@@ -487,16 +526,17 @@ impl Summary {
                 prompt: c.usage.prompt_tokens,
                 cached: c.usage.cached_tokens,
                 completion: c.usage.completion_tokens,
+                reasoning: c.usage.reasoning_tokens,
                 total: c.usage.total(),
                 estimated: c.usage.estimated,
                 per_conversation: rate(c.usage.total(), conversations),
             },
             cost: CostSection {
                 usd_total: c.usd_total,
-                usd_per_conversation: if conversations == 0 {
+                usd_per_conversation: if sent == 0 {
                     0.0
                 } else {
-                    c.usd_total / conversations as f64
+                    c.usd_total / sent as f64
                 },
                 usd_per_conversation_percentiles: usd_pct,
                 usd_per_call: if c.calls == 0 {
@@ -516,6 +556,7 @@ impl Summary {
                                 prompt: mm.usage.prompt_tokens,
                                 cached: mm.usage.cached_tokens,
                                 completion: mm.usage.completion_tokens,
+                                reasoning: mm.usage.reasoning_tokens,
                                 usd: mm.usd,
                             },
                         )
@@ -554,6 +595,8 @@ impl Summary {
             sessions: SessionsSection {
                 evictions: m.session_evictions,
                 rate_limit_rejections: m.local_rate_limit_rejections,
+                rate_limited_turns: c.session_rate_limited_turns,
+                wait_ms: LatencyMs::from_us(&m.hist.session_wait_us),
             },
             load: LoadSection {
                 dropped_arrivals: m.dropped_arrivals,
@@ -582,7 +625,9 @@ impl Summary {
         anyhow::ensure!(
             s.version == SUMMARY_VERSION,
             "summary.json has version {}, this bench reads version {SUMMARY_VERSION}; \
-             re-run the scenario or use a matching bench",
+             re-run the scenario or use a matching bench (version 2 renamed \
+             `llm_call.inter_token_ms` to `inter_chunk_ms` and the outcome `rate_limited` to \
+             `session_rate_limited`: see docs/report-files.md)",
             s.version
         );
         Ok(s)

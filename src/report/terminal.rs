@@ -152,11 +152,21 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
 
     let mut t = Table::new(&["", "count", "per second", "error rate"]);
     t.row(vec![
-        "conversations".into(),
-        s.conversation.count.to_string(),
+        "conversations sent to the model".into(),
+        s.conversation.sent.to_string(),
         format!("{:.2}", s.conversation.per_second),
         pct(s.conversation.error_rate),
     ]);
+    if s.conversation.local_only > 0 {
+        // Settled without a request (blocked input, refused session, the local per-user rate
+        // limit, spend cap): shown beside throughput, never inside it.
+        t.row(vec![
+            "  settled locally, nothing sent".into(),
+            s.conversation.local_only.to_string(),
+            String::new(),
+            String::new(),
+        ]);
+    }
     t.row(vec![
         "llm calls".into(),
         s.llm_call.count.to_string(),
@@ -212,7 +222,13 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     for (model, m) in &s.llm_call.by_model {
         lat(format!("  {model}"), &m.ttft_ms, false);
     }
-    lat("inter-token gap".into(), &s.llm_call.inter_token_ms, false);
+    lat(
+        "time to first answer token".into(),
+        &s.llm_call.ttft_answer_ms,
+        false,
+    );
+    lat("time per output token".into(), &s.llm_call.tpot_ms, false);
+    lat("inter-chunk gap".into(), &s.llm_call.inter_chunk_ms, false);
     lat("conversation".into(), &s.conversation.latency_ms, true);
     lat(
         "conversation from intended start".into(),
@@ -221,7 +237,26 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     );
     lat("tool".into(), &s.tool.latency_ms, false);
     lat("scheduler lag".into(), &s.load.scheduler_lag_ms, false);
+    lat(
+        "wait for the local rate limit".into(),
+        &s.sessions.wait_ms,
+        false,
+    );
     out.push(("Latency".to_string(), t));
+
+    let mut t = Table::new(&["finish reason", "answered calls"]);
+    for (reason, n) in s.llm_call.by_finish_reason.iter().filter(|(_, n)| **n > 0) {
+        t.row(vec![reason.clone(), n.to_string()]);
+    }
+    if s.llm_call.stream_ignored > 0 {
+        t.row(vec![
+            "(stream asked, whole JSON reply sent)".into(),
+            s.llm_call.stream_ignored.to_string(),
+        ]);
+    }
+    if !t.rows.is_empty() {
+        out.push(("Finish reasons".to_string(), t));
+    }
 
     let mut t = Table::new(&["outcome", "conversations", "share"]);
     let total = s.conversation.count.max(1) as f64;
@@ -313,8 +348,8 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     ctl("max steps reached", s.budget.max_steps);
     ctl("session evictions", s.sessions.evictions);
     ctl(
-        "local rate-limit rejections",
-        s.sessions.rate_limit_rejections,
+        "turns held by the local per-user rate limit (not an endpoint 429)",
+        s.sessions.rate_limited_turns,
     );
     ctl("dropped arrivals (open model)", s.load.dropped_arrivals);
     ctl("unpriced calls", s.cost.unpriced_calls);
@@ -373,6 +408,33 @@ pub fn warnings(s: &Summary) -> Vec<String> {
             "{:.1}% of conversations ended in an error; see errors.csv for the classes \
              (rate limits, timeouts, outages) before reading latency or cost figures",
             s.conversation.error_rate * 100.0
+        ));
+    }
+    let outcome = |k: &str| s.conversation.by_outcome.get(k).copied().unwrap_or(0);
+    let undiagnosed: Vec<String> = [
+        "unparseable",
+        "empty_reply",
+        "truncated",
+        "content_filtered",
+    ]
+    .iter()
+    .filter(|k| outcome(k) > 0)
+    .map(|k| format!("{} {k}", outcome(k)))
+    .collect();
+    if !undiagnosed.is_empty() {
+        w.push(format!(
+            "the model answered but not usably ({}): conversations.csv has each one's outcome \
+             and, for unparseable replies, the parse failure and an excerpt in `error_detail`; \
+             calls.csv has every call's `finish_reason`",
+            undiagnosed.join(", ")
+        ));
+    }
+    if s.sessions.rate_limited_turns > 0 {
+        w.push(format!(
+            "{} turns waited for the local per-user rate limit (`[agent.sessions] rate_limit`, \
+             nothing sent, not an endpoint 429; longest wait {:.0} ms): raise the limit or the \
+             think time if real users would not wait",
+            s.sessions.rate_limited_turns, s.sessions.wait_ms.max
         ));
     }
     if s.load.dropped_arrivals > 0 {

@@ -322,12 +322,14 @@ fn percentiles_are_within_hdr_precision() {
     assert_eq!(h.attempt_us.len(), 7);
     assert!(close(h.attempt_us.max() as f64, 400_000.0));
     assert!(close(h.ttft_us.max() as f64, 80_000.0));
-    assert_eq!(h.inter_token_us.len(), 4);
-    assert!(close(h.inter_token_us.max() as f64, 20_000.0));
-    // Conversations: 1, 500, 2000, 3000 ms.
+    assert_eq!(h.inter_chunk_us.len(), 4);
+    assert!(close(h.inter_chunk_us.max() as f64, 20_000.0));
+    // Conversations: 1 ms (blocked at input, nothing sent: left out), 500, 2000, 3000 ms.
+    assert_eq!(h.conversation_us.len(), 3);
+    assert_eq!(m.conversations_sent(), 3);
     assert!(close(
         h.conversation_us.value_at_quantile(0.5) as f64,
-        500_000.0
+        2_000_000.0
     ));
     // Open model: 500 ms from a start that came 100 ms late.
     assert!(close(
@@ -336,12 +338,17 @@ fn percentiles_are_within_hdr_precision() {
     ));
     assert!(close(h.scheduler_lag_us.max() as f64, 100_000.0));
     assert!(close(h.tool_us.max() as f64, 20_000.0));
-    // Dollars per conversation: 0, 0, 0.00077, 0.0044 (nano-dollars).
+    // Dollars per conversation that reached the model: 0, 0.00077, 0.0044 (nano-dollars);
+    // the blocked one sent nothing and does not dilute it.
+    assert_eq!(h.conversation_cost_nano_usd.len(), 3);
     assert!(close(
         h.conversation_cost_nano_usd.max() as f64,
         4_400_000.0
     ));
-    assert_eq!(h.conversation_cost_nano_usd.value_at_quantile(0.5), 0);
+    assert!(close(
+        h.conversation_cost_nano_usd.value_at_quantile(0.5) as f64,
+        770_000.0
+    ));
 }
 
 #[test]
@@ -426,4 +433,88 @@ fn a_time_far_past_the_run_cannot_grow_the_timeline_without_bound() {
         reactbench::metrics::timeline::MAX_SECONDS
     );
     assert_eq!(t.seconds.last().map(|s| s.calls), Some(1));
+}
+
+/// The per-call facts of issue 14 reach the summary: finish reasons, time per output token,
+/// time to the first answer token after reasoning, reasoning tokens, ignored streams, and turns
+/// held by the local rate limit, which stay out of throughput and cost per conversation.
+#[test]
+fn finish_reasons_tpot_reasoning_and_local_waits_are_reported() {
+    use reactbench::report::summary::Summary;
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new(info(), t0, prices());
+    // A reasoning model: first token (reasoning) at 100 ms, first answer token at 400 ms,
+    // 1,100 ms in all for 11 completion tokens (5 of them reasoning): tpot (1100-100)/10 = 100 ms.
+    let mut c1 = conversation(1, t0, 1200, Outcome::Answered);
+    let mut u = Usage::billed(1000, 0, 11);
+    u.reasoning_tokens = 5;
+    let mut call = ok_call(1, t0, 1100, u, 100);
+    call.ttft_answer = Some(ms(400));
+    call.finish_reason = Some("stop".to_string());
+    c1.calls = vec![call];
+    c1.session_wait = Some(ms(2000));
+    // Cut at the completion limit, with a stream the server ignored.
+    let mut c2 = conversation(2, t0, 600, Outcome::Truncated);
+    let mut call = ok_call(1, t0, 500, Usage::billed(500, 0, 1), 0);
+    call.ttft = None;
+    call.ttft_answer = None;
+    call.inter_chunk_gaps_us.clear();
+    call.finish_reason = Some("length".to_string());
+    call.stream_ignored = true;
+    c2.calls = vec![call];
+    // A server's own reason, and one sending none.
+    let mut c3 = conversation(3, t0, 300, Outcome::ContentFiltered);
+    let mut call = ok_call(1, t0, 200, Usage::billed(100, 0, 2), 50);
+    call.finish_reason = Some("eos_token".to_string());
+    c3.calls = vec![call];
+    // Held by the local limiter until the run ended: nothing sent.
+    let mut c4 = conversation(4, t0, 5000, Outcome::SessionRateLimited);
+    c4.session_wait = Some(ms(5000));
+    for r in [&c1, &c2, &c3, &c4] {
+        agg.record(r);
+    }
+    let m = agg.finish(run_end(t0));
+    let s = Summary::from_metrics(&m);
+    let f = &s.llm_call.by_finish_reason;
+    assert_eq!(
+        (f["stop"], f["length"], f["other"], f["none"]),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(s.llm_call.stream_ignored, 1);
+    // tpot: 100 ms for the reasoning call, (200-50)/1 = 150 ms for the two-token one.
+    assert!(
+        close(s.llm_call.tpot_ms.p50, 100.0),
+        "{:?}",
+        s.llm_call.tpot_ms
+    );
+    assert!(
+        close(s.llm_call.tpot_ms.max, 150.0),
+        "{:?}",
+        s.llm_call.tpot_ms
+    );
+    assert_eq!(
+        s.llm_call.tpot_ms.count, 2,
+        "the one-token call has no tpot"
+    );
+    assert!(close(s.llm_call.ttft_ms.p50, 50.0) && close(s.llm_call.ttft_ms.max, 100.0));
+    assert!(close(s.llm_call.ttft_answer_ms.max, 400.0));
+    assert!(
+        close(s.llm_call.output_tokens_per_s.p50, 10.0),
+        "11 tokens in 1.1 s"
+    );
+    assert_eq!(s.tokens.reasoning, 5);
+    assert_eq!(s.cost.by_model["gpt-4.1"].reasoning, 5);
+    // Reasoning is inside completion tokens: priced once, at the output price.
+    let want_usd = ((1000.0 + 500.0 + 100.0) * 2.0 + (11.0 + 1.0 + 2.0) * 8.0) / 1e6;
+    assert!((s.cost.usd_total - want_usd).abs() < 1e-12);
+    // Three conversations reached the model; the fourth waited locally and sent nothing.
+    assert_eq!((s.conversation.count, s.conversation.sent), (4, 3));
+    assert_eq!(s.conversation.local_only, 1);
+    assert!((s.cost.usd_per_conversation - want_usd / 3.0).abs() < 1e-12);
+    assert_eq!(s.conversation.latency_ms.count, 3);
+    assert_eq!(s.sessions.rate_limited_turns, 2);
+    assert!(close(s.sessions.wait_ms.max, 5000.0));
+    // Empty, truncated and filtered replies are errors, never answers.
+    assert_eq!(s.conversation.errors, 2);
+    assert_eq!(s.conversation.by_outcome["session_rate_limited"], 1);
 }

@@ -98,6 +98,8 @@ fn pinned_paths() -> Vec<String> {
             "conversation.count",
             "conversation.error_rate",
             "conversation.errors",
+            "conversation.local_only",
+            "conversation.sent",
         ],
     );
     p.extend(latency("conversation.latency_from_intended_ms"));
@@ -131,16 +133,33 @@ fn pinned_paths() -> Vec<String> {
             "llm_call.fallbacks",
         ],
     );
-    p.extend(latency("llm_call.inter_token_ms"));
+    p.extend(
+        [
+            "content_filter",
+            "function_call",
+            "length",
+            "none",
+            "other",
+            "stop",
+            "tool_calls",
+        ]
+        .iter()
+        .map(|k| format!("llm_call.by_finish_reason.{k}")),
+    );
+    p.extend(latency("llm_call.inter_chunk_ms"));
     p.extend(latency("llm_call.latency_ms"));
+    p.extend(latency("llm_call.output_tokens_per_s"));
     s(
         &mut p,
         &[
             "llm_call.per_second",
             "llm_call.retries",
             "llm_call.retry_amplification",
+            "llm_call.stream_ignored",
         ],
     );
+    p.extend(latency("llm_call.tpot_ms"));
+    p.extend(latency("llm_call.ttft_answer_ms"));
     p.extend(latency("llm_call.ttft_ms"));
     s(
         &mut p,
@@ -163,11 +182,19 @@ fn pinned_paths() -> Vec<String> {
             "sanitizer.threats",
             "sessions.evictions",
             "sessions.rate_limit_rejections",
+            "sessions.rate_limited_turns",
+        ],
+    );
+    p.extend(latency("sessions.wait_ms"));
+    s(
+        &mut p,
+        &[
             "tokens.cached",
             "tokens.completion",
             "tokens.estimated",
             "tokens.per_conversation",
             "tokens.prompt",
+            "tokens.reasoning",
             "tokens.total",
             "tool.by_status.error",
             "tool.by_status.ok",
@@ -228,7 +255,7 @@ fn summary_json_has_the_top_level_sections_and_string_fields() {
             "version"
         ]
     );
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
     assert_eq!(json["run"]["name"], "sample run");
     assert_eq!(json["run"]["started_at"], "2026-11-18T11:06:40Z");
     assert_eq!(json["run"]["endpoint_kind"], "mock");
@@ -250,7 +277,7 @@ fn metric_reads_numbers_by_path_including_dotted_model_names() {
     assert_eq!(m("llm_call.fallback_rate"), 0.25);
     assert_eq!(m("llm_call.retry_amplification"), 1.75);
     assert!((m("cost.usd_total") - 0.00517).abs() < 1e-12);
-    assert!((m("cost.usd_per_conversation") - 0.00517 / 4.0).abs() < 1e-12);
+    assert!((m("cost.usd_per_conversation") - 0.00517 / 3.0).abs() < 1e-12);
     assert!(close(
         m("cost.usd_per_conversation_percentiles.max"),
         0.0044
@@ -285,13 +312,14 @@ fn csv_headers_are_pinned() {
         CALLS_COLUMNS.join(","),
         "conversation_id,user_id,turn,step,model_asked,model_answered,attempts,retries,fallback,\
          status,error_class,latency_ms,ttft_ms,prompt_tokens,cached_tokens,completion_tokens,\
-         cost_usd,start_offset_ms"
+         cost_usd,start_offset_ms,ttft_answer_ms,tpot_ms,output_tokens_per_s,finish_reason,\
+         reasoning_tokens,stream_ignored"
     );
     assert_eq!(
         CONVERSATIONS_COLUMNS.join(","),
         "conversation_id,user_id,turn,outcome,steps,calls,tools,start_offset_ms,latency_ms,\
          latency_from_intended_ms,prompt_tokens,cached_tokens,completion_tokens,cost_usd,\
-         sanitizer_threats,budget_warning"
+         sanitizer_threats,budget_warning,session_wait_ms,error_detail"
     );
     assert_eq!(
         LATENCY_PERCENTILES_COLUMNS.join(","),
@@ -459,7 +487,9 @@ fn histogram_log_reads_back_to_the_same_percentiles() {
         "llm_call",
         "attempt",
         "ttft",
-        "inter_token",
+        "ttft_answer",
+        "inter_chunk",
+        "tpot",
         "conversation",
         "conversation_from_intended",
         "tool",
@@ -726,4 +756,41 @@ fn run_directory_names_are_slugs_with_utc_time_and_never_collide() {
     assert_ne!(a, b);
     assert!(a.is_dir() && b.is_dir());
     assert!(b.ends_with("smoke-20261118T110640Z-2"));
+}
+
+/// A call's finish reason and a conversation's diagnosis reach the CSVs, quoted when they hold
+/// commas, quotes or newlines, so an `unparseable` or `truncated` conversation can be read
+/// back from `conversations.csv` without the run.
+#[test]
+fn finish_reason_and_error_detail_reach_the_csvs() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let t0 = Instant::now();
+    let mut rec =
+        RunRecorder::new(Aggregator::new(info(), t0, prices()), Some(dir)).expect("recorder");
+    let mut records = sample_records(t0);
+    records[0].calls[1].finish_reason = Some("length".to_string());
+    records[0].calls[1].usage.reasoning_tokens = 7;
+    records[0].outcome = reactbench::agent::record::Outcome::Truncated;
+    records[0].error_detail = Some("no Action, got: \"Thought: x\"\nand more".to_string());
+    records[0].session_wait = Some(Duration::from_millis(1500));
+    for r in &records {
+        rec.record(r).expect("rows written");
+    }
+    rec.finish(run_end(t0)).expect("finish");
+    let (header, calls) = read_csv(&dir.join("calls.csv"));
+    let col = |name: &str| header.iter().position(|c| c == name).expect(name);
+    assert_eq!(calls[1][col("finish_reason")], "length");
+    assert_eq!(calls[1][col("reasoning_tokens")], "7");
+    assert_eq!(calls[0][col("finish_reason")], "", "none sent: empty cell");
+    assert_eq!(calls[1][col("stream_ignored")], "false");
+    let (header, convs) = read_csv(&dir.join("conversations.csv"));
+    let col = |name: &str| header.iter().position(|c| c == name).expect(name);
+    assert_eq!(convs[0][col("outcome")], "truncated");
+    assert_eq!(
+        convs[0][col("error_detail")],
+        "no Action, got: \"Thought: x\"\nand more"
+    );
+    assert_eq!(convs[0][col("session_wait_ms")], "1500.000");
+    assert_eq!(convs[1][col("error_detail")], "");
 }
