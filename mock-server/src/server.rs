@@ -456,6 +456,9 @@ async fn chat(
     req: Request<Incoming>,
     reset: &AtomicBool,
 ) -> Result<Response<Body>, io::Error> {
+    // Every delay of the reply is an instant measured from here: a relative sleep per token
+    // rounds each gap up to tokio's 1 ms tick, and a 100-token stream ran 10-33% long.
+    let started = tokio::time::Instant::now();
     let seq = state.stats.chat_request();
     let config = &state.config;
     let mut outcome = Outcome::default();
@@ -811,7 +814,7 @@ async fn chat(
             },
             &mut rng,
         );
-        sse_response(state.clone(), model, usage, events, fault)
+        sse_response(state.clone(), model, usage, events, fault, started)
     } else {
         let tool_calls: Vec<_> = reply.tool_call.iter().cloned().collect();
         let completion = Completion {
@@ -838,7 +841,7 @@ async fn chat(
         completion.write_json(&mut body);
         let wait = latency::total(settings, reply.completion_tokens, &mut rng);
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep_until(started + wait).await;
         }
         match fault {
             Some(FaultKind::MalformedJson) => {
@@ -851,6 +854,7 @@ async fn chat(
                 let half = Bytes::from(body).slice(..len / 2);
                 let frames = Frames {
                     frames: vec![(Duration::ZERO, half, false)].into_iter(),
+                    due: started,
                     state: state.clone(),
                     model: model.to_string(),
                     usage,
@@ -1068,6 +1072,9 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
 /// Frames to send: consecutive events without a delay between them go out together.
 struct Frames {
     frames: std::vec::IntoIter<(Duration, Bytes, bool)>,
+    /// When the next frame is due: the request's start plus every delay so far. Each frame
+    /// waits for its own instant, so the timer's rounding never accumulates over a stream.
+    due: tokio::time::Instant,
     state: Arc<State>,
     model: String,
     usage: wire::Usage,
@@ -1082,7 +1089,8 @@ impl Frames {
             match st.frames.next() {
                 Some((delay, data, has_usage)) => {
                     if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                        st.due += delay;
+                        tokio::time::sleep_until(st.due).await;
                     }
                     if has_usage {
                         st.state.stats.usage(
@@ -1113,6 +1121,7 @@ fn sse_response(
     usage: wire::Usage,
     events: Vec<Event>,
     fault: Option<FaultKind>,
+    started: tokio::time::Instant,
 ) -> Response<Body> {
     let mut frames: Vec<(Duration, BytesMut, bool)> = Vec::new();
     for e in events {
@@ -1130,6 +1139,7 @@ fn sse_response(
             .map(|(d, b, u)| (d, b.freeze(), u))
             .collect::<Vec<_>>()
             .into_iter(),
+        due: started,
         state,
         model: model.to_string(),
         usage,
