@@ -508,6 +508,10 @@ pub const MAX_COMPLETION_TOKENS: u64 = 1_000_000;
 /// The key of the settings every model inherits.
 pub const DEFAULT_MODEL_KEY: &str = "default";
 
+/// The model `GET /v1/models` lists when no model is named and any is accepted (every name
+/// gets the `default` settings; this one is what most scenarios ask for).
+pub const LISTED_WHEN_ANY: &str = "gpt-4.1";
+
 impl MockConfig {
     /// Reads and validates a TOML file holding a [`MockConfig`] at its top level.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<MockConfig, ConfigError> {

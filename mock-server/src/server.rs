@@ -78,10 +78,16 @@ impl State {
             .model_names()
             .map(|n| (n.to_string(), config.model(n)))
             .collect();
+        // Clients such as GuideLLM and chat UIs take the first listed model: a mock that
+        // names none but answers any still lists one, so they find something to ask for.
+        let mut names: Vec<&str> = config.model_names().collect();
+        if names.is_empty() && config.accept_any_model {
+            names.push(crate::config::LISTED_WHEN_ANY);
+        }
         let list = wire::ModelList {
             object: "list",
-            data: config
-                .model_names()
+            data: names
+                .into_iter()
                 .map(|id| wire::ModelEntry {
                     id,
                     object: "model",

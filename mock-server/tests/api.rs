@@ -1279,3 +1279,29 @@ async fn real_time_replies_are_within_two_percent_of_the_configuration() {
     }
     h.shutdown().await;
 }
+
+/// Clients that pick the first listed model (GuideLLM, chat UIs) find one even when the mock
+/// names none and answers any; the one listed is answered.
+#[tokio::test]
+async fn models_lists_a_model_when_none_is_named() {
+    let (h, c) = start(MockConfig::default()).await;
+    let models: Value = c
+        .get(format!("{}/models", h.base_url()))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(models["object"], "list");
+    let first = models["data"][0]["id"].as_str().expect("a model is listed");
+    let (status, reply) = post_json(
+        &h,
+        &c,
+        &json!({"model": first, "max_tokens": 5, "messages": [user("hi")]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["model"], first);
+    h.shutdown().await;
+}
