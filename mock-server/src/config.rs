@@ -69,6 +69,15 @@ pub struct MockConfig {
     pub api_key: Option<String>,
     /// Largest accepted request body in bytes (default 4 MiB); larger bodies get 413.
     pub max_body_bytes: u64,
+    /// Longest a client may take to send a request head, from its connection's start or from
+    /// the end of its previous reply (default 30 s, hyper's); past it the connection is
+    /// closed. Bounds slow-loris clients; it also closes connections idle that long between
+    /// requests, as real servers' keep-alive timeouts do.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Most connections open at once (default 16,384). Past it new connections are not
+    /// accepted: they wait in the kernel's listen queue until one closes.
+    pub max_connections: usize,
     /// Per-model settings: the key `default` applies to every model, other keys name models
     /// and override it.
     pub models: BTreeMap<String, ModelConfig>,
@@ -83,6 +92,13 @@ pub struct MockConfig {
 /// Default request body limit (4 MiB): far above any realistic chat request.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Default [`MockConfig::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default [`MockConfig::max_connections`]: above the 4,096 connections the scale benchmarks
+/// open, below a default descriptor limit's reach once raised.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
 impl Default for MockConfig {
     fn default() -> Self {
         MockConfig {
@@ -90,6 +106,8 @@ impl Default for MockConfig {
             accept_any_model: true,
             api_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             models: BTreeMap::new(),
             script: ScriptConfig::default(),
             faults: FaultConfig::default(),
@@ -559,6 +577,20 @@ impl MockConfig {
 
     /// Checks every value once; the server trusts a validated config.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.header_read_timeout.is_zero() {
+            return Err(invalid(
+                "header_read_timeout",
+                "0s",
+                "use a positive duration such as \"30s\"",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid(
+                "max_connections",
+                0,
+                "use a positive number of connections",
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(invalid(
                 "max_body_bytes",

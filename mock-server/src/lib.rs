@@ -16,6 +16,8 @@
 //! accept_any_model = true      # false: models not named below get 404 model_not_found
 //! api_key = "sk-mock"          # optional: then `Authorization: Bearer sk-mock` or 401
 //! max_body_bytes = 4194304     # larger request bodies get 413 (default 4 MiB)
+//! header_read_timeout = "30s"   # a request head must arrive within this, idle or not
+//! max_connections = 16384       # open at once; more wait unaccepted
 //!
 //! [models.default]             # applies to every model; defaults shown
 //! ttft = "200ms"               # time to first token

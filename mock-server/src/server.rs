@@ -198,7 +198,18 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 pub async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     let mut shutdown = state.shutdown.clone();
     let mut conns = JoinSet::new();
+    // A permit per open connection, taken before accepting: past the bound, new connections
+    // wait in the kernel's listen queue instead of holding memory and a task here.
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
     loop {
+        let permit = tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => break,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             biased;
             // Err means the handle was dropped: stop too.
@@ -208,7 +219,11 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<State>) {
                     state.stats.connection();
                     // Small SSE writes must leave at once, not wait for Nagle.
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(stream, state.clone()));
+                    let state = state.clone();
+                    conns.spawn(async move {
+                        connection(stream, state).await;
+                        drop(permit);
+                    });
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -279,6 +294,7 @@ impl AsyncWrite for ConnIo {
 
 async fn connection(stream: TcpStream, state: Arc<State>) {
     let mut shutdown = state.shutdown.clone();
+    let header_read_timeout = state.config.header_read_timeout;
     let reset = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(ConnIo {
         inner: stream,
@@ -294,6 +310,8 @@ async fn connection(stream: TcpStream, state: Arc<State>) {
     // 1k fewer instructions per request).
     let conn = http1::Builder::new()
         .writev(false)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
         .serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {

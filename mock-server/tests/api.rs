@@ -1305,3 +1305,60 @@ async fn models_lists_a_model_when_none_is_named() {
     assert_eq!(reply["model"], first);
     h.shutdown().await;
 }
+
+/// Slow-loris clients are cut: a connection that never finishes its request head is closed
+/// after `header_read_timeout`, and past `max_connections` new connections wait unaccepted
+/// until one closes.
+#[tokio::test]
+async fn slow_request_heads_time_out_and_open_connections_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cfg = fast();
+    cfg.header_read_timeout = Duration::from_millis(300);
+    cfg.max_connections = 2;
+    let (h, _) = start(cfg).await;
+    let addr = h.addr();
+    let t0 = std::time::Instant::now();
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("half a head");
+    let mut buf = [0u8; 512];
+    // Closed by the server (EOF, or a 408 first), well before this test's own bound.
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "a half-sent head was held past 5 s");
+    let held = t0.elapsed();
+    assert!(
+        held >= Duration::from_millis(300),
+        "closed too early: {held:?}"
+    );
+
+    // Two idle connections fill the bound; a third is not served until one goes.
+    let a = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let b = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut third = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("kernel queue");
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let early = tokio::time::timeout(Duration::from_millis(150), third.read(&mut buf)).await;
+    assert!(early.is_err(), "served past max_connections");
+    drop(a);
+    drop(b);
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("served once a slot is free")
+        .expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    h.shutdown().await;
+}
