@@ -131,6 +131,7 @@ pub mod script;
 mod server;
 pub mod stats;
 pub mod tokens;
+pub mod validate;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -45,6 +45,10 @@ pub struct ScriptInput<'a> {
     pub max_tokens: Option<u64>,
     /// Fill [`Reply::pieces`].
     pub want_pieces: bool,
+    /// Stop sequences: the content ends before the first one it holds.
+    pub stop: &'a [String],
+    /// `response_format` `json_object`: the content is a JSON object.
+    pub json_object: bool,
 }
 
 /// The turn of a conversation as the script sees it.
@@ -364,7 +368,7 @@ pub fn reply(
         }
         let tail = format!(".\nAction: {tool}\nAction Input: {arg}");
         out.extend(owned(pieces(bpe, &bpe.encode_ordinary(&tail))));
-        return text_reply(out, input, dangerous);
+        return text_reply(bpe, out, input, dangerous);
     }
 
     // Final answer: exactly `target` tokens (before max_tokens).
@@ -386,15 +390,24 @@ pub fn reply(
     }
     out.push(Cow::Borrowed("."));
     out.truncate(target as usize);
-    text_reply(out, input, false)
+    text_reply(bpe, out, input, false)
 }
 
-/// A text reply from its token pieces, cut at `max_tokens`.
+/// A text reply from its token pieces: made a JSON object in `json_object` mode, ended before
+/// the first stop sequence, cut at `max_tokens`.
 fn text_reply(
+    bpe: &CoreBPE,
     mut pieces: Vec<Cow<'static, str>>,
     input: &ScriptInput<'_>,
     dangerous: bool,
 ) -> Reply {
+    if input.json_object {
+        let json = crate::validate::as_json_object(&pieces.concat());
+        pieces = owned(self::pieces(bpe, &bpe.encode_ordinary(&json)));
+    }
+    if !input.stop.is_empty() {
+        cut_at_stop(&mut pieces, input.stop);
+    }
     let mut finish = "stop";
     if let Some(max) = input.max_tokens
         && pieces.len() as u64 > max
@@ -414,6 +427,30 @@ fn text_reply(
         tool_call: None,
         finish_reason: finish,
         dangerous,
+    }
+}
+
+/// Drops the pieces from the first stop sequence on; a piece the sequence starts inside keeps
+/// its text before it (and still counts as a token, as the model generated it).
+fn cut_at_stop(pieces: &mut Vec<Cow<'static, str>>, stop: &[String]) {
+    let content = pieces.concat();
+    let Some(at) = crate::validate::stop_at(&content, stop) else {
+        return;
+    };
+    let mut start = 0;
+    for (i, p) in pieces.iter_mut().enumerate() {
+        let end = start + p.len();
+        if end > at {
+            let keep = at - start;
+            if keep == 0 {
+                pieces.truncate(i);
+            } else {
+                *p = Cow::Owned(p[..keep].to_string());
+                pieces.truncate(i + 1);
+            }
+            return;
+        }
+        start = end;
     }
 }
 
@@ -529,6 +566,8 @@ mod tests {
             tool_choice: None,
             max_tokens: None,
             want_pieces: true,
+            stop: &[],
+            json_object: false,
         };
         let r = reply(5, &cfg, range, enc, &input);
         let text = r.content.clone().expect("text reply");
@@ -564,6 +603,8 @@ mod tests {
                         tool_choice: None,
                         max_tokens: None,
                         want_pieces: true,
+                        stop: &[],
+                        json_object: false,
                     };
                     let r = reply(seed, &cfg, CountRange { min: 1, max: 120 }, enc, &input);
                     let text = r.content.clone().unwrap_or_default();

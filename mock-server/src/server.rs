@@ -639,6 +639,13 @@ async fn chat(
         }
         other => other.map(|n| n as u64),
     };
+    let options = match crate::validate::check(&request, messages, &tools) {
+        Ok(o) => o,
+        Err(e) => {
+            let r = invalid(&e.message, e.param.as_deref(), Some(e.code));
+            return Ok(finish(state, outcome, r));
+        }
+    };
     if !config.serves(model) {
         let r = error(
             StatusCode::NOT_FOUND,
@@ -771,6 +778,8 @@ async fn chat(
             tool_choice: request.tool_choice.as_ref(),
             max_tokens,
             want_pieces: request.stream,
+            stop: &options.stop,
+            json_object: options.json_object,
         },
     );
 

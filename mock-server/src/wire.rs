@@ -37,6 +37,27 @@ pub struct ChatRequest<'a> {
     pub tools: Option<&'a RawValue>,
     /// `"none"`, `"auto"`, `"required"` or `{"type": "function", "function": {"name": ...}}`.
     pub tool_choice: Option<Value>,
+    /// Choices wanted (only 1 is served).
+    pub n: Option<i64>,
+    /// Sampling temperature, checked against OpenAI's range `0..=2`.
+    pub temperature: Option<f64>,
+    /// Log probabilities wanted (not served).
+    #[serde(default, deserialize_with = "null_default")]
+    pub logprobs: bool,
+    /// Top log probabilities per token (not served).
+    pub top_logprobs: Option<i64>,
+    /// `{"type": "text" | "json_object" | "json_schema", ...}`.
+    pub response_format: Option<Value>,
+    /// Stop sequences: a string or up to 4 strings.
+    pub stop: Option<Value>,
+    /// The deprecated `functions` list (not served: the mock speaks `tools`).
+    #[serde(default, borrow)]
+    pub functions: Option<&'a RawValue>,
+    /// The deprecated `function_call` (not served).
+    #[serde(default, borrow)]
+    pub function_call: Option<&'a RawValue>,
+    /// Whether a reply may hold several tool calls (default true).
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// The tools of a request's `tools` text (`null` is none).
@@ -185,6 +206,9 @@ impl Content<'_> {
 /// A tool call inside a request's assistant message.
 #[derive(Debug, Deserialize)]
 pub struct RequestToolCall<'a> {
+    /// The call's id, which a later `tool` message answers.
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub id: Option<Cow<'a, str>>,
     /// The call's function.
     #[serde(borrow)]
     pub function: Option<FunctionCall<'a>>,

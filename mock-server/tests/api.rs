@@ -1362,3 +1362,178 @@ async fn slow_request_heads_time_out_and_open_connections_are_bounded() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     h.shutdown().await;
 }
+
+/// Parameters OpenAI checks get its 400 (`invalid_request_error`, the parameter, a code);
+/// parameters the mock cannot serve are refused by name instead of silently ignored.
+#[tokio::test]
+async fn parameters_are_honoured_or_refused_as_openai_does() {
+    let (h, c) = start(fast()).await;
+    let tools = calculator_tools();
+    let call_msg = json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "calculator", "arguments": "{}"}}]});
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        ("n = 0", json!({"n": 0}), "n", "integer_below_min_value"),
+        ("n = 3", json!({"n": 3}), "n", "unsupported_value"),
+        (
+            "temperature -1",
+            json!({"temperature": -1.0}),
+            "temperature",
+            "decimal_below_min_value",
+        ),
+        (
+            "temperature 2.5",
+            json!({"temperature": 2.5}),
+            "temperature",
+            "decimal_above_max_value",
+        ),
+        (
+            "logprobs",
+            json!({"logprobs": true}),
+            "logprobs",
+            "unsupported_parameter",
+        ),
+        (
+            "legacy functions",
+            json!({"functions": [{"name": "f"}]}),
+            "functions",
+            "unsupported_parameter",
+        ),
+        (
+            "legacy function_call",
+            json!({"function_call": "auto"}),
+            "function_call",
+            "unsupported_parameter",
+        ),
+        (
+            "tool_choice naming an unknown tool",
+            json!({"tools": tools, "tool_choice": {"type": "function", "function": {"name": "nope"}}}),
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            "tool_choice without tools",
+            json!({"tool_choice": "required"}),
+            "tool_choice",
+            "invalid_value",
+        ),
+        (
+            "tool message without tool_call_id",
+            json!({"messages": [user("hi"), call_msg.clone(), {"role": "tool", "content": "4"}]}),
+            "messages.[2].tool_call_id",
+            "missing_required_parameter",
+        ),
+        (
+            "tool message answering no call",
+            json!({"messages": [user("hi"), {"role": "tool", "content": "4", "tool_call_id": "call_9"}]}),
+            "messages.[1].role",
+            "invalid_value",
+        ),
+        (
+            "json_object without the word json",
+            json!({"response_format": {"type": "json_object"}}),
+            "messages",
+            "invalid_value",
+        ),
+        (
+            "json_schema",
+            json!({"response_format": {"type": "json_schema", "json_schema": {}}}),
+            "response_format",
+            "unsupported_value",
+        ),
+        (
+            "five stop sequences",
+            json!({"stop": ["a", "b", "c", "d", "e"]}),
+            "stop",
+            "invalid_value",
+        ),
+    ];
+    for (what, extra, param, code) in cases {
+        let mut body = json!({"model": "gpt-4.1", "messages": [user("hi")]});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (status, v) = post_json(&h, &c, &body).await;
+        assert_eq!(status, 400, "{what}: {v}");
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{what}: {v}");
+        assert_eq!(v["error"]["param"], param, "{what}: {v}");
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+    }
+    // A tool message answering an earlier call is fine.
+    let ok = json!({"model": "gpt-4.1", "tools": tools, "messages": [user("hi"), call_msg,
+        {"role": "tool", "content": "4", "tool_call_id": "call_1"}]});
+    assert_eq!(post_json(&h, &c, &ok).await.0, 200);
+    // No request above reached a reply: the stats counted them as 400s.
+    h.shutdown().await;
+}
+
+/// `stop` ends the content before the sequence, streamed or not, and the billed tokens are
+/// those of what was sent; `json_object` makes the content a JSON object.
+#[tokio::test]
+async fn stop_sequences_cut_the_reply_and_json_mode_answers_json() {
+    let (h, c) = start(fast()).await;
+    let base = json!({"model": "gpt-4.1", "messages": [user("Tell me something")]});
+    let (_, whole) = post_json(&h, &c, &base).await;
+    let text = whole["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content")
+        .to_string();
+    // A word from the middle of the reply as the stop sequence.
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let word = words[words.len() / 2];
+    let at = text.find(word).expect("word in text");
+    let mut body = base.clone();
+    body["stop"] = json!([word, "never-there"]);
+    let (status, cut) = post_json(&h, &c, &body).await;
+    assert_eq!(status, 200, "{cut}");
+    let content = cut["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content");
+    assert_eq!(content, &text[..at], "cut before the stop sequence");
+    assert_eq!(cut["choices"][0]["finish_reason"], "stop");
+    let billed = cut["usage"]["completion_tokens"].as_u64().expect("usage");
+    assert!(billed < whole["usage"]["completion_tokens"].as_u64().expect("usage"));
+    assert!(billed >= count_tokens(content));
+    // Streamed: the same text arrives.
+    body["stream"] = json!(true);
+    let sse = post(&h, &c, &body).await.text().await.expect("body");
+    let streamed: String = sse_data(&sse)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(streamed, content);
+
+    let mut body = json!({"model": "gpt-4.1", "response_format": {"type": "json_object"},
+        "messages": [user("Reply in JSON please")]});
+    let (status, v) = post_json(&h, &c, &body).await;
+    assert_eq!(status, 200, "{v}");
+    let content = v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content");
+    let parsed: Value = serde_json::from_str(content).expect("the content is JSON");
+    assert!(parsed.is_object());
+    assert_eq!(
+        v["usage"]["completion_tokens"].as_u64(),
+        Some(count_tokens(content))
+    );
+    body["stream"] = json!(true);
+    let sse = post(&h, &c, &body).await.text().await.expect("body");
+    let streamed: String = sse_data(&sse)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        serde_json::from_str::<Value>(&streamed).is_ok(),
+        "{streamed}"
+    );
+    h.shutdown().await;
+}
