@@ -189,6 +189,10 @@ pub struct ScriptConfig {
     pub dangerous_action_probability: f64,
     /// Name of the dangerous tool proposed (default "delete_all").
     pub dangerous_tool: String,
+    /// Tool calls in one reply of a native tool step (default "1"); above 1, a reply holds
+    /// that many calls (drawn per step) unless the request sets `parallel_tool_calls: false`,
+    /// so an agent's parallel path runs under load.
+    pub parallel_tool_calls: CountRange,
 }
 
 impl Default for ScriptConfig {
@@ -197,6 +201,7 @@ impl Default for ScriptConfig {
             tool_steps: CountRange { min: 0, max: 3 },
             dangerous_action_probability: 0.0,
             dangerous_tool: "delete_all".to_string(),
+            parallel_tool_calls: CountRange { min: 1, max: 1 },
         }
     }
 }
@@ -658,6 +663,14 @@ impl MockConfig {
                 "script.tool_steps",
                 self.script.tool_steps,
                 "use at most 50 tool steps per turn",
+            ));
+        }
+        let parallel = self.script.parallel_tool_calls;
+        if parallel.min == 0 || parallel.max > 16 {
+            return Err(invalid(
+                "script.parallel_tool_calls",
+                parallel,
+                "use a range within 1..=16 calls per reply",
             ));
         }
         let p = self.script.dangerous_action_probability;

@@ -21,14 +21,17 @@ pub const OBSERVATION_PREFIX: &str = "Observation:";
 pub struct Reply {
     /// Text of the reply; `None` when it is a tool call (native protocol).
     pub content: Option<String>,
-    /// The tool call (native protocol), at most one per step.
-    pub tool_call: Option<ReplyToolCall>,
+    /// The tool calls of a tool step (native protocol): one, or several when the script's
+    /// `parallel_tool_calls` allows and the request does not forbid it.
+    pub tool_calls: Vec<ReplyToolCall>,
     /// `stop`, `length` or `tool_calls`.
     pub finish_reason: &'static str,
     /// Output tokens: of the content, or of the call's name plus its arguments.
     pub completion_tokens: u64,
-    /// The content (or the arguments) split into tokens, for streaming; empty unless asked.
+    /// The content split into tokens, for streaming; empty unless asked.
     pub pieces: Vec<Cow<'static, str>>,
+    /// Each tool call's arguments split into tokens, for streaming; empty unless asked.
+    pub call_pieces: Vec<Vec<Cow<'static, str>>>,
     /// True when the step proposes the configured dangerous tool.
     pub dangerous: bool,
 }
@@ -49,6 +52,8 @@ pub struct ScriptInput<'a> {
     pub stop: &'a [String],
     /// `response_format` `json_object`: the content is a JSON object.
     pub json_object: bool,
+    /// The request allows several tool calls in one reply (`parallel_tool_calls` not false).
+    pub parallel_tool_calls: bool,
 }
 
 /// The turn of a conversation as the script sees it.
@@ -79,10 +84,17 @@ pub fn turn(seed: u64, messages: &[Message], range: CountRange) -> Turn {
     let hash = hash_bytes(seed, text.as_bytes());
     let steps = SplitMix::new(combine(hash, 0x57E9)).range(range.min, range.max);
     let after = idx.map_or(0, |i| i + 1);
-    let done = messages[after..]
-        .iter()
-        .filter(|m| m.role == "tool" || is_observation(m))
-        .count() as u64;
+    // A step is one observation, or one run of consecutive tool messages (a reply with
+    // several parallel calls is answered by several tool messages in a row).
+    let mut done = 0;
+    let mut in_tool_run = false;
+    for m in &messages[after..] {
+        let tool = m.role == "tool";
+        if is_observation(m) || (tool && !in_tool_run) {
+            done += 1;
+        }
+        in_tool_run = tool;
+    }
     Turn { hash, steps, done }
 }
 
@@ -335,29 +347,67 @@ pub fn reply(
             query(&mut rng)
         };
         if native {
-            let key = argument_key(&tool, input.tools);
-            let args = serde_json::json!({ key: arg }).to_string();
-            let name_tokens = bpe.encode_ordinary(&tool).len() as u64;
-            let limit = input.max_tokens.map(|m| m.saturating_sub(name_tokens));
-            let (ids, cut) = tokens_within(bpe, &args, limit);
-            let arguments = if cut { decode(bpe, &ids) } else { args };
-            return Reply {
-                content: None,
-                tool_call: Some(ReplyToolCall {
-                    id: format!("call_{:016x}", combine(turn.hash, 0xCA11 + step)),
+            // Further calls of a parallel step: drawn only when the script allows several, so
+            // a script of one call per step (the default) draws exactly what it always did.
+            let mut calls = vec![(tool, arg)];
+            let parallel = config.parallel_tool_calls;
+            if input.parallel_tool_calls && parallel.max > 1 && !dangerous && forced.is_none() {
+                let mut prng = SplitMix::new(combine(turn.hash, 0x9A4A_0000 + step));
+                let extra = prng.range(parallel.min.max(1), parallel.max) - 1;
+                for _ in 0..extra {
+                    let tool = tools[prng.range(0, tools.len() as u64 - 1) as usize].to_string();
+                    let arg = if tool == "calculator" {
+                        expression(&mut prng)
+                    } else {
+                        query(&mut prng)
+                    };
+                    calls.push((tool, arg));
+                }
+            }
+            let mut budget = input.max_tokens;
+            let mut tool_calls = Vec::with_capacity(calls.len());
+            let mut call_pieces = Vec::new();
+            let mut completion_tokens = 0;
+            let mut cut = false;
+            for (i, (tool, arg)) in calls.into_iter().enumerate() {
+                let key = argument_key(&tool, input.tools);
+                let args = serde_json::json!({ key: arg }).to_string();
+                let name_tokens = bpe.encode_ordinary(&tool).len() as u64;
+                if i > 0 && budget.is_some_and(|b| b <= name_tokens) {
+                    // No room for another call: the reply ends with the calls so far.
+                    break;
+                }
+                let limit = budget.map(|m| m.saturating_sub(name_tokens));
+                let (ids, was_cut) = tokens_within(bpe, &args, limit);
+                let arguments = if was_cut { decode(bpe, &ids) } else { args };
+                let used = name_tokens + ids.len() as u64;
+                completion_tokens += used;
+                budget = budget.map(|b| b.saturating_sub(used));
+                // The first call keeps the id it always had; the others are numbered after it.
+                let salt = if i == 0 { 0 } else { (i as u64) << 32 };
+                tool_calls.push(ReplyToolCall {
+                    id: format!("call_{:016x}", combine(turn.hash, 0xCA11 + step + salt)),
                     kind: "function",
                     function: ReplyFunction {
                         name: tool,
                         arguments,
                     },
-                }),
+                });
+                if input.want_pieces {
+                    call_pieces.push(owned(pieces(bpe, &ids)));
+                }
+                if was_cut {
+                    cut = true;
+                    break;
+                }
+            }
+            return Reply {
+                content: None,
+                tool_calls,
                 finish_reason: if cut { "length" } else { "tool_calls" },
-                completion_tokens: name_tokens + ids.len() as u64,
-                pieces: if input.want_pieces {
-                    owned(pieces(bpe, &ids))
-                } else {
-                    Vec::new()
-                },
+                completion_tokens,
+                pieces: Vec::new(),
+                call_pieces,
                 dangerous,
             };
         }
@@ -424,7 +474,8 @@ fn text_reply(
             Vec::new()
         },
         content: Some(content),
-        tool_call: None,
+        tool_calls: Vec::new(),
+        call_pieces: Vec::new(),
         finish_reason: finish,
         dangerous,
     }
@@ -568,6 +619,7 @@ mod tests {
             want_pieces: true,
             stop: &[],
             json_object: false,
+            parallel_tool_calls: true,
         };
         let r = reply(5, &cfg, range, enc, &input);
         let text = r.content.clone().expect("text reply");
@@ -605,6 +657,7 @@ mod tests {
                         want_pieces: true,
                         stop: &[],
                         json_object: false,
+                        parallel_tool_calls: true,
                     };
                     let r = reply(seed, &cfg, CountRange { min: 1, max: 120 }, enc, &input);
                     let text = r.content.clone().unwrap_or_default();

@@ -780,6 +780,7 @@ async fn chat(
             want_pieces: request.stream,
             stop: &options.stop,
             json_object: options.json_object,
+            parallel_tool_calls: request.parallel_tool_calls != Some(false),
         },
     );
 
@@ -849,7 +850,7 @@ async fn chat(
         );
         sse_response(state.clone(), model, usage, events, fault, started)
     } else {
-        let tool_calls: Vec<_> = reply.tool_call.iter().cloned().collect();
+        let tool_calls = reply.tool_calls.clone();
         let completion = Completion {
             id: &id,
             object: "chat.completion",
@@ -972,16 +973,22 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
     };
     let mut events = Vec::with_capacity(p.reply.pieces.len() + 4);
     let first = latency::first_token(p.settings, rng);
-    match &p.reply.tool_call {
-        Some(call) => {
+    if !p.reply.tool_calls.is_empty() {
+        // Each call opens with its id and name at its own index, then streams its arguments;
+        // the first delta also carries the role, as OpenAI's do.
+        for (i, call) in p.reply.tool_calls.iter().enumerate() {
             events.push(Event {
-                delay: first,
+                delay: if i == 0 {
+                    first
+                } else {
+                    latency::token_gap(p.settings, rng)
+                },
                 data: chunk(
                     Delta {
-                        role: Some("assistant"),
+                        role: (i == 0).then_some("assistant"),
                         content: None,
                         tool_calls: Some([ToolCallDelta {
-                            index: 0,
+                            index: i as u32,
                             id: Some(&call.id),
                             kind: Some("function"),
                             function: FunctionDelta {
@@ -994,13 +1001,13 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
                 ),
                 usage: false,
             });
-            for piece in &p.reply.pieces {
+            for piece in p.reply.call_pieces.get(i).into_iter().flatten() {
                 events.push(Event {
                     delay: latency::token_gap(p.settings, rng),
                     data: chunk(
                         Delta {
                             tool_calls: Some([ToolCallDelta {
-                                index: 0,
+                                index: i as u32,
                                 id: None,
                                 kind: None,
                                 function: FunctionDelta {
@@ -1016,36 +1023,35 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
                 });
             }
         }
-        None => {
+    } else {
+        events.push(Event {
+            delay: first,
+            data: chunk(
+                Delta {
+                    role: Some("assistant"),
+                    content: Some(""),
+                    tool_calls: None,
+                },
+                None,
+            ),
+            usage: false,
+        });
+        for (i, piece) in p.reply.pieces.iter().enumerate() {
             events.push(Event {
-                delay: first,
+                delay: if i == 0 {
+                    Duration::ZERO
+                } else {
+                    latency::token_gap(p.settings, rng)
+                },
                 data: chunk(
                     Delta {
-                        role: Some("assistant"),
-                        content: Some(""),
-                        tool_calls: None,
+                        content: Some(piece.as_ref()),
+                        ..Delta::default()
                     },
                     None,
                 ),
                 usage: false,
             });
-            for (i, piece) in p.reply.pieces.iter().enumerate() {
-                events.push(Event {
-                    delay: if i == 0 {
-                        Duration::ZERO
-                    } else {
-                        latency::token_gap(p.settings, rng)
-                    },
-                    data: chunk(
-                        Delta {
-                            content: Some(piece.as_ref()),
-                            ..Delta::default()
-                        },
-                        None,
-                    ),
-                    usage: false,
-                });
-            }
         }
     }
     events.push(Event {
@@ -1065,7 +1071,8 @@ fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
         data: Bytes::from_static(b"data: [DONE]\n\n"),
         usage: false,
     });
-    let half = (p.reply.pieces.len() / 2 + 1).min(events.len());
+    let pieces = p.reply.pieces.len() + p.reply.call_pieces.iter().map(Vec::len).sum::<usize>();
+    let half = (pieces / 2 + 1).min(events.len());
     match p.fault {
         Some(FaultKind::MalformedJson) => {
             events[0].data = Bytes::from(format!(
