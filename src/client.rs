@@ -2,8 +2,9 @@
 //!
 //! [`LlmClient::chat`] turns a [`ChatRequest`] into OpenAI JSON, sends it once (streaming or
 //! not), and returns either a [`ChatReply`] or an [`LlmError`] that carries everything a retry
-//! policy needs: the class (from the HTTP status and the error body's `type`/`code`, never from
-//! message text), the status, and the rate-limit headers. Retries, breakers and fallbacks live in
+//! policy needs: the class (from the HTTP status and the error body's `code` and `type`; message
+//! wording only to recognise a context-window overflow, see `errors.rs`), the status, and the
+//! rate-limit headers (parsed saturating, see `headers.rs`). Retries, breakers and fallbacks live in
 //! `agent::resilience`; this file does one attempt and measures it honestly.
 //!
 //! It is liberal in what it accepts, because real servers deviate: a usage chunk whose `choices`
@@ -29,7 +30,16 @@ use crate::agent::record::ErrorClass;
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, ToolCall, ToolSpec, Usage};
 use crate::tokens::Tokenizer;
 
+mod errors;
+mod headers;
 mod http1;
+
+pub use errors::{ErrorBody, classify, classify_error, is_context_window_message, parse_error_body};
+use errors::parse_error_value;
+pub use headers::{
+    RateLimitInfo, SATURATED_WAIT, parse_count, parse_reset_duration, parse_retry_after,
+    parse_retry_after_ms, saturating_wait,
+};
 
 /// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
 /// pages; a report needs the first lines, not megabytes).
@@ -147,112 +157,6 @@ pub enum ClientBuildError {
     Tls(#[from] rustls::Error),
 }
 
-/// Rate-limit information from a response's headers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RateLimitInfo {
-    /// `retry-after-ms`, else `retry-after` (seconds, or an HTTP date turned into a wait).
-    pub retry_after: Option<Duration>,
-    /// `x-ratelimit-reset-requests` (`1s`, `6m0s`, `20ms` ...).
-    pub reset_requests: Option<Duration>,
-    /// `x-ratelimit-reset-tokens`.
-    pub reset_tokens: Option<Duration>,
-    /// `x-ratelimit-remaining-requests`.
-    pub remaining_requests: Option<u64>,
-    /// `x-ratelimit-remaining-tokens`.
-    pub remaining_tokens: Option<u64>,
-    /// `x-ratelimit-limit-requests`.
-    pub limit_requests: Option<u64>,
-    /// `x-ratelimit-limit-tokens`.
-    pub limit_tokens: Option<u64>,
-}
-
-impl RateLimitInfo {
-    /// Reads the headers; `now` turns an HTTP-date `Retry-After` into a wait. Unparseable
-    /// values are ignored (a bad header must not turn into a wrong wait).
-    pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Self {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let number = |name: &str| text(name).and_then(|t| t.trim().parse::<u64>().ok());
-        let retry_after_ms = text("retry-after-ms")
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
-        let retry_after =
-            retry_after_ms.or_else(|| text("retry-after").and_then(|t| parse_retry_after(t, now)));
-        RateLimitInfo {
-            retry_after,
-            reset_requests: text("x-ratelimit-reset-requests").and_then(parse_reset_duration),
-            reset_tokens: text("x-ratelimit-reset-tokens").and_then(parse_reset_duration),
-            remaining_requests: number("x-ratelimit-remaining-requests"),
-            remaining_tokens: number("x-ratelimit-remaining-tokens"),
-            limit_requests: number("x-ratelimit-limit-requests"),
-            limit_tokens: number("x-ratelimit-limit-tokens"),
-        }
-    }
-
-    /// The reset that matters: of an exhausted limit (remaining 0) if the server says which,
-    /// else the longest reset given.
-    pub fn reset_wait(&self) -> Option<Duration> {
-        let exhausted = [
-            (self.remaining_requests, self.reset_requests),
-            (self.remaining_tokens, self.reset_tokens),
-        ]
-        .into_iter()
-        .filter(|(rem, _)| *rem == Some(0))
-        .filter_map(|(_, reset)| reset)
-        .max();
-        exhausted.or_else(|| self.reset_requests.max(self.reset_tokens))
-    }
-}
-
-/// `Retry-After`: whole or fractional seconds, or an HTTP date (a date in the past means 0).
-pub fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let at = httpdate::parse_http_date(t).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// A Go-style duration as OpenAI sends in `x-ratelimit-reset-*`: `1s`, `6m0s`, `20ms`,
-/// `1h2m3.5s`, `0.5s`; a bare number is seconds.
-pub fn parse_reset_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let mut total = 0.0_f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let value: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += value * scale;
-    }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
-}
-
 /// One failed attempt, as a value.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{}", self.describe())]
@@ -299,69 +203,6 @@ impl LlmError {
             s.push_str(&self.message);
         }
         s
-    }
-}
-
-/// The class of an HTTP error from its status and the body's `type` and `code` only.
-pub fn classify(status: u16, error_type: Option<&str>, code: Option<&str>) -> ErrorClass {
-    let is = |want: &str| code == Some(want) || error_type == Some(want);
-    match status {
-        400 if is("context_length_exceeded") => ErrorClass::ContextLength,
-        400 | 422 => ErrorClass::BadRequest,
-        401 | 403 => ErrorClass::Auth,
-        404 => ErrorClass::NotFound,
-        408 | 409 => ErrorClass::Conflict,
-        429 if is("insufficient_quota") => ErrorClass::QuotaExceeded,
-        429 => ErrorClass::RateLimited,
-        500..=599 => ErrorClass::Server,
-        400..=499 => ErrorClass::BadRequest,
-        _ => ErrorClass::Other,
-    }
-}
-
-/// The fields of an error body, in any of the shapes servers send.
-#[derive(Debug, Default, PartialEq)]
-struct ErrorBody {
-    message: Option<String>,
-    error_type: Option<String>,
-    code: Option<String>,
-}
-
-fn code_text(v: Option<&serde_json::Value>) -> Option<String> {
-    match v? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
-    v.get(key).and_then(|x| x.as_str()).map(str::to_string)
-}
-
-/// Reads `{"error": {...}}` (OpenAI, LiteLLM), `{"error": "text"}`, and top-level
-/// `{"object": "error", "message", "type", "code"}` (vLLM).
-fn parse_error_value(v: &serde_json::Value) -> Option<ErrorBody> {
-    match v.get("error") {
-        Some(e @ serde_json::Value::Object(_)) => Some(ErrorBody {
-            message: str_field(e, "message"),
-            error_type: str_field(e, "type"),
-            code: code_text(e.get("code")),
-        }),
-        Some(serde_json::Value::String(s)) => Some(ErrorBody {
-            message: Some(s.clone()),
-            ..ErrorBody::default()
-        }),
-        _ if v.get("object").and_then(|o| o.as_str()) == Some("error")
-            || (v.get("message").is_some() && v.get("choices").is_none()) =>
-        {
-            Some(ErrorBody {
-                message: str_field(v, "message"),
-                error_type: str_field(v, "type"),
-                code: code_text(v.get("code")),
-            })
-        }
-        _ => None,
     }
 }
 
@@ -611,15 +452,9 @@ fn body_error(e: http1::BodyError, status: u16) -> LlmError {
 
 /// The typed error of a non-2xx response.
 fn http_error(status: u16, text: &str, rate_limit: RateLimitInfo) -> LlmError {
-    let body = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| parse_error_value(&v))
-        .unwrap_or_else(|| ErrorBody {
-            message: Some(text.trim().to_string()),
-            ..ErrorBody::default()
-        });
+    let body = parse_error_body(text);
     LlmError {
-        class: classify(status, body.error_type.as_deref(), body.code.as_deref()),
+        class: classify_error(status, &body),
         status: Some(status),
         message: truncate(body.message.unwrap_or_default()),
         error_type: body.error_type,
@@ -984,11 +819,7 @@ fn parse_completion_slowly(bytes: &[u8], status: u16) -> Result<WireCompletion, 
         // Some proxies answer 200 with an error object; classify it by its numeric code if it
         // carries one, as a server error otherwise.
         let code_status = body.code.as_deref().and_then(|c| c.parse::<u16>().ok());
-        let class = classify(
-            code_status.unwrap_or(500),
-            body.error_type.as_deref(),
-            body.code.as_deref(),
-        );
+        let class = classify_error(code_status.unwrap_or(500), &body);
         return Err(embedded_error(&value, status, class));
     }
     serde_json::from_value(value)
@@ -1598,170 +1429,6 @@ async fn read_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification_uses_status_and_code_only() {
-        for (status, ty, code, want) in [
-            (
-                400,
-                None,
-                Some("context_length_exceeded"),
-                ErrorClass::ContextLength,
-            ),
-            (
-                400,
-                Some("context_length_exceeded"),
-                None,
-                ErrorClass::ContextLength,
-            ),
-            (
-                400,
-                Some("invalid_request_error"),
-                None,
-                ErrorClass::BadRequest,
-            ),
-            (
-                400,
-                Some("BadRequestError"),
-                Some("400"),
-                ErrorClass::BadRequest,
-            ),
-            (422, None, None, ErrorClass::BadRequest),
-            (401, None, Some("invalid_api_key"), ErrorClass::Auth),
-            (403, None, None, ErrorClass::Auth),
-            (404, None, Some("model_not_found"), ErrorClass::NotFound),
-            (408, None, None, ErrorClass::Conflict),
-            (409, None, None, ErrorClass::Conflict),
-            (
-                429,
-                Some("requests"),
-                Some("rate_limit_exceeded"),
-                ErrorClass::RateLimited,
-            ),
-            (429, None, Some("429"), ErrorClass::RateLimited),
-            (
-                429,
-                Some("insufficient_quota"),
-                Some("insufficient_quota"),
-                ErrorClass::QuotaExceeded,
-            ),
-            (
-                429,
-                None,
-                Some("insufficient_quota"),
-                ErrorClass::QuotaExceeded,
-            ),
-            (500, None, None, ErrorClass::Server),
-            (502, None, None, ErrorClass::Server),
-            (503, None, None, ErrorClass::Server),
-            (504, None, None, ErrorClass::Server),
-            (418, None, None, ErrorClass::BadRequest),
-            (302, None, None, ErrorClass::Other),
-        ] {
-            assert_eq!(classify(status, ty, code), want, "{status} {ty:?} {code:?}");
-        }
-    }
-
-    #[test]
-    fn error_bodies_in_every_shape() {
-        for (body, want) in [
-            (
-                r#"{"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}}"#,
-                (Some("m"), Some("requests"), Some("rate_limit_exceeded")),
-            ),
-            (
-                r#"{"error":{"message":"m","type":"None","code":"429"}}"#,
-                (Some("m"), Some("None"), Some("429")),
-            ),
-            (
-                r#"{"object":"error","message":"m","type":"BadRequestError","param":null,"code":400}"#,
-                (Some("m"), Some("BadRequestError"), Some("400")),
-            ),
-            (r#"{"error":"plain"}"#, (Some("plain"), None, None)),
-            (
-                r#"{"error":{"message":"m","code":null}}"#,
-                (Some("m"), None, None),
-            ),
-            (r#"{"id":"x"}"#, (None, None, None)),
-        ] {
-            let v: serde_json::Value = serde_json::from_str(body).unwrap();
-            let got = parse_error_value(&v).unwrap_or_default();
-            assert_eq!(
-                (
-                    got.message.as_deref(),
-                    got.error_type.as_deref(),
-                    got.code.as_deref()
-                ),
-                want,
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn reset_durations_in_go_style() {
-        let ms = Duration::from_millis;
-        for (text, want) in [
-            ("1s", Some(ms(1000))),
-            ("6m0s", Some(ms(360_000))),
-            ("20ms", Some(ms(20))),
-            ("1h2m3.5s", Some(ms(3_723_500))),
-            ("0.5s", Some(ms(500))),
-            ("2", Some(ms(2000))),
-            ("59.56s", Some(ms(59_560))),
-            ("", None),
-            ("soon", None),
-            ("5x", None),
-            ("-1s", None),
-        ] {
-            assert_eq!(parse_reset_duration(text), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
-        for (text, want) in [
-            ("7", Some(Duration::from_secs(7))),
-            ("0.25", Some(Duration::from_millis(250))),
-            (
-                "Wed, 21 Oct 2015 07:28:30 GMT",
-                Some(Duration::from_secs(30)),
-            ),
-            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(Duration::ZERO)),
-            ("tomorrow", None),
-            ("-3", None),
-        ] {
-            assert_eq!(parse_retry_after(text, now), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn rate_limit_headers_and_which_reset_matters() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("retry-after", "9"),
-            ("retry-after-ms", "1500"),
-            ("x-ratelimit-reset-requests", "6m0s"),
-            ("x-ratelimit-reset-tokens", "20ms"),
-            ("x-ratelimit-remaining-requests", "12"),
-            ("x-ratelimit-remaining-tokens", "0"),
-            ("x-ratelimit-limit-requests", "500"),
-            ("x-ratelimit-limit-tokens", "30000"),
-        ] {
-            h.insert(k, HeaderValue::from_static(v));
-        }
-        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
-        // retry-after-ms is the more precise of the two and wins.
-        assert_eq!(info.retry_after, Some(Duration::from_millis(1500)));
-        assert_eq!(info.reset_requests, Some(Duration::from_secs(360)));
-        assert_eq!(info.limit_tokens, Some(30_000));
-        // Tokens are exhausted, so their reset is the one to wait for, not the longer one.
-        assert_eq!(info.reset_wait(), Some(Duration::from_millis(20)));
-        h.remove("x-ratelimit-remaining-tokens");
-        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
-        assert_eq!(info.reset_wait(), Some(Duration::from_secs(360)));
-    }
 
     #[test]
     fn sse_parser_handles_split_lines_crlf_comments_and_no_final_blank() {
