@@ -34,8 +34,14 @@ mod errors;
 mod headers;
 mod http1;
 
-pub use errors::{ErrorBody, classify, classify_error, is_context_window_message, parse_error_body};
+pub use http1::{
+    Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed as ParsedHead, parse_head_bounded,
+};
+
 use errors::parse_error_value;
+pub use errors::{
+    ErrorBody, classify, classify_error, is_context_window_message, parse_error_body,
+};
 pub use headers::{
     RateLimitInfo, SATURATED_WAIT, parse_count, parse_reset_duration, parse_retry_after,
     parse_retry_after_ms, saturating_wait,

@@ -91,7 +91,10 @@ pub fn classify_error(status: u16, body: &ErrorBody) -> ErrorClass {
     };
     if named(&body.code)
         || named(&body.error_type)
-        || body.message.as_deref().is_some_and(is_context_window_message)
+        || body
+            .message
+            .as_deref()
+            .is_some_and(is_context_window_message)
     {
         ErrorClass::ContextLength
     } else {
@@ -316,7 +319,10 @@ mod tests {
                 (Some("m"), Some("t"), Some("400")),
             ),
             (r#"{"detail":"Not Found"}"#, (Some("Not Found"), None, None)),
-            (" upstream timed out \n", (Some("upstream timed out"), None, None)),
+            (
+                " upstream timed out \n",
+                (Some("upstream timed out"), None, None),
+            ),
             (r#"[1,2]"#, (Some("[1,2]"), None, None)),
             (r#"{"id":"x"}"#, (Some(r#"{"id":"x"}"#), None, None)),
         ] {

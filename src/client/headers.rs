@@ -211,8 +211,16 @@ mod tests {
             ("retry-after", "-inf", None),
             ("x-ratelimit-reset-requests", "1e20", sat),
             ("x-ratelimit-reset-requests", "99999999h", sat),
-            ("x-ratelimit-reset-requests", "99999999999999999999999999h59m", sat),
-            ("x-ratelimit-reset-tokens", "100000000000000000000000000000000ms", sat),
+            (
+                "x-ratelimit-reset-requests",
+                "99999999999999999999999999h59m",
+                sat,
+            ),
+            (
+                "x-ratelimit-reset-tokens",
+                "100000000000000000000000000000000ms",
+                sat,
+            ),
             ("x-ratelimit-reset-tokens", "NaN", None),
         ] {
             let got = match name {
