@@ -114,7 +114,22 @@ pub struct ClientConfig {
     /// this bound 50,000 virtual users would open 50,000 sockets and run out of descriptors
     /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`].
     pub max_connections: usize,
+    /// Largest reply body read (`[endpoint] max_response_bytes`, default 8 MiB); a larger one
+    /// fails the attempt as `response_too_large` and closes its connection. It bounds the
+    /// memory and the parsing one attempt can cost, whatever a server sends.
+    pub max_response_bytes: u64,
+    /// Header that carries the key: `None` sends `Authorization: Bearer KEY`; a name (such as
+    /// Azure OpenAI's `api-key`) sends `NAME: KEY` instead (`[endpoint] auth_header`).
+    pub auth_header: Option<String>,
 }
+
+/// Default of [`ClientConfig::max_response_bytes`]: 8 MiB, some thirty times the longest
+/// completion a 128k-token window can produce as text.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
+
+/// Replies and texts larger than this are parsed and counted on a blocking thread, not on the
+/// async workers: the attempt timeout can only fire while its task yields.
+const OFF_THREAD_BYTES: usize = 256 * 1024;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -127,6 +142,8 @@ impl Default for ClientConfig {
             pool_max_idle_per_host: 1024,
             pool_idle_timeout: Duration::from_secs(90),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            auth_header: None,
         }
     }
 }
@@ -238,6 +255,8 @@ pub struct LlmClient {
     tools_json: Arc<ToolsJson>,
     key: Option<ApiKey>,
     attempt_timeout: Duration,
+    /// See [`ClientConfig::max_response_bytes`].
+    max_response_bytes: u64,
     /// Slots for requests in flight (see [`ClientConfig::max_connections`]).
     slots: Arc<Semaphore>,
 }
@@ -322,6 +341,7 @@ impl LlmClient {
             tools_json: Arc::default(),
             key,
             attempt_timeout: config.attempt_timeout,
+            max_response_bytes: config.max_response_bytes.max(1),
             slots: Arc::new(Semaphore::new(
                 config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
             )),
@@ -355,8 +375,14 @@ impl LlmClient {
 
     /// One attempt: sends `req` once and reads the whole reply (streamed if `req.stream`),
     /// within the attempt timeout.
+    ///
+    /// The timeout covers everything the attempt does: sending, reading the whole body, and
+    /// parsing and counting its tokens (large ones on a blocking thread, so the timer can fire).
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
-        let result = tokio::time::timeout(self.attempt_timeout, self.attempt(req)).await;
+        // TTFT is measured from here, as the caller measures the attempt's latency: the two
+        // must share an origin for `CallRecord::tpot`.
+        let start = Instant::now();
+        let result = tokio::time::timeout(self.attempt_timeout, self.attempt(req, start)).await;
         let result = result.unwrap_or_else(|_| {
             Err(LlmError::local(
                 ErrorClass::Timeout,
@@ -380,7 +406,7 @@ impl LlmClient {
         e
     }
 
-    async fn attempt(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+    async fn attempt(&self, req: &ChatRequest, start: Instant) -> Result<ChatReply, LlmError> {
         let encode = |e: serde_json::Error| {
             LlmError::local(ErrorClass::Other, format!("could not encode request: {e}"))
         };
@@ -394,7 +420,6 @@ impl LlmClient {
             "application/json"
         };
         let request = self.http.request_bytes(accept, &body);
-        let start = Instant::now();
         let resp = self.http.send(&request).await.map_err(transport_error)?;
         let status = resp.status;
         if !(200..300).contains(&status) {
@@ -404,8 +429,10 @@ impl LlmClient {
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            // A body cut short still leaves the status to classify by.
-            let body = resp.body.collect().await.unwrap_or_default();
+            // A body cut short or too long still leaves the status (and what was read) to
+            // classify by.
+            let mut body = Vec::new();
+            let _ = read_body(resp.body, self.max_response_bytes, &mut body).await;
             let mut err = http_error(status, &String::from_utf8_lossy(&body), rate_limit);
             if (300..400).contains(&status) {
                 // Redirects are not followed: a load test should hit the final URL.
@@ -416,17 +443,95 @@ impl LlmClient {
             }
             return Err(err);
         }
-        if req.stream {
-            read_stream(resp.body, status, req, start).await
+        if req.stream && !resp.json {
+            read_stream(resp.body, status, req, start, self.max_response_bytes).await
         } else {
-            let bytes = resp
-                .body
-                .collect()
+            let mut bytes = Vec::new();
+            read_body(resp.body, self.max_response_bytes, &mut bytes)
                 .await
-                .map_err(|e| body_error(e, status))?;
-            parse_completion(&bytes, req, status)
+                .map_err(|e| e.into_error(status, self.max_response_bytes))?;
+            completion_reply(bytes, req, status).await
         }
     }
+}
+
+/// Why a body was not read whole.
+enum ReadFailure {
+    /// It broke off.
+    Cut(http1::BodyError),
+    /// It is longer than the limit (announced so, or found so while reading).
+    TooLarge,
+}
+
+impl ReadFailure {
+    fn into_error(self, status: u16, limit: u64) -> LlmError {
+        match self {
+            ReadFailure::Cut(e) => body_error(e, status),
+            ReadFailure::TooLarge => too_large(status, limit),
+        }
+    }
+}
+
+fn too_large(status: u16, limit: u64) -> LlmError {
+    LlmError {
+        status: Some(status),
+        ..LlmError::local(
+            ErrorClass::ResponseTooLarge,
+            format!(
+                "the reply is longer than endpoint.max_response_bytes ({limit} bytes); its connection was closed"
+            ),
+        )
+    }
+}
+
+/// Reads the whole body into `out`, at most `limit` bytes: a longer one (announced by its
+/// `Content-Length`, or found while reading) stops the reading, and dropping the body closes
+/// its connection. `out` keeps what was read either way.
+async fn read_body(
+    mut body: http1::Body<'_>,
+    limit: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), ReadFailure> {
+    if let Some(n) = body.declared_len() {
+        if n > limit {
+            return Err(ReadFailure::TooLarge);
+        }
+        out.reserve(usize::try_from(n).unwrap_or(0).min(1 << 20));
+    }
+    loop {
+        match body.next().await {
+            Ok(Some(piece)) => {
+                if (out.len() + piece.len()) as u64 > limit {
+                    return Err(ReadFailure::TooLarge);
+                }
+                out.extend_from_slice(piece);
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(ReadFailure::Cut(e)),
+        }
+    }
+}
+
+/// A whole JSON reply parsed (and its tokens counted if the server sent no usage): on this
+/// task when small, on a blocking thread when large.
+async fn completion_reply(
+    bytes: Vec<u8>,
+    req: &ChatRequest,
+    status: u16,
+) -> Result<ChatReply, LlmError> {
+    let mut reply = if bytes.len() <= OFF_THREAD_BYTES {
+        parse_completion(&bytes, req, status)?
+    } else {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || parse_completion(&bytes, &req, status))
+            .await
+            .map_err(|e| {
+                LlmError::local(ErrorClass::Other, format!("parsing the reply failed: {e}"))
+            })??
+    };
+    // A stream was asked for and one complete reply came: accepted, noted, no stream timings.
+    reply.stream_ignored = req.stream;
+    Ok(reply)
 }
 
 fn truncate(mut s: String) -> String {
@@ -661,6 +766,14 @@ struct WireUsage {
     completion_tokens: u64,
     #[serde(default)]
     prompt_tokens_details: Option<WirePromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<WireCompletionDetails>,
+}
+
+#[derive(Deserialize)]
+struct WireCompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -672,7 +785,12 @@ struct WirePromptDetails {
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
         let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
-        Usage::billed(u.prompt_tokens, cached.unwrap_or(0), u.completion_tokens)
+        let reasoning = u.completion_tokens_details.and_then(|d| d.reasoning_tokens);
+        Usage {
+            // A subset of the completion tokens; a server that says more is not believed.
+            reasoning_tokens: reasoning.unwrap_or(0).min(u.completion_tokens),
+            ..Usage::billed(u.prompt_tokens, cached.unwrap_or(0), u.completion_tokens)
+        }
     }
 }
 
@@ -698,6 +816,12 @@ struct WireChoice {
 struct WireMessageIn {
     #[serde(default)]
     content: Option<String>,
+    /// DeepSeek-R1 and vLLM's reasoning parser: the reasoning, not the answer.
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    /// Some gateways (OpenRouter): the same under another name.
+    #[serde(default)]
+    reasoning: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCallIn>>,
 }
@@ -718,19 +842,65 @@ struct WireFunctionIn {
     arguments: Option<String>,
 }
 
-/// Counts the tokens locally when the server sent no usage, and flags them as estimated.
-fn estimate_usage(req: &ChatRequest, content: Option<&str>, calls: &[ToolCall]) -> Usage {
+/// Counts the tokens locally when the server sent no usage, and flags them as estimated: the
+/// prompt (messages and tool definitions) and the completion (content, reasoning, tool calls),
+/// each text in bounded time ([`Tokenizer::count_bounded`]).
+fn estimate_usage(
+    req: &ChatRequest,
+    content: Option<&str>,
+    reasoning: Option<&str>,
+    calls: &[ToolCall],
+) -> Usage {
     let t = Tokenizer::for_model(&req.model);
-    let mut completion = content.map(|c| t.count(c)).unwrap_or(0);
-    for c in calls {
-        completion += t.count(&c.name) + t.count(&c.arguments);
-    }
+    let answer = content.map_or(0, |c| t.count_bounded(c))
+        + calls
+            .iter()
+            .map(|c| t.count_bounded(&c.name) + t.count_bounded(&c.arguments))
+            .sum::<u64>();
+    let reasoning = reasoning.map_or(0, |r| t.count_bounded(r));
     Usage {
-        prompt_tokens: t.count_messages(&req.messages),
+        prompt_tokens: t.count_request(req),
         cached_tokens: 0,
-        completion_tokens: completion,
-        reasoning_tokens: 0,
+        completion_tokens: answer + reasoning,
+        reasoning_tokens: reasoning,
         estimated: true,
+    }
+}
+
+/// [`estimate_usage`] on a blocking thread when the texts are large (so the attempt timeout
+/// can fire and the async workers stay free), inline otherwise.
+async fn estimate_usage_async(
+    req: &ChatRequest,
+    content: Option<String>,
+    reasoning: Option<String>,
+    calls: Vec<ToolCall>,
+) -> (Usage, Option<String>, Vec<ToolCall>) {
+    let size = content.as_ref().map_or(0, String::len)
+        + reasoning.as_ref().map_or(0, String::len)
+        + calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    if size <= OFF_THREAD_BYTES {
+        let usage = estimate_usage(req, content.as_deref(), reasoning.as_deref(), &calls);
+        return (usage, content, calls);
+    }
+    let req = req.clone();
+    let counted = tokio::task::spawn_blocking(move || {
+        let usage = estimate_usage(&req, content.as_deref(), reasoning.as_deref(), &calls);
+        (usage, content, calls)
+    });
+    match counted.await {
+        Ok(done) => done,
+        // Only a panic inside the tokenizer gets here: no texts to give back, no estimate.
+        Err(_) => (
+            Usage {
+                estimated: true,
+                ..Usage::default()
+            },
+            None,
+            Vec::new(),
+        ),
     }
 }
 
@@ -767,9 +937,10 @@ pub fn parse_completion(
         .into_iter()
         .next()
         .ok_or_else(|| malformed(status, "reply has no choices".to_string()))?;
-    let (content, tool_calls) = match choice.message {
+    let (content, reasoning, tool_calls) = match choice.message {
         Some(m) => (
             m.content,
+            m.reasoning_content.or(m.reasoning),
             m.tool_calls
                 .unwrap_or_default()
                 .into_iter()
@@ -787,11 +958,11 @@ pub fn parse_completion(
                 })
                 .collect::<Vec<_>>(),
         ),
-        None => (None, Vec::new()),
+        None => (None, None, Vec::new()),
     };
     let usage = match wire.usage {
         Some(u) => u.into(),
-        None => estimate_usage(req, content.as_deref(), &tool_calls),
+        None => estimate_usage(req, content.as_deref(), reasoning.as_deref(), &tool_calls),
     };
     Ok(ChatReply {
         model: wire.model.unwrap_or_else(|| req.model.clone()),
@@ -1075,6 +1246,12 @@ struct WireChunkChoice<'a> {
 struct WireDelta<'a> {
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     content: Option<Cow<'a, str>>,
+    /// DeepSeek-R1, vLLM's reasoning parser.
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// Some gateways (OpenRouter).
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    reasoning: Option<Cow<'a, str>>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCallDelta>>,
 }
@@ -1087,6 +1264,18 @@ struct WireToolCallDelta {
     id: Option<String>,
     #[serde(default)]
     function: Option<WireFunctionIn>,
+}
+
+impl WireToolCallDelta {
+    /// Whether the fragment holds any text of the call (an id, a name or arguments).
+    fn carries_tokens(&self) -> bool {
+        let some = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        some(&self.id)
+            || self
+                .function
+                .as_ref()
+                .is_some_and(|f| some(&f.name) || some(&f.arguments))
+    }
 }
 
 /// A tool call being assembled from streamed fragments.
@@ -1103,11 +1292,16 @@ struct StreamState {
     start: Instant,
     model: Option<String>,
     content: Option<String>,
+    /// Reasoning text, kept only to count it when the server sends no usage.
+    reasoning: Option<String>,
     calls: Vec<PartialCall>,
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    /// First token of any kind (reasoning included).
     ttft: Option<Duration>,
+    /// First answer token (content or tool call).
+    ttft_answer: Option<Duration>,
     last_delta: Option<Instant>,
     gaps_us: Vec<u32>,
     /// What every chunk of this stream has begun with so far, up to `"choices":` (see
@@ -1147,11 +1341,13 @@ impl StreamState {
             start,
             model: None,
             content: None,
+            reasoning: None,
             calls: Vec::new(),
             finish_reason: None,
             usage: None,
             done: false,
             ttft: None,
+            ttft_answer: None,
             last_delta: None,
             gaps_us: Vec::new(),
             head: None,
@@ -1159,9 +1355,15 @@ impl StreamState {
         }
     }
 
-    /// Notes the arrival of a content or tool-call delta for TTFT and inter-token gaps.
-    fn token_arrived(&mut self) {
+    /// Notes the arrival of a chunk that carried tokens (content, reasoning or tool-call
+    /// delta; `answer` for the first two... of content or tool calls) for TTFT and the gaps
+    /// between such chunks. Chunks without tokens (role-only, usage-only, empty) are not the
+    /// ends of a gap.
+    fn token_arrived(&mut self, answer: bool) {
         let now = Instant::now();
+        if answer && self.ttft_answer.is_none() {
+            self.ttft_answer = Some(now - self.start);
+        }
         match self.last_delta {
             None => self.ttft = Some(now - self.start),
             Some(prev) => {
@@ -1320,21 +1522,31 @@ impl StreamState {
         }
         if let Some(choice) = chunk.choices.into_iter().next() {
             if let Some(delta) = choice.delta {
-                let mut arrived = false;
+                let mut answer = false;
+                let mut thought = false;
                 if let Some(c) = delta.content
                     && !c.is_empty()
                 {
                     self.content.get_or_insert_with(String::new).push_str(&c);
-                    arrived = true;
+                    answer = true;
+                }
+                for r in [delta.reasoning_content, delta.reasoning]
+                    .into_iter()
+                    .flatten()
+                {
+                    if !r.is_empty() {
+                        self.reasoning.get_or_insert_with(String::new).push_str(&r);
+                        thought = true;
+                    }
                 }
                 if let Some(frags) = delta.tool_calls {
                     for f in frags {
+                        answer |= f.carries_tokens();
                         self.tool_fragment(f);
-                        arrived = true;
                     }
                 }
-                if arrived {
-                    self.token_arrived();
+                if answer || thought {
+                    self.token_arrived(answer);
                 }
             }
             // Some servers send `"finish_reason": ""` on every chunk; only a real reason counts.
@@ -1347,7 +1559,39 @@ impl StreamState {
         Ok(false)
     }
 
-    fn into_reply(mut self, req: &ChatRequest) -> ChatReply {
+    /// The reply, with tokens counted locally if the server sent no usage.
+    fn into_reply(self, req: &ChatRequest) -> ChatReply {
+        let (mut reply, reasoning) = self.into_parts(req);
+        if reply.usage.estimated {
+            reply.usage = estimate_usage(
+                req,
+                reply.content.as_deref(),
+                reasoning.as_deref(),
+                &reply.tool_calls,
+            );
+        }
+        reply
+    }
+
+    /// [`StreamState::into_reply`], counting large texts on a blocking thread.
+    async fn into_reply_async(self, req: &ChatRequest) -> ChatReply {
+        let (mut reply, reasoning) = self.into_parts(req);
+        if reply.usage.estimated {
+            let (usage, content, calls) = estimate_usage_async(
+                req,
+                reply.content.take(),
+                reasoning,
+                std::mem::take(&mut reply.tool_calls),
+            )
+            .await;
+            (reply.usage, reply.content, reply.tool_calls) = (usage, content, calls);
+        }
+        reply
+    }
+
+    /// The reply and the reasoning text; without the server's usage, the usage is a
+    /// placeholder flagged `estimated`, for the caller to count.
+    fn into_parts(mut self, req: &ChatRequest) -> (ChatReply, Option<String>) {
         self.calls.sort_by_key(|c| c.index);
         let tool_calls: Vec<ToolCall> = self
             .calls
@@ -1362,22 +1606,23 @@ impl StreamState {
                 arguments: c.arguments,
             })
             .collect();
-        let usage = match self.usage {
-            Some(u) => u,
-            None => estimate_usage(req, self.content.as_deref(), &tool_calls),
-        };
-        ChatReply {
+        let usage = self.usage.unwrap_or(Usage {
+            estimated: true,
+            ..Usage::default()
+        });
+        let reply = ChatReply {
             model: self.model.unwrap_or_else(|| req.model.clone()),
             content: self.content,
             tool_calls,
             finish_reason: self.finish_reason,
             usage,
             ttft: self.ttft,
-            ttft_answer: self.ttft,
+            ttft_answer: self.ttft_answer,
             inter_chunk_gaps_us: self.gaps_us,
             missing_done: !self.done,
             stream_ignored: false,
-        }
+        };
+        (reply, self.reasoning)
     }
 }
 
@@ -1393,18 +1638,41 @@ pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<Chat
     Ok(state.into_reply(req))
 }
 
-/// Reads an SSE reply incrementally.
+/// Reads an SSE reply incrementally, at most `limit` bytes of it. A body that begins with `{`
+/// is one JSON reply to a streamed request (servers that ignore `stream`): it is read whole
+/// and parsed as a completion, and the reply says `stream_ignored`.
 async fn read_stream(
     mut body: http1::Body<'_>,
     status: u16,
     req: &ChatRequest,
     start: Instant,
+    limit: u64,
 ) -> Result<ChatReply, LlmError> {
     let mut parser = SseParser::default();
     let mut state = StreamState::new(start);
+    let mut read: u64 = 0;
+    // Until the first byte that is not white space: is it an event stream or JSON?
+    let mut sniffing = true;
     loop {
         match body.next().await {
             Ok(Some(bytes)) => {
+                read += bytes.len() as u64;
+                if read > limit {
+                    return Err(too_large(status, limit));
+                }
+                if sniffing {
+                    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+                        Some(b'{') => {
+                            let mut whole = bytes.to_vec();
+                            read_body(body, limit, &mut whole)
+                                .await
+                                .map_err(|e| e.into_error(status, limit))?;
+                            return completion_reply(whole, req, status).await;
+                        }
+                        Some(_) => sniffing = false,
+                        None => {}
+                    }
+                }
                 parser.feed(bytes);
                 if state.apply_events(&mut parser, status)? {
                     // `[DONE]`: what follows is the body's end, if it is here already
@@ -1429,7 +1697,7 @@ async fn read_stream(
             )
         });
     }
-    Ok(state.into_reply(req))
+    Ok(state.into_reply_async(req).await)
 }
 
 #[cfg(test)]

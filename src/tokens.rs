@@ -18,6 +18,20 @@ pub const TOKENS_REPLY_PRIMING: u64 = 3;
 /// into a hidden system-prompt block whose exact format is not published).
 pub const TOKENS_PER_TOOL: u64 = 8;
 
+/// Texts up to this many bytes are counted exactly by [`Tokenizer::count_bounded`].
+pub const EXACT_COUNT_BYTES: usize = 64 * 1024;
+/// Slices counted for a longer text.
+pub const COUNT_SAMPLES: usize = 8;
+
+/// The largest char boundary at or below `at`.
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// Which BPE vocabulary a model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -92,6 +106,32 @@ impl Tokenizer {
     /// user content).
     pub fn count(&self, text: &str) -> u64 {
         self.bpe.encode_ordinary(text).len() as u64
+    }
+
+    /// Tokens in `text`, in bounded time and memory whatever its size: exact up to
+    /// [`EXACT_COUNT_BYTES`], beyond that estimated from [`COUNT_SAMPLES`] evenly spread slices
+    /// scaled by length. BPE on one long run without spaces costs far more than linear time
+    /// (a 10 MB reply took seconds and a gigabyte), and a count of a reply the server did not
+    /// count is an estimate anyway.
+    pub fn count_bounded(&self, text: &str) -> u64 {
+        if text.len() <= EXACT_COUNT_BYTES {
+            return self.count(text);
+        }
+        let slice_len = EXACT_COUNT_BYTES / COUNT_SAMPLES;
+        let stride = text.len() / COUNT_SAMPLES;
+        let (mut tokens, mut bytes) = (0u64, 0usize);
+        for i in 0..COUNT_SAMPLES {
+            let start = floor_char_boundary(text, i * stride);
+            let end = floor_char_boundary(text, (start + slice_len).min(text.len()));
+            tokens += self.count(&text[start..end]);
+            bytes += end - start;
+        }
+        if bytes == 0 {
+            return 0;
+        }
+        // u128: len * tokens of a text near usize::MAX must not overflow.
+        let scaled = u128::from(tokens) * text.len() as u128 / bytes as u128;
+        u64::try_from(scaled).unwrap_or(u64::MAX)
     }
 
     /// Tokens one message adds to a prompt: the per-message overhead, its role, its content
@@ -176,6 +216,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Issue 15.3: counting a huge reply locally is bounded, and close for ordinary text.
+    #[test]
+    fn bounded_counts_are_exact_for_short_texts_and_close_for_long_ones() {
+        let t = Tokenizer::for_model("gpt-4.1");
+        let short = "hello world ".repeat(100);
+        assert_eq!(t.count_bounded(&short), t.count(&short));
+        let long = "The quick brown fox, tôi cần giúp đỡ. ".repeat(8000);
+        let exact = t.count(&long) as f64;
+        let bounded = t.count_bounded(&long) as f64;
+        assert!((bounded / exact - 1.0).abs() < 0.05, "{bounded} vs {exact}");
+        // A run with no spaces, the costly case, in bounded time: only 64 KiB are counted.
+        let run = "a".repeat(4 << 20);
+        let started = std::time::Instant::now();
+        assert!(t.count_bounded(&run) > 0);
+        // Generous (debug build, noisy machine): counting all 4 MiB takes minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(t.count_bounded(""), 0);
     }
 
     #[test]
