@@ -33,6 +33,9 @@ use crate::tokens::Tokenizer;
 mod errors;
 mod headers;
 mod http1;
+mod url;
+
+pub use url::{chat_url, redact_url};
 
 pub use http1::{
     Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed as ParsedHead, parse_head_bounded,
@@ -229,17 +232,39 @@ impl LlmError {
     }
 }
 
-/// `{base_url}/chat/completions` as a URI, if `base_url` is an `http` or `https` URL with a
-/// host (what scenario validation accepts too).
+/// [`chat_url`] as a URI (the path appended before any query), if `base_url` is an `http` or
+/// `https` URL with a host and no user info (what scenario validation accepts too).
 pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
-    let uri: http::Uri = format!("{}/chat/completions", base_url.trim_end_matches('/'))
-        .parse()
-        .ok()?;
+    let uri: http::Uri = chat_url(base_url).parse().ok()?;
     let host = uri.host().is_some_and(|h| !h.is_empty());
     // `user:pass@` would be sent nowhere (or as a bare authority over HTTP/2): keys go in
     // `api_key_env`.
     let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
     (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
+}
+
+/// The header that carries the key: `Authorization: Bearer KEY` by default, `NAME: KEY` when
+/// the endpoint names its own (Azure OpenAI's `api-key`). The value is marked sensitive.
+fn auth_header(
+    name: Option<&str>,
+    key: &ApiKey,
+) -> Result<(HeaderName, HeaderValue), ClientBuildError> {
+    let bad = |name: &str| ClientBuildError::BadHeader {
+        name: name.to_string(),
+    };
+    let (name, value) = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
+        Some(n) if n.eq_ignore_ascii_case("authorization") => {
+            (AUTHORIZATION, format!("Bearer {}", key.expose()))
+        }
+        Some(n) => (
+            HeaderName::from_bytes(n.as_bytes()).map_err(|_| bad(n))?,
+            key.expose().to_string(),
+        ),
+    };
+    let mut value = HeaderValue::from_str(&value).map_err(|_| bad(name.as_str()))?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
@@ -264,7 +289,7 @@ pub struct LlmClient {
 impl fmt::Debug for LlmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LlmClient")
-            .field("uri", &self.uri)
+            .field("uri", &redact_url(&self.uri.to_string()))
             .field("key", &self.key)
             .field("attempt_timeout", &self.attempt_timeout)
             .finish()
@@ -285,7 +310,7 @@ impl LlmClient {
     pub fn with_key(config: &ClientConfig, key: Option<ApiKey>) -> Result<Self, ClientBuildError> {
         let base = config.base_url.trim_end_matches('/');
         let uri = chat_uri(base).ok_or_else(|| ClientBuildError::BadUrl {
-            url: config.base_url.clone(),
+            url: redact_url(&config.base_url),
         })?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -306,16 +331,12 @@ impl LlmClient {
             );
         }
         if let Some(k) = &key {
-            let v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
-                ClientBuildError::BadHeader {
-                    name: "Authorization".to_string(),
-                }
-            })?;
-            headers.insert(AUTHORIZATION, v);
+            let (name, value) = auth_header(config.auth_header.as_deref(), k)?;
+            headers.insert(name, value);
         }
         let target =
             http1::Target::new(&uri, &headers).ok_or_else(|| ClientBuildError::BadUrl {
-                url: config.base_url.clone(),
+                url: redact_url(&config.base_url),
             })?;
         let tls = if target.tls {
             let mut roots = rustls::RootCertStore::empty();
@@ -336,7 +357,7 @@ impl LlmClient {
         ));
         Ok(LlmClient {
             http,
-            base_url: Arc::from(base),
+            base_url: Arc::from(redact_url(base)),
             uri,
             tools_json: Arc::default(),
             key,
@@ -363,7 +384,8 @@ impl LlmClient {
         self.slots.available_permits()
     }
 
-    /// The endpoint's base URL (no trailing slash); breakers are keyed by it.
+    /// The endpoint's base URL (no trailing slash), secrets redacted ([`redact_url`]): it is
+    /// shown in logs and reports; breakers are keyed by it.
     pub fn endpoint(&self) -> &str {
         &self.base_url
     }
