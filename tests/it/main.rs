@@ -14,4 +14,5 @@ mod run;
 mod runner;
 mod sanitize;
 mod scenario;
+mod server_shapes;
 mod visuals;
