@@ -2,6 +2,7 @@
 
 mod agent;
 mod client;
+mod client_limits;
 mod client_urls;
 mod compare;
 mod gates;
