@@ -2,6 +2,8 @@
 
 mod agent;
 mod client;
+mod client_limits;
+mod client_urls;
 mod compare;
 mod gates;
 mod metrics;
@@ -13,4 +15,5 @@ mod run;
 mod runner;
 mod sanitize;
 mod scenario;
+mod server_shapes;
 mod visuals;
