@@ -6,6 +6,7 @@ mod client_limits;
 mod client_urls;
 mod compare;
 mod gates;
+mod hostile;
 mod metrics;
 mod plots;
 mod prices;
