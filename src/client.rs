@@ -2,8 +2,9 @@
 //!
 //! [`LlmClient::chat`] turns a [`ChatRequest`] into OpenAI JSON, sends it once (streaming or
 //! not), and returns either a [`ChatReply`] or an [`LlmError`] that carries everything a retry
-//! policy needs: the class (from the HTTP status and the error body's `type`/`code`, never from
-//! message text), the status, and the rate-limit headers. Retries, breakers and fallbacks live in
+//! policy needs: the class (from the HTTP status and the error body's `code` and `type`; message
+//! wording only to recognise a context-window overflow, see `errors.rs`), the status, and the
+//! rate-limit headers (parsed saturating, see `headers.rs`). Retries, breakers and fallbacks live in
 //! `agent::resilience`; this file does one attempt and measures it honestly.
 //!
 //! It is liberal in what it accepts, because real servers deviate: a usage chunk whose `choices`
@@ -29,7 +30,25 @@ use crate::agent::record::ErrorClass;
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, ToolCall, ToolSpec, Usage};
 use crate::tokens::Tokenizer;
 
+mod errors;
+mod headers;
 mod http1;
+mod url;
+
+pub use url::{chat_url, redact_url};
+
+pub use http1::{
+    Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed as ParsedHead, parse_head_bounded,
+};
+
+use errors::parse_error_value;
+pub use errors::{
+    ErrorBody, classify, classify_error, is_context_window_message, parse_error_body,
+};
+pub use headers::{
+    RateLimitInfo, SATURATED_WAIT, parse_count, parse_reset_duration, parse_retry_after,
+    parse_retry_after_ms, saturating_wait,
+};
 
 /// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
 /// pages; a report needs the first lines, not megabytes).
@@ -98,7 +117,22 @@ pub struct ClientConfig {
     /// this bound 50,000 virtual users would open 50,000 sockets and run out of descriptors
     /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`].
     pub max_connections: usize,
+    /// Largest reply body read (`[endpoint] max_response_bytes`, default 8 MiB); a larger one
+    /// fails the attempt as `response_too_large` and closes its connection. It bounds the
+    /// memory and the parsing one attempt can cost, whatever a server sends.
+    pub max_response_bytes: u64,
+    /// Header that carries the key: `None` sends `Authorization: Bearer KEY`; a name (such as
+    /// Azure OpenAI's `api-key`) sends `NAME: KEY` instead (`[endpoint] auth_header`).
+    pub auth_header: Option<String>,
 }
+
+/// Default of [`ClientConfig::max_response_bytes`]: 8 MiB, some thirty times the longest
+/// completion a 128k-token window can produce as text.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
+
+/// Replies and texts larger than this are parsed and counted on a blocking thread, not on the
+/// async workers: the attempt timeout can only fire while its task yields.
+const OFF_THREAD_BYTES: usize = 256 * 1024;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -111,6 +145,8 @@ impl Default for ClientConfig {
             pool_max_idle_per_host: 1024,
             pool_idle_timeout: Duration::from_secs(90),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            auth_header: None,
         }
     }
 }
@@ -145,112 +181,6 @@ pub enum ClientBuildError {
     /// TLS could not be set up.
     #[error("could not set up TLS for the HTTP client: {0}")]
     Tls(#[from] rustls::Error),
-}
-
-/// Rate-limit information from a response's headers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RateLimitInfo {
-    /// `retry-after-ms`, else `retry-after` (seconds, or an HTTP date turned into a wait).
-    pub retry_after: Option<Duration>,
-    /// `x-ratelimit-reset-requests` (`1s`, `6m0s`, `20ms` ...).
-    pub reset_requests: Option<Duration>,
-    /// `x-ratelimit-reset-tokens`.
-    pub reset_tokens: Option<Duration>,
-    /// `x-ratelimit-remaining-requests`.
-    pub remaining_requests: Option<u64>,
-    /// `x-ratelimit-remaining-tokens`.
-    pub remaining_tokens: Option<u64>,
-    /// `x-ratelimit-limit-requests`.
-    pub limit_requests: Option<u64>,
-    /// `x-ratelimit-limit-tokens`.
-    pub limit_tokens: Option<u64>,
-}
-
-impl RateLimitInfo {
-    /// Reads the headers; `now` turns an HTTP-date `Retry-After` into a wait. Unparseable
-    /// values are ignored (a bad header must not turn into a wrong wait).
-    pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Self {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let number = |name: &str| text(name).and_then(|t| t.trim().parse::<u64>().ok());
-        let retry_after_ms = text("retry-after-ms")
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
-        let retry_after =
-            retry_after_ms.or_else(|| text("retry-after").and_then(|t| parse_retry_after(t, now)));
-        RateLimitInfo {
-            retry_after,
-            reset_requests: text("x-ratelimit-reset-requests").and_then(parse_reset_duration),
-            reset_tokens: text("x-ratelimit-reset-tokens").and_then(parse_reset_duration),
-            remaining_requests: number("x-ratelimit-remaining-requests"),
-            remaining_tokens: number("x-ratelimit-remaining-tokens"),
-            limit_requests: number("x-ratelimit-limit-requests"),
-            limit_tokens: number("x-ratelimit-limit-tokens"),
-        }
-    }
-
-    /// The reset that matters: of an exhausted limit (remaining 0) if the server says which,
-    /// else the longest reset given.
-    pub fn reset_wait(&self) -> Option<Duration> {
-        let exhausted = [
-            (self.remaining_requests, self.reset_requests),
-            (self.remaining_tokens, self.reset_tokens),
-        ]
-        .into_iter()
-        .filter(|(rem, _)| *rem == Some(0))
-        .filter_map(|(_, reset)| reset)
-        .max();
-        exhausted.or_else(|| self.reset_requests.max(self.reset_tokens))
-    }
-}
-
-/// `Retry-After`: whole or fractional seconds, or an HTTP date (a date in the past means 0).
-pub fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let at = httpdate::parse_http_date(t).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// A Go-style duration as OpenAI sends in `x-ratelimit-reset-*`: `1s`, `6m0s`, `20ms`,
-/// `1h2m3.5s`, `0.5s`; a bare number is seconds.
-pub fn parse_reset_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let mut total = 0.0_f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let value: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += value * scale;
-    }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
 }
 
 /// One failed attempt, as a value.
@@ -302,80 +232,39 @@ impl LlmError {
     }
 }
 
-/// The class of an HTTP error from its status and the body's `type` and `code` only.
-pub fn classify(status: u16, error_type: Option<&str>, code: Option<&str>) -> ErrorClass {
-    let is = |want: &str| code == Some(want) || error_type == Some(want);
-    match status {
-        400 if is("context_length_exceeded") => ErrorClass::ContextLength,
-        400 | 422 => ErrorClass::BadRequest,
-        401 | 403 => ErrorClass::Auth,
-        404 => ErrorClass::NotFound,
-        408 | 409 => ErrorClass::Conflict,
-        429 if is("insufficient_quota") => ErrorClass::QuotaExceeded,
-        429 => ErrorClass::RateLimited,
-        500..=599 => ErrorClass::Server,
-        400..=499 => ErrorClass::BadRequest,
-        _ => ErrorClass::Other,
-    }
-}
-
-/// The fields of an error body, in any of the shapes servers send.
-#[derive(Debug, Default, PartialEq)]
-struct ErrorBody {
-    message: Option<String>,
-    error_type: Option<String>,
-    code: Option<String>,
-}
-
-fn code_text(v: Option<&serde_json::Value>) -> Option<String> {
-    match v? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
-    v.get(key).and_then(|x| x.as_str()).map(str::to_string)
-}
-
-/// Reads `{"error": {...}}` (OpenAI, LiteLLM), `{"error": "text"}`, and top-level
-/// `{"object": "error", "message", "type", "code"}` (vLLM).
-fn parse_error_value(v: &serde_json::Value) -> Option<ErrorBody> {
-    match v.get("error") {
-        Some(e @ serde_json::Value::Object(_)) => Some(ErrorBody {
-            message: str_field(e, "message"),
-            error_type: str_field(e, "type"),
-            code: code_text(e.get("code")),
-        }),
-        Some(serde_json::Value::String(s)) => Some(ErrorBody {
-            message: Some(s.clone()),
-            ..ErrorBody::default()
-        }),
-        _ if v.get("object").and_then(|o| o.as_str()) == Some("error")
-            || (v.get("message").is_some() && v.get("choices").is_none()) =>
-        {
-            Some(ErrorBody {
-                message: str_field(v, "message"),
-                error_type: str_field(v, "type"),
-                code: code_text(v.get("code")),
-            })
-        }
-        _ => None,
-    }
-}
-
-/// `{base_url}/chat/completions` as a URI, if `base_url` is an `http` or `https` URL with a
-/// host (what scenario validation accepts too).
+/// [`chat_url`] as a URI (the path appended before any query), if `base_url` is an `http` or
+/// `https` URL with a host and no user info (what scenario validation accepts too).
 pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
-    let uri: http::Uri = format!("{}/chat/completions", base_url.trim_end_matches('/'))
-        .parse()
-        .ok()?;
+    let uri: http::Uri = chat_url(base_url).parse().ok()?;
     let host = uri.host().is_some_and(|h| !h.is_empty());
     // `user:pass@` would be sent nowhere (or as a bare authority over HTTP/2): keys go in
     // `api_key_env`.
     let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
     (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
+}
+
+/// The header that carries the key: `Authorization: Bearer KEY` by default, `NAME: KEY` when
+/// the endpoint names its own (Azure OpenAI's `api-key`). The value is marked sensitive.
+fn auth_header(
+    name: Option<&str>,
+    key: &ApiKey,
+) -> Result<(HeaderName, HeaderValue), ClientBuildError> {
+    let bad = |name: &str| ClientBuildError::BadHeader {
+        name: name.to_string(),
+    };
+    let (name, value) = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
+        Some(n) if n.eq_ignore_ascii_case("authorization") => {
+            (AUTHORIZATION, format!("Bearer {}", key.expose()))
+        }
+        Some(n) => (
+            HeaderName::from_bytes(n.as_bytes()).map_err(|_| bad(n))?,
+            key.expose().to_string(),
+        ),
+    };
+    let mut value = HeaderValue::from_str(&value).map_err(|_| bad(name.as_str()))?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
@@ -391,6 +280,8 @@ pub struct LlmClient {
     tools_json: Arc<ToolsJson>,
     key: Option<ApiKey>,
     attempt_timeout: Duration,
+    /// See [`ClientConfig::max_response_bytes`].
+    max_response_bytes: u64,
     /// Slots for requests in flight (see [`ClientConfig::max_connections`]).
     slots: Arc<Semaphore>,
 }
@@ -398,7 +289,7 @@ pub struct LlmClient {
 impl fmt::Debug for LlmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LlmClient")
-            .field("uri", &self.uri)
+            .field("uri", &redact_url(&self.uri.to_string()))
             .field("key", &self.key)
             .field("attempt_timeout", &self.attempt_timeout)
             .finish()
@@ -419,7 +310,7 @@ impl LlmClient {
     pub fn with_key(config: &ClientConfig, key: Option<ApiKey>) -> Result<Self, ClientBuildError> {
         let base = config.base_url.trim_end_matches('/');
         let uri = chat_uri(base).ok_or_else(|| ClientBuildError::BadUrl {
-            url: config.base_url.clone(),
+            url: redact_url(&config.base_url),
         })?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -440,16 +331,12 @@ impl LlmClient {
             );
         }
         if let Some(k) = &key {
-            let v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
-                ClientBuildError::BadHeader {
-                    name: "Authorization".to_string(),
-                }
-            })?;
-            headers.insert(AUTHORIZATION, v);
+            let (name, value) = auth_header(config.auth_header.as_deref(), k)?;
+            headers.insert(name, value);
         }
         let target =
             http1::Target::new(&uri, &headers).ok_or_else(|| ClientBuildError::BadUrl {
-                url: config.base_url.clone(),
+                url: redact_url(&config.base_url),
             })?;
         let tls = if target.tls {
             let mut roots = rustls::RootCertStore::empty();
@@ -470,11 +357,12 @@ impl LlmClient {
         ));
         Ok(LlmClient {
             http,
-            base_url: Arc::from(base),
+            base_url: Arc::from(redact_url(base)),
             uri,
             tools_json: Arc::default(),
             key,
             attempt_timeout: config.attempt_timeout,
+            max_response_bytes: config.max_response_bytes.max(1),
             slots: Arc::new(Semaphore::new(
                 config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
             )),
@@ -496,7 +384,8 @@ impl LlmClient {
         self.slots.available_permits()
     }
 
-    /// The endpoint's base URL (no trailing slash); breakers are keyed by it.
+    /// The endpoint's base URL (no trailing slash), secrets redacted ([`redact_url`]): it is
+    /// shown in logs and reports; breakers are keyed by it.
     pub fn endpoint(&self) -> &str {
         &self.base_url
     }
@@ -508,8 +397,14 @@ impl LlmClient {
 
     /// One attempt: sends `req` once and reads the whole reply (streamed if `req.stream`),
     /// within the attempt timeout.
+    ///
+    /// The timeout covers everything the attempt does: sending, reading the whole body, and
+    /// parsing and counting its tokens (large ones on a blocking thread, so the timer can fire).
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
-        let result = tokio::time::timeout(self.attempt_timeout, self.attempt(req)).await;
+        // TTFT is measured from here, as the caller measures the attempt's latency: the two
+        // must share an origin for `CallRecord::tpot`.
+        let start = Instant::now();
+        let result = tokio::time::timeout(self.attempt_timeout, self.attempt(req, start)).await;
         let result = result.unwrap_or_else(|_| {
             Err(LlmError::local(
                 ErrorClass::Timeout,
@@ -533,7 +428,7 @@ impl LlmClient {
         e
     }
 
-    async fn attempt(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+    async fn attempt(&self, req: &ChatRequest, start: Instant) -> Result<ChatReply, LlmError> {
         let encode = |e: serde_json::Error| {
             LlmError::local(ErrorClass::Other, format!("could not encode request: {e}"))
         };
@@ -547,7 +442,6 @@ impl LlmClient {
             "application/json"
         };
         let request = self.http.request_bytes(accept, &body);
-        let start = Instant::now();
         let resp = self.http.send(&request).await.map_err(transport_error)?;
         let status = resp.status;
         if !(200..300).contains(&status) {
@@ -557,8 +451,10 @@ impl LlmClient {
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            // A body cut short still leaves the status to classify by.
-            let body = resp.body.collect().await.unwrap_or_default();
+            // A body cut short or too long still leaves the status (and what was read) to
+            // classify by.
+            let mut body = Vec::new();
+            let _ = read_body(resp.body, self.max_response_bytes, &mut body).await;
             let mut err = http_error(status, &String::from_utf8_lossy(&body), rate_limit);
             if (300..400).contains(&status) {
                 // Redirects are not followed: a load test should hit the final URL.
@@ -569,17 +465,95 @@ impl LlmClient {
             }
             return Err(err);
         }
-        if req.stream {
-            read_stream(resp.body, status, req, start).await
+        if req.stream && !resp.json {
+            read_stream(resp.body, status, req, start, self.max_response_bytes).await
         } else {
-            let bytes = resp
-                .body
-                .collect()
+            let mut bytes = Vec::new();
+            read_body(resp.body, self.max_response_bytes, &mut bytes)
                 .await
-                .map_err(|e| body_error(e, status))?;
-            parse_completion(&bytes, req, status)
+                .map_err(|e| e.into_error(status, self.max_response_bytes))?;
+            completion_reply(bytes, req, status).await
         }
     }
+}
+
+/// Why a body was not read whole.
+enum ReadFailure {
+    /// It broke off.
+    Cut(http1::BodyError),
+    /// It is longer than the limit (announced so, or found so while reading).
+    TooLarge,
+}
+
+impl ReadFailure {
+    fn into_error(self, status: u16, limit: u64) -> LlmError {
+        match self {
+            ReadFailure::Cut(e) => body_error(e, status),
+            ReadFailure::TooLarge => too_large(status, limit),
+        }
+    }
+}
+
+fn too_large(status: u16, limit: u64) -> LlmError {
+    LlmError {
+        status: Some(status),
+        ..LlmError::local(
+            ErrorClass::ResponseTooLarge,
+            format!(
+                "the reply is longer than endpoint.max_response_bytes ({limit} bytes); its connection was closed"
+            ),
+        )
+    }
+}
+
+/// Reads the whole body into `out`, at most `limit` bytes: a longer one (announced by its
+/// `Content-Length`, or found while reading) stops the reading, and dropping the body closes
+/// its connection. `out` keeps what was read either way.
+async fn read_body(
+    mut body: http1::Body<'_>,
+    limit: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), ReadFailure> {
+    if let Some(n) = body.declared_len() {
+        if n > limit {
+            return Err(ReadFailure::TooLarge);
+        }
+        out.reserve(usize::try_from(n).unwrap_or(0).min(1 << 20));
+    }
+    loop {
+        match body.next().await {
+            Ok(Some(piece)) => {
+                if (out.len() + piece.len()) as u64 > limit {
+                    return Err(ReadFailure::TooLarge);
+                }
+                out.extend_from_slice(piece);
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(ReadFailure::Cut(e)),
+        }
+    }
+}
+
+/// A whole JSON reply parsed (and its tokens counted if the server sent no usage): on this
+/// task when small, on a blocking thread when large.
+async fn completion_reply(
+    bytes: Vec<u8>,
+    req: &ChatRequest,
+    status: u16,
+) -> Result<ChatReply, LlmError> {
+    let mut reply = if bytes.len() <= OFF_THREAD_BYTES {
+        parse_completion(&bytes, req, status)?
+    } else {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || parse_completion(&bytes, &req, status))
+            .await
+            .map_err(|e| {
+                LlmError::local(ErrorClass::Other, format!("parsing the reply failed: {e}"))
+            })??
+    };
+    // A stream was asked for and one complete reply came: accepted, noted, no stream timings.
+    reply.stream_ignored = req.stream;
+    Ok(reply)
 }
 
 fn truncate(mut s: String) -> String {
@@ -611,15 +585,9 @@ fn body_error(e: http1::BodyError, status: u16) -> LlmError {
 
 /// The typed error of a non-2xx response.
 fn http_error(status: u16, text: &str, rate_limit: RateLimitInfo) -> LlmError {
-    let body = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| parse_error_value(&v))
-        .unwrap_or_else(|| ErrorBody {
-            message: Some(text.trim().to_string()),
-            ..ErrorBody::default()
-        });
+    let body = parse_error_body(text);
     LlmError {
-        class: classify(status, body.error_type.as_deref(), body.code.as_deref()),
+        class: classify_error(status, &body),
         status: Some(status),
         message: truncate(body.message.unwrap_or_default()),
         error_type: body.error_type,
@@ -820,6 +788,14 @@ struct WireUsage {
     completion_tokens: u64,
     #[serde(default)]
     prompt_tokens_details: Option<WirePromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<WireCompletionDetails>,
+}
+
+#[derive(Deserialize)]
+struct WireCompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -831,7 +807,12 @@ struct WirePromptDetails {
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
         let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
-        Usage::billed(u.prompt_tokens, cached.unwrap_or(0), u.completion_tokens)
+        let reasoning = u.completion_tokens_details.and_then(|d| d.reasoning_tokens);
+        Usage {
+            // A subset of the completion tokens; a server that says more is not believed.
+            reasoning_tokens: reasoning.unwrap_or(0).min(u.completion_tokens),
+            ..Usage::billed(u.prompt_tokens, cached.unwrap_or(0), u.completion_tokens)
+        }
     }
 }
 
@@ -857,6 +838,12 @@ struct WireChoice {
 struct WireMessageIn {
     #[serde(default)]
     content: Option<String>,
+    /// DeepSeek-R1 and vLLM's reasoning parser: the reasoning, not the answer.
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    /// Some gateways (OpenRouter): the same under another name.
+    #[serde(default)]
+    reasoning: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCallIn>>,
 }
@@ -877,19 +864,65 @@ struct WireFunctionIn {
     arguments: Option<String>,
 }
 
-/// Counts the tokens locally when the server sent no usage, and flags them as estimated.
-fn estimate_usage(req: &ChatRequest, content: Option<&str>, calls: &[ToolCall]) -> Usage {
+/// Counts the tokens locally when the server sent no usage, and flags them as estimated: the
+/// prompt (messages and tool definitions) and the completion (content, reasoning, tool calls),
+/// each text in bounded time ([`Tokenizer::count_bounded`]).
+fn estimate_usage(
+    req: &ChatRequest,
+    content: Option<&str>,
+    reasoning: Option<&str>,
+    calls: &[ToolCall],
+) -> Usage {
     let t = Tokenizer::for_model(&req.model);
-    let mut completion = content.map(|c| t.count(c)).unwrap_or(0);
-    for c in calls {
-        completion += t.count(&c.name) + t.count(&c.arguments);
-    }
+    let answer = content.map_or(0, |c| t.count_bounded(c))
+        + calls
+            .iter()
+            .map(|c| t.count_bounded(&c.name) + t.count_bounded(&c.arguments))
+            .sum::<u64>();
+    let reasoning = reasoning.map_or(0, |r| t.count_bounded(r));
     Usage {
-        prompt_tokens: t.count_messages(&req.messages),
+        prompt_tokens: t.count_request(req),
         cached_tokens: 0,
-        completion_tokens: completion,
-        reasoning_tokens: 0,
+        completion_tokens: answer + reasoning,
+        reasoning_tokens: reasoning,
         estimated: true,
+    }
+}
+
+/// [`estimate_usage`] on a blocking thread when the texts are large (so the attempt timeout
+/// can fire and the async workers stay free), inline otherwise.
+async fn estimate_usage_async(
+    req: &ChatRequest,
+    content: Option<String>,
+    reasoning: Option<String>,
+    calls: Vec<ToolCall>,
+) -> (Usage, Option<String>, Vec<ToolCall>) {
+    let size = content.as_ref().map_or(0, String::len)
+        + reasoning.as_ref().map_or(0, String::len)
+        + calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum::<usize>();
+    if size <= OFF_THREAD_BYTES {
+        let usage = estimate_usage(req, content.as_deref(), reasoning.as_deref(), &calls);
+        return (usage, content, calls);
+    }
+    let req = req.clone();
+    let counted = tokio::task::spawn_blocking(move || {
+        let usage = estimate_usage(&req, content.as_deref(), reasoning.as_deref(), &calls);
+        (usage, content, calls)
+    });
+    match counted.await {
+        Ok(done) => done,
+        // Only a panic inside the tokenizer gets here: no texts to give back, no estimate.
+        Err(_) => (
+            Usage {
+                estimated: true,
+                ..Usage::default()
+            },
+            None,
+            Vec::new(),
+        ),
     }
 }
 
@@ -926,9 +959,10 @@ pub fn parse_completion(
         .into_iter()
         .next()
         .ok_or_else(|| malformed(status, "reply has no choices".to_string()))?;
-    let (content, tool_calls) = match choice.message {
+    let (content, reasoning, tool_calls) = match choice.message {
         Some(m) => (
             m.content,
+            m.reasoning_content.or(m.reasoning),
             m.tool_calls
                 .unwrap_or_default()
                 .into_iter()
@@ -946,11 +980,11 @@ pub fn parse_completion(
                 })
                 .collect::<Vec<_>>(),
         ),
-        None => (None, Vec::new()),
+        None => (None, None, Vec::new()),
     };
     let usage = match wire.usage {
         Some(u) => u.into(),
-        None => estimate_usage(req, content.as_deref(), &tool_calls),
+        None => estimate_usage(req, content.as_deref(), reasoning.as_deref(), &tool_calls),
     };
     Ok(ChatReply {
         model: wire.model.unwrap_or_else(|| req.model.clone()),
@@ -984,11 +1018,7 @@ fn parse_completion_slowly(bytes: &[u8], status: u16) -> Result<WireCompletion, 
         // Some proxies answer 200 with an error object; classify it by its numeric code if it
         // carries one, as a server error otherwise.
         let code_status = body.code.as_deref().and_then(|c| c.parse::<u16>().ok());
-        let class = classify(
-            code_status.unwrap_or(500),
-            body.error_type.as_deref(),
-            body.code.as_deref(),
-        );
+        let class = classify_error(code_status.unwrap_or(500), &body);
         return Err(embedded_error(&value, status, class));
     }
     serde_json::from_value(value)
@@ -1238,6 +1268,12 @@ struct WireChunkChoice<'a> {
 struct WireDelta<'a> {
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     content: Option<Cow<'a, str>>,
+    /// DeepSeek-R1, vLLM's reasoning parser.
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// Some gateways (OpenRouter).
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    reasoning: Option<Cow<'a, str>>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCallDelta>>,
 }
@@ -1250,6 +1286,18 @@ struct WireToolCallDelta {
     id: Option<String>,
     #[serde(default)]
     function: Option<WireFunctionIn>,
+}
+
+impl WireToolCallDelta {
+    /// Whether the fragment holds any text of the call (an id, a name or arguments).
+    fn carries_tokens(&self) -> bool {
+        let some = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        some(&self.id)
+            || self
+                .function
+                .as_ref()
+                .is_some_and(|f| some(&f.name) || some(&f.arguments))
+    }
 }
 
 /// A tool call being assembled from streamed fragments.
@@ -1266,11 +1314,16 @@ struct StreamState {
     start: Instant,
     model: Option<String>,
     content: Option<String>,
+    /// Reasoning text, kept only to count it when the server sends no usage.
+    reasoning: Option<String>,
     calls: Vec<PartialCall>,
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    /// First token of any kind (reasoning included).
     ttft: Option<Duration>,
+    /// First answer token (content or tool call).
+    ttft_answer: Option<Duration>,
     last_delta: Option<Instant>,
     gaps_us: Vec<u32>,
     /// What every chunk of this stream has begun with so far, up to `"choices":` (see
@@ -1310,11 +1363,13 @@ impl StreamState {
             start,
             model: None,
             content: None,
+            reasoning: None,
             calls: Vec::new(),
             finish_reason: None,
             usage: None,
             done: false,
             ttft: None,
+            ttft_answer: None,
             last_delta: None,
             gaps_us: Vec::new(),
             head: None,
@@ -1322,9 +1377,15 @@ impl StreamState {
         }
     }
 
-    /// Notes the arrival of a content or tool-call delta for TTFT and inter-token gaps.
-    fn token_arrived(&mut self) {
+    /// Notes the arrival of a chunk that carried tokens (content, reasoning or tool-call
+    /// delta; `answer` for the first two... of content or tool calls) for TTFT and the gaps
+    /// between such chunks. Chunks without tokens (role-only, usage-only, empty) are not the
+    /// ends of a gap.
+    fn token_arrived(&mut self, answer: bool) {
         let now = Instant::now();
+        if answer && self.ttft_answer.is_none() {
+            self.ttft_answer = Some(now - self.start);
+        }
         match self.last_delta {
             None => self.ttft = Some(now - self.start),
             Some(prev) => {
@@ -1483,21 +1544,31 @@ impl StreamState {
         }
         if let Some(choice) = chunk.choices.into_iter().next() {
             if let Some(delta) = choice.delta {
-                let mut arrived = false;
+                let mut answer = false;
+                let mut thought = false;
                 if let Some(c) = delta.content
                     && !c.is_empty()
                 {
                     self.content.get_or_insert_with(String::new).push_str(&c);
-                    arrived = true;
+                    answer = true;
+                }
+                for r in [delta.reasoning_content, delta.reasoning]
+                    .into_iter()
+                    .flatten()
+                {
+                    if !r.is_empty() {
+                        self.reasoning.get_or_insert_with(String::new).push_str(&r);
+                        thought = true;
+                    }
                 }
                 if let Some(frags) = delta.tool_calls {
                     for f in frags {
+                        answer |= f.carries_tokens();
                         self.tool_fragment(f);
-                        arrived = true;
                     }
                 }
-                if arrived {
-                    self.token_arrived();
+                if answer || thought {
+                    self.token_arrived(answer);
                 }
             }
             // Some servers send `"finish_reason": ""` on every chunk; only a real reason counts.
@@ -1510,7 +1581,39 @@ impl StreamState {
         Ok(false)
     }
 
-    fn into_reply(mut self, req: &ChatRequest) -> ChatReply {
+    /// The reply, with tokens counted locally if the server sent no usage.
+    fn into_reply(self, req: &ChatRequest) -> ChatReply {
+        let (mut reply, reasoning) = self.into_parts(req);
+        if reply.usage.estimated {
+            reply.usage = estimate_usage(
+                req,
+                reply.content.as_deref(),
+                reasoning.as_deref(),
+                &reply.tool_calls,
+            );
+        }
+        reply
+    }
+
+    /// [`StreamState::into_reply`], counting large texts on a blocking thread.
+    async fn into_reply_async(self, req: &ChatRequest) -> ChatReply {
+        let (mut reply, reasoning) = self.into_parts(req);
+        if reply.usage.estimated {
+            let (usage, content, calls) = estimate_usage_async(
+                req,
+                reply.content.take(),
+                reasoning,
+                std::mem::take(&mut reply.tool_calls),
+            )
+            .await;
+            (reply.usage, reply.content, reply.tool_calls) = (usage, content, calls);
+        }
+        reply
+    }
+
+    /// The reply and the reasoning text; without the server's usage, the usage is a
+    /// placeholder flagged `estimated`, for the caller to count.
+    fn into_parts(mut self, req: &ChatRequest) -> (ChatReply, Option<String>) {
         self.calls.sort_by_key(|c| c.index);
         let tool_calls: Vec<ToolCall> = self
             .calls
@@ -1525,22 +1628,23 @@ impl StreamState {
                 arguments: c.arguments,
             })
             .collect();
-        let usage = match self.usage {
-            Some(u) => u,
-            None => estimate_usage(req, self.content.as_deref(), &tool_calls),
-        };
-        ChatReply {
+        let usage = self.usage.unwrap_or(Usage {
+            estimated: true,
+            ..Usage::default()
+        });
+        let reply = ChatReply {
             model: self.model.unwrap_or_else(|| req.model.clone()),
             content: self.content,
             tool_calls,
             finish_reason: self.finish_reason,
             usage,
             ttft: self.ttft,
-            ttft_answer: self.ttft,
+            ttft_answer: self.ttft_answer,
             inter_chunk_gaps_us: self.gaps_us,
             missing_done: !self.done,
             stream_ignored: false,
-        }
+        };
+        (reply, self.reasoning)
     }
 }
 
@@ -1556,18 +1660,41 @@ pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<Chat
     Ok(state.into_reply(req))
 }
 
-/// Reads an SSE reply incrementally.
+/// Reads an SSE reply incrementally, at most `limit` bytes of it. A body that begins with `{`
+/// is one JSON reply to a streamed request (servers that ignore `stream`): it is read whole
+/// and parsed as a completion, and the reply says `stream_ignored`.
 async fn read_stream(
     mut body: http1::Body<'_>,
     status: u16,
     req: &ChatRequest,
     start: Instant,
+    limit: u64,
 ) -> Result<ChatReply, LlmError> {
     let mut parser = SseParser::default();
     let mut state = StreamState::new(start);
+    let mut read: u64 = 0;
+    // Until the first byte that is not white space: is it an event stream or JSON?
+    let mut sniffing = true;
     loop {
         match body.next().await {
             Ok(Some(bytes)) => {
+                read += bytes.len() as u64;
+                if read > limit {
+                    return Err(too_large(status, limit));
+                }
+                if sniffing {
+                    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+                        Some(b'{') => {
+                            let mut whole = bytes.to_vec();
+                            read_body(body, limit, &mut whole)
+                                .await
+                                .map_err(|e| e.into_error(status, limit))?;
+                            return completion_reply(whole, req, status).await;
+                        }
+                        Some(_) => sniffing = false,
+                        None => {}
+                    }
+                }
                 parser.feed(bytes);
                 if state.apply_events(&mut parser, status)? {
                     // `[DONE]`: what follows is the body's end, if it is here already
@@ -1592,176 +1719,12 @@ async fn read_stream(
             )
         });
     }
-    Ok(state.into_reply(req))
+    Ok(state.into_reply_async(req).await)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification_uses_status_and_code_only() {
-        for (status, ty, code, want) in [
-            (
-                400,
-                None,
-                Some("context_length_exceeded"),
-                ErrorClass::ContextLength,
-            ),
-            (
-                400,
-                Some("context_length_exceeded"),
-                None,
-                ErrorClass::ContextLength,
-            ),
-            (
-                400,
-                Some("invalid_request_error"),
-                None,
-                ErrorClass::BadRequest,
-            ),
-            (
-                400,
-                Some("BadRequestError"),
-                Some("400"),
-                ErrorClass::BadRequest,
-            ),
-            (422, None, None, ErrorClass::BadRequest),
-            (401, None, Some("invalid_api_key"), ErrorClass::Auth),
-            (403, None, None, ErrorClass::Auth),
-            (404, None, Some("model_not_found"), ErrorClass::NotFound),
-            (408, None, None, ErrorClass::Conflict),
-            (409, None, None, ErrorClass::Conflict),
-            (
-                429,
-                Some("requests"),
-                Some("rate_limit_exceeded"),
-                ErrorClass::RateLimited,
-            ),
-            (429, None, Some("429"), ErrorClass::RateLimited),
-            (
-                429,
-                Some("insufficient_quota"),
-                Some("insufficient_quota"),
-                ErrorClass::QuotaExceeded,
-            ),
-            (
-                429,
-                None,
-                Some("insufficient_quota"),
-                ErrorClass::QuotaExceeded,
-            ),
-            (500, None, None, ErrorClass::Server),
-            (502, None, None, ErrorClass::Server),
-            (503, None, None, ErrorClass::Server),
-            (504, None, None, ErrorClass::Server),
-            (418, None, None, ErrorClass::BadRequest),
-            (302, None, None, ErrorClass::Other),
-        ] {
-            assert_eq!(classify(status, ty, code), want, "{status} {ty:?} {code:?}");
-        }
-    }
-
-    #[test]
-    fn error_bodies_in_every_shape() {
-        for (body, want) in [
-            (
-                r#"{"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}}"#,
-                (Some("m"), Some("requests"), Some("rate_limit_exceeded")),
-            ),
-            (
-                r#"{"error":{"message":"m","type":"None","code":"429"}}"#,
-                (Some("m"), Some("None"), Some("429")),
-            ),
-            (
-                r#"{"object":"error","message":"m","type":"BadRequestError","param":null,"code":400}"#,
-                (Some("m"), Some("BadRequestError"), Some("400")),
-            ),
-            (r#"{"error":"plain"}"#, (Some("plain"), None, None)),
-            (
-                r#"{"error":{"message":"m","code":null}}"#,
-                (Some("m"), None, None),
-            ),
-            (r#"{"id":"x"}"#, (None, None, None)),
-        ] {
-            let v: serde_json::Value = serde_json::from_str(body).unwrap();
-            let got = parse_error_value(&v).unwrap_or_default();
-            assert_eq!(
-                (
-                    got.message.as_deref(),
-                    got.error_type.as_deref(),
-                    got.code.as_deref()
-                ),
-                want,
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn reset_durations_in_go_style() {
-        let ms = Duration::from_millis;
-        for (text, want) in [
-            ("1s", Some(ms(1000))),
-            ("6m0s", Some(ms(360_000))),
-            ("20ms", Some(ms(20))),
-            ("1h2m3.5s", Some(ms(3_723_500))),
-            ("0.5s", Some(ms(500))),
-            ("2", Some(ms(2000))),
-            ("59.56s", Some(ms(59_560))),
-            ("", None),
-            ("soon", None),
-            ("5x", None),
-            ("-1s", None),
-        ] {
-            assert_eq!(parse_reset_duration(text), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00
-        for (text, want) in [
-            ("7", Some(Duration::from_secs(7))),
-            ("0.25", Some(Duration::from_millis(250))),
-            (
-                "Wed, 21 Oct 2015 07:28:30 GMT",
-                Some(Duration::from_secs(30)),
-            ),
-            ("Wed, 21 Oct 2015 07:27:00 GMT", Some(Duration::ZERO)),
-            ("tomorrow", None),
-            ("-3", None),
-        ] {
-            assert_eq!(parse_retry_after(text, now), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn rate_limit_headers_and_which_reset_matters() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("retry-after", "9"),
-            ("retry-after-ms", "1500"),
-            ("x-ratelimit-reset-requests", "6m0s"),
-            ("x-ratelimit-reset-tokens", "20ms"),
-            ("x-ratelimit-remaining-requests", "12"),
-            ("x-ratelimit-remaining-tokens", "0"),
-            ("x-ratelimit-limit-requests", "500"),
-            ("x-ratelimit-limit-tokens", "30000"),
-        ] {
-            h.insert(k, HeaderValue::from_static(v));
-        }
-        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
-        // retry-after-ms is the more precise of the two and wins.
-        assert_eq!(info.retry_after, Some(Duration::from_millis(1500)));
-        assert_eq!(info.reset_requests, Some(Duration::from_secs(360)));
-        assert_eq!(info.limit_tokens, Some(30_000));
-        // Tokens are exhausted, so their reset is the one to wait for, not the longer one.
-        assert_eq!(info.reset_wait(), Some(Duration::from_millis(20)));
-        h.remove("x-ratelimit-remaining-tokens");
-        let info = RateLimitInfo::from_headers(&h, SystemTime::now());
-        assert_eq!(info.reset_wait(), Some(Duration::from_secs(360)));
-    }
 
     #[test]
     fn sse_parser_handles_split_lines_crlf_comments_and_no_final_blank() {

@@ -108,6 +108,8 @@ pub async fn run_plan(
         attempt_timeout: plan.endpoint.timeout,
         connect_timeout: plan.endpoint.connect_timeout,
         max_connections: plan.endpoint.max_connections,
+        max_response_bytes: plan.endpoint.max_response_bytes,
+        auth_header: plan.endpoint.auth_header.clone(),
         ..ClientConfig::default()
     })?;
 
@@ -372,7 +374,8 @@ fn settings(plan: &Plan) -> Vec<(String, String)> {
                     api_key_env,
                     ..
                 } => format!(
-                    "{base_url} (key from ${})",
+                    "{} (key from ${})",
+                    crate::client::redact_url(base_url),
                     api_key_env.as_deref().unwrap_or("-")
                 ),
             },

@@ -14,9 +14,33 @@ use crate::chat::{ChatMessage, ChatRequest, Role, ToolSpec};
 pub const TOKENS_PER_MESSAGE: u64 = 3;
 /// Tokens that prime the assistant's reply.
 pub const TOKENS_REPLY_PRIMING: u64 = 3;
-/// Tokens added per tool definition on top of its JSON text (an estimate: OpenAI renders tools
-/// into a hidden system-prompt block whose exact format is not published).
-pub const TOKENS_PER_TOOL: u64 = 8;
+/// Tokens that open each function definition (OpenAI cookbook, "How to count tokens with
+/// tiktoken", for tools): 7 on `o200k_base` models (gpt-4o family), 10 on `cl100k_base` ones.
+pub const TOKENS_PER_TOOL: u64 = 7;
+/// [`TOKENS_PER_TOOL`] for `cl100k_base` models (gpt-4, gpt-3.5-turbo).
+pub const TOKENS_PER_TOOL_CL100K: u64 = 10;
+/// Tokens that close the list of function definitions (once per request with tools).
+pub const TOKENS_TOOLS_END: u64 = 12;
+/// Tokens that open a function's properties.
+pub const TOKENS_PROPERTIES_START: u64 = 3;
+/// Tokens per property.
+pub const TOKENS_PER_PROPERTY: u64 = 3;
+/// Tokens per enum item (and 3 fewer once per property with an enum).
+pub const TOKENS_PER_ENUM_ITEM: u64 = 3;
+
+/// Texts up to this many bytes are counted exactly by [`Tokenizer::count_bounded`].
+pub const EXACT_COUNT_BYTES: usize = 64 * 1024;
+/// Slices counted for a longer text.
+pub const COUNT_SAMPLES: usize = 8;
+
+/// The largest char boundary at or below `at`.
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
 
 /// Which BPE vocabulary a model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +118,32 @@ impl Tokenizer {
         self.bpe.encode_ordinary(text).len() as u64
     }
 
+    /// Tokens in `text`, in bounded time and memory whatever its size: exact up to
+    /// [`EXACT_COUNT_BYTES`], beyond that estimated from [`COUNT_SAMPLES`] evenly spread slices
+    /// scaled by length. BPE on one long run without spaces costs far more than linear time
+    /// (a 10 MB reply took seconds and a gigabyte), and a count of a reply the server did not
+    /// count is an estimate anyway.
+    pub fn count_bounded(&self, text: &str) -> u64 {
+        if text.len() <= EXACT_COUNT_BYTES {
+            return self.count(text);
+        }
+        let slice_len = EXACT_COUNT_BYTES / COUNT_SAMPLES;
+        let stride = text.len() / COUNT_SAMPLES;
+        let (mut tokens, mut bytes) = (0u64, 0usize);
+        for i in 0..COUNT_SAMPLES {
+            let start = floor_char_boundary(text, i * stride);
+            let end = floor_char_boundary(text, (start + slice_len).min(text.len()));
+            tokens += self.count(&text[start..end]);
+            bytes += end - start;
+        }
+        if bytes == 0 {
+            return 0;
+        }
+        // u128: len * tokens of a text near usize::MAX must not overflow.
+        let scaled = u128::from(tokens) * text.len() as u128 / bytes as u128;
+        u64::try_from(scaled).unwrap_or(u64::MAX)
+    }
+
     /// Tokens one message adds to a prompt: the per-message overhead, its role, its content
     /// and its tool calls' names and arguments. [`Tokenizer::count_messages`] is the sum of
     /// these plus the reply priming, so history truncation can price messages one by one.
@@ -136,21 +186,64 @@ impl Tokenizer {
         TOKENS_REPLY_PRIMING + messages.iter().map(|m| self.count_message(m)).sum::<u64>()
     }
 
-    /// Tokens the tool definitions add to a prompt (native protocol): each tool's name,
-    /// description and JSON-schema parameters as compact JSON, plus [`TOKENS_PER_TOOL`]. This
-    /// is an estimate within a few tokens per tool; the endpoint's `usage` is what gets billed.
+    /// Tokens the tool definitions add to a prompt (native protocol), by the rule OpenAI's
+    /// cookbook publishes for function definitions: per function an opening overhead and
+    /// `name:description` (a final `.` dropped); if it has properties, an overhead, then per
+    /// property an overhead, `name:type:description` and its enum items (each with an
+    /// overhead); and a closing overhead once for the list. Schema parts the rule does not
+    /// cover (nested `properties` or `items`) are counted as their JSON text, so they are not
+    /// free. An estimate; the endpoint's `usage` is what gets billed.
     pub fn count_tools(&self, tools: &[ToolSpec]) -> u64 {
-        tools
-            .iter()
-            .map(|t| {
-                let json = serde_json::json!({
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                });
-                TOKENS_PER_TOOL + self.count(&json.to_string())
-            })
-            .sum()
+        if tools.is_empty() {
+            return 0;
+        }
+        let per_tool = match self.encoding {
+            Encoding::O200kBase => TOKENS_PER_TOOL,
+            Encoding::Cl100kBase => TOKENS_PER_TOOL_CL100K,
+        };
+        let mut n = TOKENS_TOOLS_END;
+        for t in tools {
+            let description = t.description.strip_suffix('.').unwrap_or(&t.description);
+            n += per_tool + self.count(&format!("{}:{description}", t.name));
+            let properties = t
+                .parameters
+                .get("properties")
+                .and_then(serde_json::Value::as_object);
+            let Some(properties) = properties.filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            n += TOKENS_PROPERTIES_START;
+            for (name, schema) in properties {
+                n += TOKENS_PER_PROPERTY + self.count_property(name, schema);
+            }
+        }
+        n
+    }
+
+    /// One property of a function: `name:type:description`, its enum, and nested schemas.
+    fn count_property(&self, name: &str, schema: &serde_json::Value) -> u64 {
+        let text = |v: Option<&serde_json::Value>| match v {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        let kind = text(schema.get("type"));
+        let description = text(schema.get("description"));
+        let description = description.strip_suffix('.').unwrap_or(&description);
+        let mut n = self.count(&format!("{name}:{kind}:{description}"));
+        if let Some(items) = schema.get("enum").and_then(serde_json::Value::as_array) {
+            // The rule's enum overhead is -3 once, +3 per item.
+            n = (n + TOKENS_PER_ENUM_ITEM * items.len() as u64).saturating_sub(3);
+            for item in items {
+                n += self.count(&text(Some(item)));
+            }
+        }
+        for nested in ["properties", "items"] {
+            if let Some(v) = schema.get(nested) {
+                n += self.count(&v.to_string());
+            }
+        }
+        n
     }
 
     /// Prompt tokens of a whole request: its messages and its tool definitions. This is the
@@ -175,6 +268,62 @@ mod tests {
                     "{model} {role:?}"
                 );
             }
+        }
+    }
+
+    /// Issue 15.3: counting a huge reply locally is bounded, and close for ordinary text.
+    #[test]
+    fn bounded_counts_are_exact_for_short_texts_and_close_for_long_ones() {
+        let t = Tokenizer::for_model("gpt-4.1");
+        let short = "hello world ".repeat(100);
+        assert_eq!(t.count_bounded(&short), t.count(&short));
+        let long = "The quick brown fox, tôi cần giúp đỡ. ".repeat(8000);
+        let exact = t.count(&long) as f64;
+        let bounded = t.count_bounded(&long) as f64;
+        assert!((bounded / exact - 1.0).abs() < 0.05, "{bounded} vs {exact}");
+        // A run with no spaces, the costly case, in bounded time: only 64 KiB are counted.
+        let run = "a".repeat(4 << 20);
+        let started = std::time::Instant::now();
+        assert!(t.count_bounded(&run) > 0);
+        // Generous (debug build, noisy machine): counting all 4 MiB takes minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(t.count_bounded(""), 0);
+    }
+
+    /// Issue 14.10: the cookbook's own example (a weather function with an enum) counts 101
+    /// prompt tokens on gpt-4o and 105 on gpt-4, as the API billed it there.
+    #[test]
+    fn tool_definitions_count_by_the_published_rule() {
+        let weather = ToolSpec {
+            name: "get_current_weather".into(),
+            description: "Get the current weather in a given location".into(),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "location": {
+                        "type": "string",
+                        "description": "The city and state, e.g. San Francisco, CA",
+                    },
+                    "unit": {
+                        "type": "string",
+                        "description": "The unit of temperature to return",
+                        "enum": ["celsius", "fahrenheit"],
+                    },
+                },
+                "required": ["location"],
+            }),
+        };
+        let messages = [
+            ChatMessage::text(
+                Role::System,
+                "You are a helpful assistant that can answer to questions about the weather.",
+            ),
+            ChatMessage::text(Role::User, "What's the weather like in San Francisco?"),
+        ];
+        for (model, want) in [("gpt-4o", 101), ("gpt-4o-mini", 101), ("gpt-4", 105)] {
+            let t = Tokenizer::for_model(model);
+            let got = t.count_messages(&messages) + t.count_tools(std::slice::from_ref(&weather));
+            assert_eq!(got, want, "{model}");
         }
     }
 
@@ -237,8 +386,11 @@ mod tests {
             }),
         };
         let one = t.count_tools(std::slice::from_ref(&tool));
-        assert!(one > TOKENS_PER_TOOL + 10, "{one}");
-        assert_eq!(t.count_tools(&[tool.clone(), tool.clone()]), 2 * one);
+        assert!(one > TOKENS_PER_TOOL + TOKENS_TOOLS_END + 5, "{one}");
+        assert_eq!(
+            t.count_tools(&[tool.clone(), tool.clone()]),
+            2 * one - TOKENS_TOOLS_END
+        );
         let mut req = ChatRequest {
             model: "gpt-4.1".into(),
             messages: msgs.clone(),

@@ -64,6 +64,11 @@ impl Default for RetryConfig {
     }
 }
 
+/// The longest server-directed wait ever slept, whatever `max_server_wait` says: a day. Server
+/// numbers are parsed saturating (`client::SATURATED_WAIT`, ~136 years for `1e20`), and a wait
+/// past this is a give-up, never a sleep or an `Instant` sum near overflow.
+pub const MAX_SERVER_WAIT_CAP: Duration = Duration::from_secs(24 * 3600);
+
 /// Whether a failure of this class may succeed if sent again.
 pub fn class_is_retryable(class: ErrorClass) -> bool {
     matches!(
@@ -158,7 +163,7 @@ pub fn decide<R: Rng + ?Sized>(
         return RetryDecision::GiveUp(GiveUp::Exhausted);
     }
     match server_wait(err) {
-        Some(w) if w > config.max_server_wait.0 => {
+        Some(w) if w > config.max_server_wait.0.min(MAX_SERVER_WAIT_CAP) => {
             RetryDecision::GiveUp(GiveUp::ServerWaitTooLong(w))
         }
         // A zero wait ("retry now") during a storm would hammer the server: use the backoff.
@@ -344,6 +349,50 @@ mod tests {
             ),
         ] {
             assert_eq!(decide(&e, done, &c, &mut rng), want, "{e:?} after {done}");
+        }
+    }
+
+    /// Issue 15.1: huge, infinite and NaN server waits never panic and never turn into a
+    /// sleep; each is a give-up (or, for NaN, no server wait at all: the backoff).
+    #[test]
+    fn huge_server_waits_from_any_header_mean_give_up() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let lenient = RetryConfig {
+            // Even a configuration that would accept any wait gives up past the hard cap.
+            max_server_wait: HumanDuration(Duration::MAX),
+            jitter: false,
+            ..RetryConfig::default()
+        };
+        for (name, value, want_give_up) in [
+            ("retry-after-ms", "1e23", true),
+            ("retry-after", "1e20", true),
+            ("retry-after", "inf", true),
+            ("x-ratelimit-reset-requests", "1e20", true),
+            ("x-ratelimit-reset-requests", "99999999h", true),
+            ("retry-after", "NaN", false),
+            ("retry-after", "-1", false),
+        ] {
+            let mut h = http::HeaderMap::new();
+            h.insert(name, http::HeaderValue::from_static(value));
+            h.insert(
+                "x-ratelimit-remaining-requests",
+                http::HeaderValue::from_static("0"),
+            );
+            let info = RateLimitInfo::from_headers(&h, std::time::SystemTime::now());
+            let e = err(ErrorClass::RateLimited, info);
+            for config in [&RetryConfig::default(), &lenient] {
+                let got = decide(&e, 0, config, &mut rng);
+                match got {
+                    RetryDecision::GiveUp(GiveUp::ServerWaitTooLong(_)) => {
+                        assert!(want_give_up, "{name}: {value} -> {got:?}")
+                    }
+                    RetryDecision::Retry(w) => {
+                        assert!(!want_give_up, "{name}: {value} -> {got:?}");
+                        assert!(w <= config.max_delay.0, "{name}: {value}: backoff {w:?}");
+                    }
+                    other => panic!("{name}: {value}: {other:?}"),
+                }
+            }
         }
     }
 

@@ -33,9 +33,11 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Most bytes a response head may take (status line and headers).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most headers a response may carry (real providers send 20 to 40).
-const MAX_HEADERS: usize = 128;
+pub const MAX_HEADERS: usize = 128;
+/// Most interim (1xx) heads skipped before the response.
+const MAX_INTERIM_HEADS: usize = 16;
 /// Most bytes of trailer lines after a chunked body.
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// Free space kept in a connection's read buffer before each read.
@@ -122,7 +124,7 @@ pub(crate) fn tls_config(
 
 /// Why no response head arrived.
 #[derive(Debug)]
-pub(crate) enum Failure {
+pub enum Failure {
     /// DNS, TCP or TLS failed.
     Connect(String),
     /// The connect (DNS, TCP and TLS together) took longer than the connect timeout.
@@ -269,6 +271,7 @@ impl Pool {
         let head = read_head(&mut conn).await?;
         Ok(Response {
             status: head.status,
+            json: head.json,
             headers: head.headers,
             body: Body {
                 conn: Some(conn),
@@ -382,6 +385,9 @@ impl Pool {
 pub(crate) struct Response<'p> {
     /// The status code.
     pub status: u16,
+    /// `Content-Type` is `application/json` (with or without parameters): a streamed request
+    /// answered with one JSON reply instead of events.
+    pub json: bool,
     /// The headers, kept only for statuses outside 2xx (a success needs none of them, and
     /// building the map cost a few allocations per call).
     pub headers: HeaderMap,
@@ -538,7 +544,16 @@ impl Body<'_> {
             .buf[..n]
     }
 
-    /// The whole body.
+    /// The length the head announced (`Content-Length`), if any.
+    pub fn declared_len(&self) -> Option<u64> {
+        match self.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The whole body (tests; the client reads bodies with a size limit).
+    #[cfg(test)]
     pub async fn collect(mut self) -> Result<Vec<u8>, BodyError> {
         let mut out = match self.framing {
             Framing::Length(n) => Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 20)),
@@ -658,6 +673,7 @@ async fn fill_or_cut(conn: &mut Conn, where_: &str) -> Result<(), BodyError> {
 /// What a response head says.
 struct Head {
     status: u16,
+    json: bool,
     headers: HeaderMap,
     framing: Framing,
     keep_alive: bool,
@@ -666,19 +682,22 @@ struct Head {
 /// Reads and parses the response head (skipping interim 1xx heads), leaving the buffer at the
 /// first byte of the body.
 async fn read_head(conn: &mut Conn) -> Result<Head, Failure> {
+    let mut interim = 0;
     loop {
-        if let Some(parsed) = parse_head(&conn.buf)? {
+        if let Some(parsed) = parse_head_bounded(&conn.buf)? {
             conn.buf.advance(parsed.len);
             if let Some(head) = parsed.head {
                 return Ok(head);
             }
-            // An interim response (100 Continue and the like): the real one follows.
+            // An interim response (100 Continue and the like): the real one follows. A server
+            // that sends them forever gets no more of this client's time than a long head.
+            interim += 1;
+            if interim > MAX_INTERIM_HEADS {
+                return Err(Failure::BadHead(format!(
+                    "more than {MAX_INTERIM_HEADS} interim (1xx) responses before the response"
+                )));
+            }
             continue;
-        }
-        if conn.buf.len() > MAX_HEAD_BYTES {
-            return Err(Failure::BadHead(format!(
-                "the response head is longer than {MAX_HEAD_BYTES} bytes"
-            )));
         }
         match conn.fill().await {
             Ok(0) if conn.buf.is_empty() => {
@@ -701,10 +720,39 @@ async fn read_head(conn: &mut Conn) -> Result<Head, Failure> {
     }
 }
 
+/// The outcome of parsing the response head at the start of `buf` (the bytes read so far),
+/// with the limits applied to the head's total size, so the verdict does not depend on how
+/// the reads split it: a complete head of more than [`MAX_HEAD_BYTES`] is refused just like an
+/// incomplete one already past it, and more than [`MAX_HEADERS`] headers are refused whole or
+/// in part. `Ok(None)`: not complete yet, read more. This is the transport's own entry point
+/// (`read_head` calls nothing else), public for the property tests.
+pub fn parse_head_bounded(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
+    let too_long = || {
+        Failure::BadHead(format!(
+            "the response head is longer than {MAX_HEAD_BYTES} bytes"
+        ))
+    };
+    match parse_head(buf)? {
+        Some(parsed) if parsed.len > MAX_HEAD_BYTES => Err(too_long()),
+        Some(parsed) => Ok(Some(parsed)),
+        // Incomplete, and already longer than allowed: it can only grow.
+        None if buf.len() > MAX_HEAD_BYTES => Err(too_long()),
+        None => Ok(None),
+    }
+}
+
 /// A parsed head: its length, and `None` for an interim (1xx) head.
-struct Parsed {
-    len: usize,
+pub struct Parsed {
+    /// Bytes of the head, its blank line included.
+    pub len: usize,
     head: Option<Head>,
+}
+
+impl Parsed {
+    /// The status, or `None` for an interim (1xx) head.
+    pub fn status(&self) -> Option<u16> {
+        self.head.as_ref().map(|h| h.status)
+    }
 }
 
 /// Parses a head at the start of `buf`; `Ok(None)` when it is not complete yet.
@@ -734,6 +782,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
     let mut chunked = false;
     let mut transfer_coded = false;
     let mut close = resp.version == Some(0);
+    let mut json = false;
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -754,6 +803,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
                 .rsplit(|&b| b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            let media = h.value.split(|&b| b == b';').next().unwrap_or_default();
+            json = media.trim_ascii().eq_ignore_ascii_case(b"application/json");
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -793,6 +845,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
         len,
         head: Some(Head {
             status,
+            json,
             headers,
             keep_alive: !close && framing != Framing::UntilClose,
             framing,
@@ -1210,5 +1263,85 @@ mod tests {
             err.contains("TLS handshake with localhost failed") && err.contains("certificate"),
             "{err}"
         );
+    }
+
+    /// Reads `head` as the transport does when the network delivers it in two reads cut at
+    /// `cut`: the verdict of the first read (if it is one), else of both.
+    fn verdict(head: &[u8], cut: usize) -> Result<Option<u16>, String> {
+        for prefix in [&head[..cut], head] {
+            match parse_head_bounded(prefix) {
+                Ok(Some(p)) => return Ok(p.status()),
+                Ok(None) => continue,
+                Err(e) => return Err(format!("{e:?}")),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Issue 15.4: a 100 KB header was accepted or refused depending on how reads split the
+    /// head. The limits apply to the head's total size and header count, wherever it is cut.
+    #[test]
+    fn head_limits_do_not_depend_on_how_reads_split_the_head() {
+        let head_with = |value_len: usize, headers: usize| {
+            let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..headers {
+                h.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+            }
+            h.extend_from_slice(b"x-big: ");
+            h.extend(std::iter::repeat_n(b'a', value_len));
+            h.extend_from_slice(b"\r\ncontent-length: 2\r\n\r\nok");
+            h
+        };
+        for (what, head, accepted) in [
+            ("a 100 KB header", head_with(100 * 1024, 0), false),
+            (
+                "a head just over the limit",
+                head_with(MAX_HEAD_BYTES, 0),
+                false,
+            ),
+            ("a 60 KB header", head_with(60 * 1024, 0), true),
+            ("126 headers", head_with(1, MAX_HEADERS - 2), true),
+            ("too many headers", head_with(1, MAX_HEADERS), false),
+        ] {
+            let whole = verdict(&head, head.len());
+            assert_eq!(whole.is_ok(), accepted, "{what}: {whole:?}");
+            let step = (head.len() / 97).max(1);
+            for cut in (0..head.len())
+                .step_by(step)
+                .chain([MAX_HEAD_BYTES, MAX_HEAD_BYTES + 1])
+            {
+                let cut = cut.min(head.len());
+                assert_eq!(
+                    verdict(&head, cut).is_ok(),
+                    accepted,
+                    "{what}, cut at {cut}"
+                );
+            }
+        }
+    }
+
+    /// The same through a real socket: the head arrives in two writes, cut inside the big
+    /// header or after the first 64 KiB, and is refused either way.
+    #[tokio::test]
+    async fn a_100_kb_header_is_refused_however_it_arrives() {
+        let mut head = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 100 * 1024));
+        head.extend_from_slice(b"\r\ncontent-length: 2\r\n\r\nok");
+        let head: &'static [u8] = head.leak();
+        for cut in [10, 30 * 1024, MAX_HEAD_BYTES + 5, head.len()] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                if let Ok((mut s, _)) = listener.accept().await {
+                    let mut b = [0u8; 4096];
+                    let _ = s.read(&mut b).await;
+                    let _ = s.write_all(&head[..cut]).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = s.write_all(&head[cut..]).await;
+                }
+            });
+            let err = exchange(&pool_for(addr), b"{}").await.unwrap_err();
+            assert!(err.contains("longer than"), "cut at {cut}: {err}");
+        }
     }
 }

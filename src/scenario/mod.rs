@@ -221,6 +221,11 @@ pub struct EndpointPlan {
     /// Most requests (so connections) in flight at once (`max_connections`, default 512);
     /// conversations beyond it queue for a slot, which shows in call but not attempt latency.
     pub max_connections: usize,
+    /// Largest reply read (`max_response_bytes`, default 8 MiB); larger is `response_too_large`.
+    pub max_response_bytes: u64,
+    /// Header carrying the key instead of `Authorization: Bearer` (`auth_header`, such as
+    /// Azure's `"api-key"`); `kind = "http"` only.
+    pub auth_header: Option<String>,
 }
 
 /// The endpoint kinds.
@@ -465,6 +470,8 @@ struct RawEndpoint {
     connect_timeout: Option<HumanDuration>,
     call_deadline: Option<HumanDuration>,
     max_connections: Option<u64>,
+    max_response_bytes: Option<u64>,
+    auth_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -780,6 +787,7 @@ impl Check<'_> {
                     ("base_url", raw.base_url.is_some()),
                     ("api_key_env", raw.api_key_env.is_some()),
                     ("headers", !raw.headers.is_empty()),
+                    ("auth_header", raw.auth_header.is_some()),
                 ] {
                     if set {
                         return Err(self.invalid(
@@ -846,6 +854,25 @@ impl Check<'_> {
                 "at least `endpoint.timeout`: it bounds a whole call, retries and fallbacks included",
             ));
         }
+        let max_response_bytes = raw
+            .max_response_bytes
+            .unwrap_or(crate::client::DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            return Err(self.invalid(
+                "endpoint.max_response_bytes",
+                max_response_bytes,
+                "at least 1024 bytes, such as 8388608 (8 MiB)",
+            ));
+        }
+        if let Some(name) = &raw.auth_header
+            && http::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            return Err(self.invalid(
+                "endpoint.auth_header",
+                format!("\"{name}\""),
+                "a valid HTTP header name such as \"api-key\"",
+            ));
+        }
         Ok(EndpointPlan {
             target,
             timeout,
@@ -853,6 +880,8 @@ impl Check<'_> {
             call_deadline: Some(call_deadline),
             // In range by the check above.
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            max_response_bytes,
+            auth_header: raw.auth_header,
         })
     }
 
@@ -861,7 +890,8 @@ impl Check<'_> {
             Some(_) => Ok(()),
             None => Err(self.invalid(
                 key,
-                format!("\"{url}\""),
+                // Never the password or a key the URL may carry.
+                format!("\"{}\"", crate::client::redact_url(url)),
                 "an http:// or https:// URL with a host, such as \"https://api.openai.com/v1\"",
             )),
         }
@@ -1573,7 +1603,8 @@ impl Plan {
                 api_key_env,
                 ..
             } => format!(
-                "{base_url} (key from {})",
+                "{} (key from {})",
+                crate::client::redact_url(base_url),
                 api_key_env.as_deref().unwrap_or("no variable: no key sent")
             ),
         };

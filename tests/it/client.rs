@@ -223,10 +223,17 @@ async fn http_failure_shapes() {
             ErrorClass::RateLimited,
             Some("429"),
         ),
-        // vLLM: a top-level error object with a numeric code.
+        // vLLM: a top-level error object with a numeric code; its context-window overflow is
+        // recognised by its wording (issue 14.5).
         (
             400,
             json!({"object": "error", "message": "This model's maximum context length is 4096 tokens", "type": "BadRequestError", "param": null, "code": 400}),
+            ErrorClass::ContextLength,
+            Some("400"),
+        ),
+        (
+            400,
+            json!({"object": "error", "message": "temperature must be non-negative", "type": "BadRequestError", "param": null, "code": 400}),
             ErrorClass::BadRequest,
             Some("400"),
         ),

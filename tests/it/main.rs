@@ -2,8 +2,11 @@
 
 mod agent;
 mod client;
+mod client_limits;
+mod client_urls;
 mod compare;
 mod gates;
+mod hostile;
 mod metrics;
 mod plots;
 mod prices;
@@ -13,4 +16,5 @@ mod run;
 mod runner;
 mod sanitize;
 mod scenario;
+mod server_shapes;
 mod visuals;
