@@ -4,6 +4,7 @@ mod agent;
 mod client;
 mod compare;
 mod gates;
+mod honest_agent;
 mod metrics;
 mod plots;
 mod prices;
