@@ -47,6 +47,7 @@ fn request(stream: bool) -> ChatRequest {
         max_tokens_field: MaxTokensField::MaxTokens,
         tools: Vec::new().into(),
         stream,
+        stop: Default::default(),
     }
 }
 

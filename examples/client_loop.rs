@@ -50,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         max_tokens_field: MaxTokensField::MaxTokens,
         tools: Arc::from(tools.spec()),
         stream,
+        stop: Default::default(),
     });
     let client = LlmClient::new(&ClientConfig {
         base_url,

@@ -116,6 +116,9 @@ pub struct ChatRequest {
     pub tools: std::sync::Arc<[ToolSpec]>,
     /// Stream the reply as server-sent events (with `stream_options.include_usage`).
     pub stream: bool,
+    /// Stop sequences (`stop`); empty sends none. Shared like `tools`: every request of a run
+    /// sends the same list.
+    pub stop: std::sync::Arc<[String]>,
 }
 
 /// Token counts of one reply, as the endpoint billed them (or as counted locally when the

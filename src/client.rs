@@ -629,6 +629,8 @@ struct WireRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -720,6 +722,7 @@ impl<'a> WireRequest<'a> {
             stream_options: r.stream.then_some(StreamOptions {
                 include_usage: true,
             }),
+            stop: &r.stop,
         }
     }
 }
@@ -1827,6 +1830,7 @@ mod tests {
             max_tokens_field: field,
             tools: Vec::new().into(),
             stream,
+            stop: Default::default(),
         }
     }
 

@@ -131,6 +131,7 @@ pub async fn run_plan(
             stream: a.stream,
             max_tokens: a.max_tokens,
             max_tokens_field: a.max_tokens_field,
+            stop: a.stop.clone(),
             context_window,
             call_deadline: plan.endpoint.call_deadline,
             budget: a.budget,

@@ -398,6 +398,7 @@ mod tests {
             max_tokens_field: MaxTokensField::MaxTokens,
             tools: Vec::new().into(),
             stream: false,
+            stop: Default::default(),
         };
         assert_eq!(t.count_request(&req), t.count_messages(&msgs));
         req.tools = vec![tool].into();

@@ -16,9 +16,15 @@
 //! - A session keeps, per turn, the user's (sanitized) message and the final answer, not the
 //!   intermediate tool steps, so its memory stays bounded by the number of turns.
 //! - A 400 `context_length_exceeded` triggers one harder truncation and one retry of the call.
+//! - A reply is never an answer just because the call succeeded: `content_filter`, then
+//!   `length`, then an empty reply end the conversation as `content_filtered`, `truncated`,
+//!   `empty_reply` (see [`unusable`]).
+//! - A user over its session rate limit waits for the limiter, as a real client would, and is
+//!   counted once; refusing at once let zero-think-time users spin through refusals that
+//!   looked like throughput.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -70,6 +76,10 @@ pub struct AgentConfig {
     pub max_tokens: Option<u32>,
     /// Which field carries the completion limit.
     pub max_tokens_field: MaxTokensField,
+    /// Stop sequences sent with every request; `None` is the protocol's default
+    /// ([`DEFAULT_TEXT_STOP`] for the text protocol, none for native tool calls), an empty
+    /// list sends none.
+    pub stop: Option<Vec<String>>,
     /// The primary model's context window in tokens, if known; history is truncated to it.
     pub context_window: Option<u64>,
     /// Overall deadline of one LLM call, retries and fallbacks included.
@@ -103,17 +113,67 @@ pub enum AgentError {
 }
 
 /// The run-wide spend cap. Before each logical LLM call the agent reserves the call's worst
-/// case (its prompt at the input price and its full completion limit at the output price, of
-/// the dearest model in the chain); a call whose reservation does not fit under the cap is not
+/// case (its prompt at the input price and its completion limit at the output price, of the
+/// dearest model in the chain); a call whose reservation does not fit under the cap is not
 /// sent. When the call returns, the reservation is replaced by what the reply's usage really
-/// cost, priced by the model that answered. So concurrent users can never overshoot the cap
-/// together, and the spend shown is real.
+/// cost, priced by the model that answered. Against an endpoint that honours `max_tokens`,
+/// concurrent users can never overshoot the cap together.
+///
+/// An endpoint may bill more than `max_tokens` (llama.cpp's server and llmsim ignore
+/// `max_completion_tokens`). So the cap learns: every reservation uses at least the largest
+/// completion any call of the run has been billed (`max(max_tokens, largest seen)`), and once
+/// real spend reaches the cap no further attempt is sent. What cannot be stopped is what was
+/// already in flight when the cap was crossed: [`SpendCap::status`] gives the overshoot and
+/// the bound stated at the crossing ([`SpendCrossing`]).
 #[derive(Debug)]
 pub struct SpendCap {
     limit_nano_usd: u64,
     spent_nano_usd: AtomicU64,
     reserved_nano_usd: AtomicU64,
+    /// Calls holding a reservation (admitted, not settled yet).
+    in_flight: AtomicU64,
+    /// Largest completion one call has been billed, by any model of the run.
+    largest_completion_tokens: AtomicU64,
+    /// Largest amount one settled call cost beyond its reservation (0 while the endpoint bills
+    /// within its limits).
+    largest_excess_nano_usd: AtomicU64,
+    /// Set once, by the settlement that took spend to the cap.
+    crossing: OnceLock<SpendCrossing>,
     prices: PriceTable,
+}
+
+/// The moment real spend reached the cap: what was in flight then is billed after it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpendCrossing {
+    /// Dollars spent right after the call that reached the cap was settled.
+    pub spent_usd: f64,
+    /// Calls holding a reservation at that moment (sent, or about to be refused before
+    /// sending): they cannot be recalled.
+    pub in_flight_calls: u64,
+    /// Their reservations, in dollars.
+    pub in_flight_reserved_usd: f64,
+    /// The stated bound on the overshoot: what was spent past the cap at the crossing, plus
+    /// the in-flight reservations, plus, per call in flight, the largest amount any call had
+    /// cost beyond its reservation so far. It holds as long as the endpoint bills no call
+    /// further past its reservation than it already had.
+    pub overshoot_bound_usd: f64,
+}
+
+/// What the spend cap did, for the report ([`SpendCap::status`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpendStatus {
+    /// The cap, in dollars.
+    pub cap_usd: f64,
+    /// Real spend so far (settled calls).
+    pub spent_usd: f64,
+    /// Spend past the cap: `max(0, spent - cap)`.
+    pub overshoot_usd: f64,
+    /// Reservations of calls still in flight (0 once the run is over).
+    pub reserved_usd: f64,
+    /// Largest completion one call was billed; later reservations used at least this.
+    pub largest_completion_tokens: u64,
+    /// When and how the cap was reached; `None` if it never was.
+    pub crossing: Option<SpendCrossing>,
 }
 
 impl SpendCap {
@@ -123,18 +183,36 @@ impl SpendCap {
             limit_nano_usd: to_nano(limit_usd),
             spent_nano_usd: AtomicU64::new(0),
             reserved_nano_usd: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            largest_completion_tokens: AtomicU64::new(0),
+            largest_excess_nano_usd: AtomicU64::new(0),
+            crossing: OnceLock::new(),
             prices,
         }
     }
 
     /// True while real spend is below the cap (asked before every network attempt).
     pub fn allows(&self) -> bool {
-        self.spent_nano_usd.load(Ordering::Relaxed) < self.limit_nano_usd
+        self.spent_nano_usd.load(Ordering::Acquire) < self.limit_nano_usd
     }
 
     /// Dollars spent so far (settled calls only).
     pub fn spent_usd(&self) -> f64 {
         self.spent_nano_usd.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
+    /// The cap's figures: cap, spend, overshoot and, once the cap was reached, what was in
+    /// flight then and the overshoot bound stated at that moment.
+    pub fn status(&self) -> SpendStatus {
+        let spent = self.spent_nano_usd.load(Ordering::Acquire);
+        SpendStatus {
+            cap_usd: self.limit_nano_usd as f64 / 1e9,
+            spent_usd: spent as f64 / 1e9,
+            overshoot_usd: spent.saturating_sub(self.limit_nano_usd) as f64 / 1e9,
+            reserved_usd: self.reserved_nano_usd.load(Ordering::Acquire) as f64 / 1e9,
+            largest_completion_tokens: self.largest_completion_tokens.load(Ordering::Relaxed),
+            crossing: self.crossing.get().copied(),
+        }
     }
 
     /// Reserves `usd` for a call about to be sent; `None` if spend plus every reservation
@@ -144,25 +222,53 @@ impl SpendCap {
         let nano = to_nano(usd);
         let reserved = self.reserved_nano_usd.fetch_add(nano, Ordering::AcqRel) + nano;
         let spent = self.spent_nano_usd.load(Ordering::Acquire);
-        if spent.saturating_add(reserved) > self.limit_nano_usd {
+        if spent >= self.limit_nano_usd || spent.saturating_add(reserved) > self.limit_nano_usd {
             self.reserved_nano_usd.fetch_sub(nano, Ordering::AcqRel);
             return None;
         }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         Some(nano)
     }
 
-    /// Replaces a reservation by the real cost of the reply (if a model answered).
+    /// Replaces a reservation by the real cost of the reply (if a model answered), learns the
+    /// endpoint's real completion sizes, and notes the crossing if this call reached the cap.
     fn settle(&self, reserved_nano: u64, answered: Option<&str>, usage: &crate::chat::Usage) {
-        if let Some(usd) = answered.and_then(|m| self.prices.cost_usd(m, usage)) {
-            self.spent_nano_usd
-                .fetch_add(to_nano(usd), Ordering::AcqRel);
+        let cost = answered
+            .and_then(|m| self.prices.cost_usd(m, usage))
+            .map_or(0, to_nano);
+        if answered.is_some() {
+            self.largest_completion_tokens
+                .fetch_max(usage.completion_tokens, Ordering::AcqRel);
         }
+        self.largest_excess_nano_usd
+            .fetch_max(cost.saturating_sub(reserved_nano), Ordering::AcqRel);
+        // Spend first, then the reservation: a concurrent crossing may count this call twice
+        // (in spend and in flight), never in neither, so its bound stays a bound.
+        let before = self.spent_nano_usd.fetch_add(cost, Ordering::AcqRel);
         self.reserved_nano_usd
             .fetch_sub(reserved_nano, Ordering::AcqRel);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if before < self.limit_nano_usd && before.saturating_add(cost) >= self.limit_nano_usd {
+            let in_flight = self.in_flight.load(Ordering::Acquire);
+            let reserved = self.reserved_nano_usd.load(Ordering::Acquire);
+            let spent = self.spent_nano_usd.load(Ordering::Acquire);
+            let excess = self.largest_excess_nano_usd.load(Ordering::Acquire);
+            let bound = spent
+                .saturating_sub(self.limit_nano_usd)
+                .saturating_add(reserved)
+                .saturating_add(in_flight.saturating_mul(excess));
+            let _ = self.crossing.set(SpendCrossing {
+                spent_usd: spent as f64 / 1e9,
+                in_flight_calls: in_flight,
+                in_flight_reserved_usd: reserved as f64 / 1e9,
+                overshoot_bound_usd: bound as f64 / 1e9,
+            });
+        }
     }
 
-    /// The worst case of one call: `prompt_tokens` at the input price and `completion_tokens`
-    /// at the output price of the dearest of `models` (unpriced models count as free).
+    /// The worst case of one call: `prompt_tokens` at the input price and the larger of
+    /// `completion_tokens` and the largest completion billed so far at the output price, of
+    /// the dearest of `models` (unpriced models count as free).
     fn worst_case_usd<'a>(
         &self,
         models: impl Iterator<Item = &'a str>,
@@ -172,7 +278,8 @@ impl SpendCap {
         let usage = crate::chat::Usage {
             prompt_tokens,
             cached_tokens: 0,
-            completion_tokens,
+            completion_tokens: completion_tokens
+                .max(self.largest_completion_tokens.load(Ordering::Acquire)),
             reasoning_tokens: 0,
             estimated: true,
         };
@@ -182,7 +289,8 @@ impl SpendCap {
     }
 }
 
-/// Completion tokens reserved against the spend cap for a call that sets no `max_tokens`.
+/// Completion tokens reserved against the spend cap for a call that sets no `max_tokens`
+/// (library use only: a scenario with a spend cap must set `agent.max_tokens`).
 const DEFAULT_RESERVED_COMPLETION: u32 = 4096;
 
 /// The record of a call the spend cap refused before anything was sent.
@@ -244,6 +352,14 @@ pub struct TurnResult {
     pub session: Option<SessionId>,
 }
 
+/// The text protocol's default stop sequence, as common ReAct agents send it (LangChain's
+/// `ReActSingleInputOutputParser` agents stop at `"\nObservation:"`): a model that goes on to
+/// write its own observation is cut there instead of being billed for an invented tool result.
+pub const DEFAULT_TEXT_STOP: &str = "\nObservation:";
+
+/// Most characters of a reply kept in [`ConversationRecord::error_detail`].
+const EXCERPT_CHARS: usize = 200;
+
 const WITHHELD: &str = "[tool output withheld by the sanitizer: it looked like a prompt injection]";
 const NATIVE_SYSTEM_PROMPT: &str =
     "You are a helpful assistant. Use the tools when they help, then answer the user.";
@@ -267,6 +383,8 @@ pub struct Agent {
     prompt_tokens: Mutex<foldhash::HashMap<String, u64>>,
     tool_specs: Arc<[ToolSpec]>,
     tool_spec_tokens: u64,
+    /// Stop sequences of every request (shared, like the tools).
+    stop: Arc<[String]>,
     spend: Option<Arc<SpendCap>>,
     seed: u64,
 }
@@ -320,6 +438,11 @@ impl Agent {
             Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
         };
         let tool_specs: Arc<[ToolSpec]> = tool_specs.into();
+        let stop: Arc<[String]> = match (&config.stop, config.protocol) {
+            (Some(list), _) => list.clone().into(),
+            (None, Protocol::Text) => Arc::from([DEFAULT_TEXT_STOP.to_string()]),
+            (None, Protocol::Native) => Arc::from([]),
+        };
         let tool_spec_tokens = tokenizer.count_tools(&tool_specs);
         let system_prompt_tokens =
             tokenizer.count_message(&ChatMessage::text(Role::System, system_prompt.clone()));
@@ -335,6 +458,7 @@ impl Agent {
             prompt_tokens: Mutex::default(),
             tool_specs,
             tool_spec_tokens,
+            stop,
             spend,
             seed,
         })
@@ -410,6 +534,7 @@ impl Agent {
             max_tokens_field: self.config.max_tokens_field,
             tools: self.tool_specs.clone(),
             stream: self.config.stream,
+            stop: self.stop.clone(),
         }
     }
 
@@ -431,14 +556,12 @@ impl Agent {
     ) -> Option<SessionId> {
         let started = rec.started;
 
-        // Sessions first: a user over the rate limit is refused before anything else runs.
-        let turn = match self.sessions.begin_turn(req.user_id, req.session) {
+        // Sessions first: a user over the rate limit waits for admission before anything else
+        // runs; a user over the session cap (policy `refuse`) is refused.
+        let turn = match self.admit(&req, rec).await {
             Ok(t) => t,
-            Err(e) => {
-                rec.outcome = match e {
-                    SessionError::RateLimited { .. } => Outcome::SessionRateLimited,
-                    SessionError::UserLimit { .. } => Outcome::SessionRefused,
-                };
+            Err(outcome) => {
+                rec.outcome = outcome;
                 rec.latency = started.elapsed();
                 return req.session;
             }
@@ -476,6 +599,53 @@ impl Agent {
         self.sessions.end_turn(turn.id, history);
         rec.latency = started.elapsed();
         Some(turn.id)
+    }
+
+    /// Admits the turn as a real user's client would: when the user's rate limit is used up,
+    /// waits until the limiter admits it (the limiter's GCRA says when) and asks again. The
+    /// held turn counts once in the store's `rate_limited`, and the wait lands in
+    /// `rec.session_wait`. If the run drops the conversation while it waits (the grace period
+    /// ended), the record says `session_rate_limited` with the wait so far and no call: it was
+    /// never admitted, and nothing was sent.
+    async fn admit(
+        &self,
+        req: &TurnRequest,
+        rec: &mut ConversationRecord,
+    ) -> Result<crate::agent::sessions::Turn, Outcome> {
+        let mut unheld = Some(rec);
+        let mut held: Option<Held<'_>> = None;
+        loop {
+            let refusal = match self.sessions.try_begin_turn(req.user_id, req.session) {
+                Ok(turn) => {
+                    if let Some(h) = held {
+                        h.admitted();
+                    }
+                    return Ok(turn);
+                }
+                Err(e) => e,
+            };
+            match refusal {
+                SessionError::RateLimited { retry_after, .. } => {
+                    if let Some(rec) = unheld.take() {
+                        self.sessions.note_held();
+                        held = Some(Held::new(rec));
+                    }
+                    if retry_after.is_zero() {
+                        // Admissible by the time it was asked (the limiter's clock moved on):
+                        // ask again, never sleeping for zero.
+                        tokio::task::yield_now().await;
+                    } else {
+                        crate::units::sleep_for(retry_after).await;
+                    }
+                }
+                SessionError::UserLimit { .. } => {
+                    if let Some(h) = held {
+                        h.admitted();
+                    }
+                    return Err(Outcome::SessionRefused);
+                }
+            }
+        }
     }
 
     /// The ReAct loop proper. Returns the outcome and, when answered, the final answer.
@@ -526,6 +696,9 @@ impl Agent {
             };
             budget.record(&reply.usage);
             rec.steps += 1;
+            if let Some(outcome) = unusable(&reply, self.config.protocol) {
+                return (outcome, None);
+            }
 
             match self.config.protocol {
                 Protocol::Native if !reply.tool_calls.is_empty() => {
@@ -564,7 +737,14 @@ impl Agent {
                                 react::observation_message(&observation),
                             ));
                         }
-                        Err(_) => return (Outcome::Unparseable, None),
+                        Err(e) => {
+                            rec.error_detail = Some(format!(
+                                "{}: {}",
+                                e.kind(),
+                                react::excerpt(&text, EXCERPT_CHARS)
+                            ));
+                            return (Outcome::Unparseable, None);
+                        }
                     }
                 }
             }
@@ -645,6 +825,58 @@ impl Agent {
         } else {
             WITHHELD.to_string()
         })
+    }
+}
+
+/// Why a reply cannot be used whatever it says, or `None` when it can. Precedence, highest
+/// first: `finish_reason: "content_filter"` (the endpoint withheld or cut the answer: whatever
+/// is there is not the model's answer), then `"length"` (cut at the completion limit, so even a
+/// reply that parses is incomplete: a half-written answer or tool arguments), then an empty
+/// reply (no content, or only whitespace, and, in the native protocol, no tool call; the text
+/// protocol reads only the content).
+pub fn unusable(reply: &ChatReply, protocol: Protocol) -> Option<Outcome> {
+    match reply.finish_reason.as_deref() {
+        Some("content_filter") => return Some(Outcome::ContentFiltered),
+        Some("length") => return Some(Outcome::Truncated),
+        _ => {}
+    }
+    let blank = reply.content.as_deref().is_none_or(|c| c.trim().is_empty());
+    let empty = match protocol {
+        Protocol::Native => blank && reply.tool_calls.is_empty(),
+        Protocol::Text => blank,
+    };
+    empty.then_some(Outcome::EmptyReply)
+}
+
+/// A turn the session rate limit is holding back. Dropped while still held (the run ended and
+/// dropped the conversation), it marks the record `session_rate_limited` with the wait so far.
+struct Held<'a> {
+    rec: Option<&'a mut ConversationRecord>,
+    since: Instant,
+}
+
+impl<'a> Held<'a> {
+    fn new(rec: &'a mut ConversationRecord) -> Held<'a> {
+        Held {
+            rec: Some(rec),
+            since: Instant::now(),
+        }
+    }
+
+    /// The limiter let the turn go on (or the session cap refused it): records the wait.
+    fn admitted(mut self) {
+        if let Some(rec) = self.rec.take() {
+            rec.session_wait = Some(self.since.elapsed());
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(rec) = self.rec.take() {
+            rec.session_wait = Some(self.since.elapsed());
+            rec.outcome = Outcome::SessionRateLimited;
+        }
     }
 }
 

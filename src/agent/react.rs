@@ -56,6 +56,49 @@ pub enum ParseError {
     EmptyFinalAnswer,
 }
 
+impl ParseError {
+    /// A stable snake_case name of the failure, for `error_detail` in the reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty_reply",
+            ParseError::NoActionOrAnswer => "no_action_or_final_answer",
+            ParseError::MissingToolName => "action_without_tool_name",
+            ParseError::MissingActionInput { .. } => "action_without_action_input",
+            ParseError::EmptyFinalAnswer => "empty_final_answer",
+        }
+    }
+}
+
+/// Things in a reply that look like credentials: OpenAI-style keys (`sk-...`, `sk-proj-...`)
+/// and bearer tokens. A model may echo a key it saw in a tool result or a prompt; reports
+/// must not carry it.
+static SECRET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bsk-[A-Za-z0-9_-]{6,}|\bbearer\s+[A-Za-z0-9._~+/=-]{6,}")
+        .expect("static regex")
+});
+
+/// A bounded, one-line, redacted excerpt of a reply for diagnosis: credentials replaced by
+/// `[redacted]`, at most `max_chars` characters (cut on a character boundary, `...` appended
+/// when cut), newlines, carriage returns and tabs written as `\n`, `\r`, `\t`.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let redacted = SECRET.replace_all(text, "[redacted]");
+    let mut out = String::with_capacity(max_chars.min(redacted.len()) + 8);
+    let mut chars = redacted.chars();
+    for c in chars.by_ref().take(max_chars) {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    if chars.next().is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
     Thought,
@@ -316,6 +359,45 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(parse_reply(text), expected, "input: {text:?}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_bounded_one_line_and_redacted() {
+        let long = "é".repeat(300);
+        let cases: Vec<(&str, usize, String)> = vec![
+            ("I think\nit is 4.", 200, "I think\\nit is 4.".to_string()),
+            (&long, 5, "ééééé...".to_string()),
+            ("abc", 3, "abc".to_string()),
+            (
+                "my key is sk-proj-AbCdEf123456 ok",
+                200,
+                "my key is [redacted] ok".to_string(),
+            ),
+            (
+                "Authorization: Bearer eyJhbGciOi.abc",
+                200,
+                "Authorization: [redacted]".to_string(),
+            ),
+            ("tab\there\r", 200, "tab\\there\\r".to_string()),
+            // A key cut by the bound is redacted before cutting, never half shown.
+            ("sk-abcdefghijkl", 4, "[red...".to_string()),
+        ];
+        for (text, max, want) in cases {
+            assert_eq!(excerpt(text, max), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn parse_failures_have_stable_kinds() {
+        for (text, kind) in [
+            ("", "empty_reply"),
+            ("I think the answer is 4.", "no_action_or_final_answer"),
+            ("Action:\nAction Input: x", "action_without_tool_name"),
+            ("Action: search", "action_without_action_input"),
+            ("Final Answer:   ", "empty_final_answer"),
+        ] {
+            assert_eq!(parse_reply(text).unwrap_err().kind(), kind, "{text:?}");
         }
     }
 

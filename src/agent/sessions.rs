@@ -64,7 +64,7 @@ pub enum OnUserLimit {
     /// does not turn stale sessions into refusals for a whole TTL).
     #[default]
     EvictOldest,
-    /// Refuse the new session; the turn ends with outcome `rate_limited`.
+    /// Refuse the new session; the turn ends with outcome `session_refused`.
     Refuse,
 }
 
@@ -80,7 +80,7 @@ pub struct SessionConfig {
     /// Most live sessions one user may hold.
     pub max_concurrent_per_user: usize,
     /// Turns one user may start, as a GCRA rate with a burst of the count (`"30/min"`: 30 at
-    /// once, then one every 2 s).
+    /// once, then one every 2 s). The agent holds a turn over it until the limiter admits it.
     pub rate_limit: Rate,
     /// What happens at `max_concurrent_per_user` (default `evict_oldest`).
     pub on_user_limit: OnUserLimit,
@@ -180,7 +180,9 @@ pub struct Turn {
     pub opened: Opened,
 }
 
-/// Why a turn was refused (the conversation ends with outcome `rate_limited`).
+/// Why a turn was refused. The agent waits out a rate-limit refusal (see
+/// [`SessionStore::try_begin_turn`]); a per-user cap refusal ends the turn as
+/// `session_refused`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// The user's rate limit is used up.
@@ -216,7 +218,8 @@ pub struct SessionStats {
     pub evicted_user_cap: u64,
     /// New sessions refused at `max_concurrent_per_user` (policy `refuse`).
     pub refused_user_cap: u64,
-    /// Turns refused by the per-user rate limit.
+    /// Turns the per-user rate limit held back (local, nothing sent), each counted once
+    /// however long it waited and whether it was admitted later or not.
     pub rate_limited: u64,
 }
 
@@ -350,7 +353,27 @@ impl SessionStore {
     /// resumes `session` (if live and owned by this user) or opens a new one, applying the
     /// per-user cap and the capacity. The returned history is a copy; store the updated one with
     /// [`SessionStore::end_turn`].
+    ///
+    /// A refusal by the rate limit counts once in [`SessionStats::rate_limited`]. A caller that
+    /// waits for admission and asks again (as [`crate::agent::conversation::Agent`] does) uses
+    /// [`SessionStore::try_begin_turn`] and [`SessionStore::note_held`] instead, so a turn held
+    /// back counts once however many times it asked.
     pub fn begin_turn(
+        &self,
+        user: UserId,
+        session: Option<SessionId>,
+    ) -> Result<Turn, SessionError> {
+        let result = self.try_begin_turn(user, session);
+        if matches!(result, Err(SessionError::RateLimited { .. })) {
+            self.note_held();
+        }
+        result
+    }
+
+    /// [`SessionStore::begin_turn`] without counting a rate-limit refusal: the caller counts
+    /// the held turn once with [`SessionStore::note_held`], then waits `retry_after` and asks
+    /// again.
+    pub fn try_begin_turn(
         &self,
         user: UserId,
         session: Option<SessionId>,
@@ -463,13 +486,18 @@ impl SessionStore {
         if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
             self.limiter.retain_recent();
         }
-        self.limiter.check_key(&user).map_err(|not_until| {
-            self.rate_limited.fetch_add(1, Ordering::Relaxed);
-            SessionError::RateLimited {
+        self.limiter
+            .check_key(&user)
+            .map_err(|not_until| SessionError::RateLimited {
                 user,
                 retry_after: not_until.wait_time_from(self.clock.now()),
-            }
-        })
+            })
+    }
+
+    /// Counts one turn the per-user rate limit held back (whether it was admitted later or
+    /// not).
+    pub fn note_held(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Opens a new session for `user` under the lock, applying the per-user cap, then capacity.

@@ -356,6 +356,9 @@ pub struct AgentPlan {
     pub max_tokens: Option<u32>,
     /// Which request field carries it (`max_tokens_field`, default `"max_tokens"`).
     pub max_tokens_field: MaxTokensField,
+    /// Stop sequences (`stop`); `None` is the protocol's default (`["\nObservation:"]` for
+    /// text, none for native), `[]` sends none.
+    pub stop: Option<Vec<String>>,
     /// Token budget per conversation (`[agent.budget]`).
     pub budget: crate::agent::budget::BudgetConfig,
     /// Session store (`[agent.sessions]`).
@@ -508,6 +511,7 @@ struct RawAgent {
     max_tokens: Option<u32>,
     #[serde(default)]
     max_tokens_field: MaxTokensField,
+    stop: Option<Vec<String>>,
     #[serde(default)]
     budget: crate::agent::budget::BudgetConfig,
     #[serde(default)]
@@ -1119,6 +1123,7 @@ impl Check<'_> {
             stream: raw.stream.unwrap_or(true),
             max_tokens: raw.max_tokens,
             max_tokens_field: raw.max_tokens_field,
+            stop: raw.stop,
             budget: raw.budget,
             sessions: raw.sessions,
             sanitizer: raw.sanitizer,
@@ -1308,6 +1313,15 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             "limits.spend_cap_usd",
             "(missing)",
             "a real endpoint costs money: set a run-wide cap in dollars, such as `[limits] spend_cap_usd = 5.0`",
+        ));
+    }
+    // The cap reserves each call's worst case before sending it; without a completion limit
+    // that is the model's whole output window, so no call would ever fit under a small cap.
+    if plan.limits.spend_cap_usd.is_some() && plan.agent.max_tokens.is_none() {
+        return Err(invalid(
+            "agent.max_tokens",
+            "(missing)",
+            "a completion limit per call with a spend cap, such as `[agent] max_tokens = 512`: the cap reserves each call's worst case before sending it",
         ));
     }
     let load = &plan.load;

@@ -17,7 +17,7 @@ use reactbench::client::{ClientConfig, LlmClient};
 use reactbench::pricing::PriceTable;
 use reactbench::units::HumanDuration;
 
-fn mock_config(toml_text: &str) -> MockConfig {
+pub fn mock_config(toml_text: &str) -> MockConfig {
     let mut c: MockConfig = toml::from_str(toml_text).expect("mock config");
     // Zero latency unless the test's table says otherwise.
     let d = c.models.entry("default".into()).or_default();
@@ -26,12 +26,12 @@ fn mock_config(toml_text: &str) -> MockConfig {
     c
 }
 
-async fn start(toml_text: &str) -> MockHandle {
+pub async fn start(toml_text: &str) -> MockHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     serve(listener, mock_config(toml_text)).await.unwrap()
 }
 
-fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
+pub fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
     AgentConfig {
         model: "gpt-4.1".into(),
         fallback: vec!["deepseek-v3.2".into()],
@@ -39,6 +39,7 @@ fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
         stream,
         max_tokens: Some(512),
         max_tokens_field: MaxTokensField::MaxTokens,
+        stop: None,
         context_window: Some(128_000),
         call_deadline: Some(Duration::from_secs(30)),
         budget: Default::default(),
@@ -54,7 +55,7 @@ fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
     }
 }
 
-fn agent(handle: &MockHandle, config: AgentConfig, spend: Option<Arc<SpendCap>>) -> Agent {
+pub fn agent(handle: &MockHandle, config: AgentConfig, spend: Option<Arc<SpendCap>>) -> Agent {
     let client = LlmClient::new(&ClientConfig {
         base_url: handle.base_url(),
         attempt_timeout: Duration::from_secs(10),
@@ -64,7 +65,7 @@ fn agent(handle: &MockHandle, config: AgentConfig, spend: Option<Arc<SpendCap>>)
     Agent::new(config, client, spend, 7).unwrap()
 }
 
-async fn turn(agent: &Agent, id: u64, prompt: &str) -> TurnResult {
+pub async fn turn(agent: &Agent, id: u64, prompt: &str) -> TurnResult {
     agent
         .run_turn(TurnRequest {
             conversation_id: id,

@@ -24,6 +24,7 @@ pub fn request(model: &str, stream: bool) -> ChatRequest {
         max_tokens_field: MaxTokensField::MaxTokens,
         tools: Vec::new().into(),
         stream,
+        stop: Default::default(),
     }
 }
 

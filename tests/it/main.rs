@@ -7,6 +7,7 @@ mod client_urls;
 mod compare;
 mod gates;
 mod hostile;
+mod honest_agent;
 mod metrics;
 mod plots;
 mod prices;

@@ -504,7 +504,14 @@ fn overrides_apply_and_are_rechecked() {
         scenario::apply_overrides(&mut plan, &args(|a| a.users = Some(3))).expect_err("no users");
     assert_eq!(err.key(), Some("--users"));
 
-    let capped = format!("{GOOD}\n[limits]\nspend_cap_usd = 2.0\n");
+    // A cap needs a completion limit to reserve against (`agent.max_tokens`).
+    let capped = format!(
+        "{}\n[limits]\nspend_cap_usd = 2.0\n",
+        GOOD.replace(
+            "model = \"gpt-4.1\"",
+            "model = \"gpt-4.1\"\nmax_tokens = 256"
+        )
+    );
     let mut plan = scenario::parse(Path::new("o.toml"), &capped).expect("valid");
     scenario::apply_overrides(
         &mut plan,
