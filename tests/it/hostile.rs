@@ -420,6 +420,7 @@ fn request(stream: bool) -> ChatRequest {
         max_tokens_field: MaxTokensField::MaxTokens,
         tools: Arc::from(Vec::new()),
         stream,
+        stop: Default::default(),
     }
 }
 
