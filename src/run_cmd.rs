@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
-use crate::agent::record::{ConversationRecord, Outcome};
+use crate::agent::record::{ConversationRecord, ErrorClass, Outcome};
 use crate::agent::sessions::SessionId;
 use crate::cli::RunArgs;
 use crate::client::{ClientConfig, LlmClient};
@@ -32,7 +32,7 @@ use crate::report::visuals::PriceChoice;
 use crate::report::{self, RunRecorder, terminal};
 use crate::runner::{self, ConversationSpec};
 use crate::scenario::{self, Endpoint, LoadShape, Plan};
-use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_OK};
+use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Where runs go unless `--out` or `[report] out` says otherwise.
 const REPORTS_DIR: &str = "reports";
@@ -67,7 +67,8 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// The mock server's ground truth, when the endpoint was the embedded mock.
     pub mock_stats: Option<mock_server::StatsSnapshot>,
-    /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked.
+    /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked, 3 when
+    /// the run was interrupted (stopped early or cut conversations) and no threshold failed.
     pub exit_code: u8,
 }
 
@@ -192,7 +193,14 @@ pub async fn run_plan(
         Arc::clone(&stop),
     ));
 
-    let driver = make_driver(Arc::clone(&agent), tx, live, Arc::clone(&stop));
+    let overflow = Overflow::default();
+    let driver = make_driver(
+        Arc::clone(&agent),
+        tx,
+        live,
+        Arc::clone(&stop),
+        Arc::clone(&overflow),
+    );
     // Ctrl-C once: no new conversations, those in flight get the grace period. Twice: cut
     // them now (they are reported as interrupted). One task counts the presses, so the two
     // futures below never both take the same signal.
@@ -228,8 +236,18 @@ pub async fn run_plan(
     let cut = async move { second_interrupt.notified().await };
     let load = runner::run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown, cut).await;
     signals.abort();
-    let (recorder, gated, abort_reason) =
+    let (mut recorder, mut gated, abort_reason) =
         recorder_task.await.context("the recorder task failed")?;
+    for rec in std::mem::take(&mut *lock(&overflow)) {
+        if let Err(e) = recorder.record(&rec) {
+            eprintln!("warning: {e:#}; per-call CSV rows are incomplete");
+        }
+        if let Some(g) = gated.as_mut()
+            && gates::record_after_warm_up(&rec, run_start, warm_up)
+        {
+            g.record(&rec);
+        }
+    }
     if let Some(p) = progress {
         p.stop().await;
     }
@@ -332,10 +350,15 @@ pub async fn run_plan(
     if let Some(reason) = abort_reason {
         eprintln!("aborted: {reason}");
     }
-    if load.started > load.completed {
+    if load.cut > 0 {
         eprintln!(
-            "warning: {} conversations were still in flight when the run stopped (grace period over, or a second Ctrl-C); they are reported with outcome `interrupted` and only the calls they finished; raise `grace` to let them finish",
-            load.started - load.completed
+            "warning: {} conversations were still in flight when the run stopped (grace period over, or a second Ctrl-C); they are reported with outcome `interrupted`, their cut attempts with error `interrupted`; raise `grace` to let them finish",
+            load.cut
+        );
+    }
+    if load.interrupted && passed && load.panicked == 0 {
+        eprintln!(
+            "interrupted: the run stopped early or cut conversations; its figures are incomplete (exit {EXIT_INTERRUPTED})"
         );
     }
     eprintln!("report: {}", dir.display());
@@ -347,10 +370,12 @@ pub async fn run_plan(
         // A panicked session is a harness bug: the figures are incomplete, so the run errs.
         exit_code: if load.panicked > 0 {
             EXIT_ERROR
-        } else if passed {
-            EXIT_OK
-        } else {
+        } else if !passed {
             EXIT_FAILED_GATE
+        } else if load.interrupted {
+            EXIT_INTERRUPTED
+        } else {
+            EXIT_OK
         },
     })
 }
@@ -482,6 +507,7 @@ fn make_driver(
     tx: mpsc::Sender<ConversationRecord>,
     live: Arc<crate::metrics::LiveStats>,
     stop: Arc<Notify>,
+    overflow: Overflow,
 ) -> impl Fn(ConversationSpec) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 + Send
 + Sync
@@ -498,6 +524,7 @@ fn make_driver(
         let sessions = Arc::clone(&sessions);
         let in_flight = Arc::clone(&in_flight);
         let stop = Arc::clone(&stop);
+        let overflow = Arc::clone(&overflow);
         Box::pin(async move {
             let session = if spec.new_session {
                 None
@@ -521,6 +548,7 @@ fn make_driver(
                 tx: tx.clone(),
                 in_flight: Arc::clone(&in_flight),
                 live: Arc::clone(&live),
+                overflow: Arc::clone(&overflow),
             };
             let record = guard.record.as_mut().expect("set just above");
             let new_session = agent.run_turn_into(req, record).await;
@@ -556,7 +584,11 @@ struct InFlight {
     tx: mpsc::Sender<ConversationRecord>,
     in_flight: Arc<AtomicU64>,
     live: Arc<crate::metrics::LiveStats>,
+    overflow: Overflow,
 }
+
+/// Records of cut conversations that found the record channel full.
+type Overflow = Arc<Mutex<Vec<ConversationRecord>>>;
 
 impl InFlight {
     async fn finish(mut self) {
@@ -572,10 +604,35 @@ impl Drop for InFlight {
         self.live
             .set_users_active(self.in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
         if let Some(mut rec) = self.record.take() {
-            rec.latency = rec.started.elapsed();
-            // Cannot wait in `drop`: if the channel is full the record is lost, and the run's
-            // "still in flight" warning counts it.
-            let _ = self.tx.try_send(rec);
+            close_cut_record(&mut rec);
+            // Cannot wait in `drop`: when the channel is full (thousands cut at once), the
+            // record goes to the overflow list, which the run records after the channel.
+            if let Err(e) = self.tx.try_send(rec) {
+                let rec = match e {
+                    mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
+                };
+                lock(&self.overflow).push(rec);
+            }
+        }
+    }
+}
+
+/// Closes the record of a conversation cut in flight: its latency and that of the call and
+/// attempt it was waiting on (still `interrupted`, pushed before they were sent) run to now.
+fn close_cut_record(rec: &mut ConversationRecord) {
+    rec.latency = rec.started.elapsed();
+    for call in rec
+        .calls
+        .iter_mut()
+        .filter(|c| c.error == Some(ErrorClass::Interrupted))
+    {
+        call.latency = call.started.elapsed();
+        for a in call
+            .attempts
+            .iter_mut()
+            .filter(|a| a.error == Some(ErrorClass::Interrupted))
+        {
+            a.latency = a.started.elapsed();
         }
     }
 }

@@ -620,10 +620,23 @@ fn compare_gates_latency_and_cost_regressions_between_real_runs() {
     );
 }
 
-#[test]
-fn conversations_cut_by_the_grace_period_are_reported_as_interrupted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let text = r#"
+/// Exit code of an interrupted run (stopped early or conversations cut) with no failed gate.
+const EXIT_INTERRUPTED: i32 = 3;
+
+fn code_is(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server that never answers within the run: every attempt is in flight when the grace
+/// period ends. (Not streamed: a streamed reply's 200 head reaches the client before its
+/// body, so a cut there is a 200 for the mock and no status for the harness.)
+const NEVER_ANSWERS: &str = r#"
 name = "cut"
 seed = 2
 duration = "300ms"
@@ -638,16 +651,58 @@ jitter = "none"
 users = 5
 [agent]
 model = "gpt-4.1"
+stream = false
 [[workload]]
 prompts = ["What is 2 + 2?"]
 "#;
-    let path = scenario(tmp.path(), "cut", text);
+
+#[test]
+fn conversations_cut_by_the_grace_period_are_reported_as_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), "cut", NEVER_ANSWERS);
     let out = tmp.path().join("run");
     let o = run(&path, &out, &[]);
-    ok(&o);
-    let s = json(out.join("summary.json"));
+    // Cut conversations make the run incomplete: not a clean pass.
+    code_is(&o, EXIT_INTERRUPTED);
+    let (s, _) = reconcile(&out);
     // Every user started one conversation; none could finish within the grace period.
     assert_eq!(u(&s["conversation"]["count"]), 5);
     assert_eq!(u(&s["conversation"]["by_outcome"]["interrupted"]), 5);
+    assert_eq!(s["run"]["interrupted"], true);
+    // The attempts in flight were sent: they are in the report, cut.
+    assert_eq!(u(&s["llm_call"]["count"]), 5);
+    assert_eq!(u(&s["attempt"]["count"]), 5);
+    assert_eq!(u(&s["attempt"]["by_error_class"]["interrupted"]), 5);
     assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+}
+
+#[test]
+fn attempts_finished_before_a_cut_stay_in_the_report() {
+    // Every other reply fails at once (retried after a long wait) and the rest hang past the
+    // grace period: cut calls hold finished 500s and 429s next to their cut attempts.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = NEVER_ANSWERS
+        .replace("users = 5", "users = 8")
+        .replace(
+            "jitter = \"none\"",
+            "jitter = \"none\"\n[mock.faults]\nserver_error = 0.3\nrate_limit = 0.3\nretry_after = \"10ms\"",
+        )
+        .replace(
+            "stream = false",
+            "stream = false\nretry = { max_retries = 5, base_delay = \"10ms\", max_delay = \"20ms\" }",
+        );
+    let path = scenario(tmp.path(), "cut-faults", &text);
+    let out = tmp.path().join("run");
+    let o = run(&path, &out, &[]);
+    code_is(&o, EXIT_INTERRUPTED);
+    let (s, m) = reconcile(&out);
+    let failed: u64 = ["429", "500"]
+        .iter()
+        .map(|k| m["by_status"].get(*k).map_or(0, u))
+        .sum();
+    assert!(failed > 0, "faults were served: {}", m["by_status"]);
+    assert!(u(&s["conversation"]["by_outcome"]["interrupted"]) > 0);
+    assert!(u(&s["attempt"]["by_error_class"]["interrupted"]) > 0);
+    // The cut calls are there, with their finished attempts (reconciled above).
+    assert!(u(&s["llm_call"]["by_error_class"]["interrupted"]) > 0);
 }
