@@ -304,7 +304,8 @@ pub async fn run_plan(
         &plan.gates.thresholds,
         gated_summary.as_ref().unwrap_or(&summary),
     );
-    let passed = gates::all_passed(&results);
+    let no_success = gates::no_success(&summary).filter(|_| !plan.limits.expect_no_success);
+    let passed = gates::all_passed(&results) && no_success.is_none();
     summary.thresholds = results;
     report::write_summary_files(&dir, &summary)?;
     if plan.report.plots || plan.report.html {
@@ -346,6 +347,9 @@ pub async fn run_plan(
             "error: {} virtual-user sessions panicked and stopped early (a bug in reactbench: please report it with the messages above); the figures cover the rest",
             load.panicked
         );
+    }
+    if let Some(why) = &no_success {
+        eprintln!("failed: {why}");
     }
     if let Some(reason) = abort_reason {
         eprintln!("aborted: {reason}");

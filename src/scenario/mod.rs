@@ -392,6 +392,9 @@ pub struct Limits {
     /// Stop issuing new LLM calls once this many dollars are spent (`spend_cap_usd`; required
     /// for `kind = "http"`).
     pub spend_cap_usd: Option<f64>,
+    /// The run is expected to get no answer from any model (`expect_no_success`, default
+    /// false): a fault or outage drill. Otherwise a run in which every call sent failed exits 1.
+    pub expect_no_success: bool,
 }
 
 /// `[report]`: report options.
@@ -539,6 +542,7 @@ struct RawPrices {
 struct RawLimits {
     spend_cap_usd: Option<f64>,
     max_conversations: Option<u64>,
+    expect_no_success: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -880,6 +884,7 @@ impl Check<'_> {
         }
         Ok(Limits {
             spend_cap_usd: raw.spend_cap_usd,
+            expect_no_success: raw.expect_no_success.unwrap_or(false),
         })
     }
 
