@@ -766,6 +766,22 @@ pub fn load_health_warnings(s: &Summary, limits: &LoadHealthLimits) -> Vec<Strin
     out
 }
 
+/// Why the run fails although no threshold says so: requests went out and no model answered a
+/// single call (every one failed after its retries and fallbacks, or was cut). A run with no
+/// thresholds would otherwise pass on 100% failures. `None` when some call was answered, or
+/// when nothing was sent at all (every prompt blocked before the model, say).
+pub fn no_success(s: &Summary) -> Option<String> {
+    let answered = s.llm_call.count.saturating_sub(s.llm_call.errors);
+    (s.attempt.count > 0 && answered == 0).then(|| {
+        format!(
+            "no call succeeded: {} attempts were sent for {} calls and no model answered any \
+             (errors by class in llm_call.by_error_class); if this run is meant to fail, set \
+             `[limits] expect_no_success = true` in the scenario",
+            s.attempt.count, s.llm_call.count
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -856,20 +872,4 @@ mod tests {
             assert!(!is_metric_path(p, &known), "{p}");
         }
     }
-}
-
-/// Why the run fails although no threshold says so: requests went out and no model answered a
-/// single call (every one failed after its retries and fallbacks, or was cut). A run with no
-/// thresholds would otherwise pass on 100% failures. `None` when some call was answered, or
-/// when nothing was sent at all (every prompt blocked before the model, say).
-pub fn no_success(s: &Summary) -> Option<String> {
-    let answered = s.llm_call.count.saturating_sub(s.llm_call.errors);
-    (s.attempt.count > 0 && answered == 0).then(|| {
-        format!(
-            "no call succeeded: {} attempts were sent for {} calls and no model answered any \
-             (errors by class in llm_call.by_error_class); if this run is meant to fail, set \
-             `[limits] expect_no_success = true` in the scenario",
-            s.attempt.count, s.llm_call.count
-        )
-    })
 }
