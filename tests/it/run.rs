@@ -401,34 +401,7 @@ model = "gpt-4.1"
 stream = false
 [[workload]]
 prompts = ["What is 2 + 2?"]
-# No call can succeed here; the run is meant to show what a cut leaves.
-[limits]
-expect_no_success = true
 "#;
-
-    #[test]
-    fn a_run_in_which_no_call_succeeded_fails_unless_expected() {
-        let tmp = tempfile::tempdir().unwrap();
-        let failing = format!(
-            "{FAST}
-[mock.faults]
-server_error = 1.0
-"
-        );
-        let text = small(&failing, "", "");
-        let path = scenario(tmp.path(), "all-fail", &text);
-        let o = run(&path, &tmp.path().join("run"), &[]);
-        code_is(&o, 1);
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(stderr.contains("no call succeeded"), "{stderr}");
-        // A drill that means to fail says so, and passes.
-        let path = scenario(
-            tmp.path(),
-            "drill",
-            &format!("{text}\n[limits]\nexpect_no_success = true\n"),
-        );
-        ok(&run(&path, &tmp.path().join("drill"), &[]));
-    }
     let path = scenario(tmp.path(), "latency", text);
     let out = tmp.path().join("run");
     ok(&run(&path, &out, &[]));
