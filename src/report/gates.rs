@@ -325,6 +325,24 @@ pub fn is_metric_path(path: &str, known: &[String]) -> bool {
     })
 }
 
+/// The model a per-model metric path is about (`cost.by_model.gpt-4.1.usd` is about
+/// `gpt-4.1`), or `None` for any other path. Lets a plan check its thresholds name models it
+/// can call before the run, not after it.
+pub fn model_of_path(path: &str) -> Option<&str> {
+    let keyed: [(&str, Vec<String>); 2] = [
+        ("llm_call.by_model.", fields_of(&ModelCalls::default())),
+        ("cost.by_model.", fields_of(&ModelCost::default())),
+    ];
+    keyed.iter().find_map(|(prefix, fields)| {
+        let rest = path.strip_prefix(prefix)?;
+        fields.iter().find_map(|f| {
+            rest.strip_suffix(f.as_str())
+                .and_then(|m| m.strip_suffix('.'))
+                .filter(|m| !m.is_empty())
+        })
+    })
+}
+
 /// Numeric field paths of a serializable value (`latency_ms.p95`, `usd`, ...).
 fn fields_of<T: Serialize>(v: &T) -> Vec<String> {
     let mut out = Vec::new();

@@ -1285,6 +1285,26 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             "a real endpoint costs money: set a run-wide cap in dollars, such as `[limits] spend_cap_usd = 5.0`",
         ));
     }
+    // A per-model threshold on a model the run never calls could only be found missing after
+    // the whole load.
+    let models: Vec<&str> = std::iter::once(plan.agent.model.as_str())
+        .chain(plan.agent.fallback.iter().map(String::as_str))
+        .collect();
+    for metric in plan.thresholds.keys() {
+        if let Some(model) = crate::report::gates::model_of_path(metric)
+            && !models.contains(&model)
+        {
+            let mut usable = format!("{} (agent.model)", models[0]);
+            for m in &models[1..] {
+                usable.push_str(&format!(", {m} (agent.fallback)"));
+            }
+            return Err(invalid(
+                &format!("thresholds.\"{metric}\""),
+                model,
+                &format!("a model the scenario can call: {usable}"),
+            ));
+        }
+    }
     let load = &plan.load;
     // Bounds keep every later `Instant + Duration` from overflowing, and catch typos.
     let mut spans = vec![

@@ -476,3 +476,17 @@ fn a_run_fails_when_calls_were_sent_and_none_was_answered() {
         }
     }
 }
+
+#[test]
+fn per_model_paths_name_their_model() {
+    for (path, model) in [
+        ("cost.by_model.gpt-4.1.usd", Some("gpt-4.1")),
+        ("cost.by_model.deepseek-v3.2.usd", Some("deepseek-v3.2")),
+        ("llm_call.by_model.gpt-4.1.latency_ms.p95", Some("gpt-4.1")),
+        ("cost.by_model.gpt-4.1.nonsense", None),
+        ("cost.usd_total", None),
+        ("llm_call.by_status.429", None),
+    ] {
+        assert_eq!(gates::model_of_path(path), model, "{path}");
+    }
+}

@@ -470,6 +470,12 @@ fn bad_scenarios_exit_2_and_write_no_report() {
             good.clone() + "\n[thresholds]\n\"llm_call.latency_ms.p95x\" = \"< 10\"\n",
             "llm_call.latency_ms.p95",
         ),
+        (
+            // A per-model path of a model the run never calls: found with the plan.
+            "unused-model",
+            good.clone() + "\n[thresholds]\n\"cost.by_model.gpt-9000.usd\" = \"< 1\"\n",
+            "`thresholds.\"cost.by_model.gpt-9000.usd\"` = gpt-9000: a model the scenario can call: gpt-4.1 (agent.model), deepseek-v3.2 (agent.fallback)",
+        ),
     ] {
         let path = scenario(tmp.path(), name, &text);
         let out = tmp.path().join(format!("out-{name}"));
