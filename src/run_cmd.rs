@@ -38,6 +38,11 @@ use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 const REPORTS_DIR: &str = "reports";
 /// How often the recorder checks `abort_on_fail` thresholds.
 const ABORT_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often the streamed CSV rows are flushed to their files, so a run killed hard (SIGKILL,
+/// out of memory) leaves them readable up to then.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the rows are synced to disk and `summary.partial.json` rewritten (power cuts).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
 /// Most records the recorder takes from its channel at once.
 const RECORD_BATCH: usize = 1024;
 /// The recorder's rest between batches (see `record_all`): far below what fills the channel
@@ -201,8 +206,9 @@ pub async fn run_plan(
         Arc::clone(&stop),
         Arc::clone(&overflow),
     );
-    // Ctrl-C once: no new conversations, those in flight get the grace period. Twice: cut
-    // them now (they are reported as interrupted). One task counts the presses, so the two
+    // Ctrl-C or SIGTERM (how CI runners and Kubernetes stop a job) once: no new
+    // conversations, those in flight get the grace period. A second signal of either kind:
+    // cut them now (they are reported as interrupted). Either way the report is written. One task counts the presses, so the two
     // futures below never both take the same signal.
     let first_interrupt = Arc::new(Notify::new());
     let second_interrupt = Arc::new(Notify::new());
@@ -210,18 +216,21 @@ pub async fn run_plan(
         let first = Arc::clone(&first_interrupt);
         let second = Arc::clone(&second_interrupt);
         async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            let Some(mut signals) = StopSignals::new() else {
                 return;
-            }
+            };
+            let Some(name) = signals.next().await else {
+                return;
+            };
             eprintln!(
-                "\ninterrupted: no new conversations; letting those in flight finish (Ctrl-C again to stop now)"
+                "\n{name}: no new conversations; letting those in flight finish (Ctrl-C again to stop now)"
             );
             first.notify_one();
-            if tokio::signal::ctrl_c().await.is_err() {
+            let Some(name) = signals.next().await else {
                 return;
-            }
+            };
             eprintln!(
-                "\nstopping now: conversations in flight are cut and reported as interrupted"
+                "\n{name} again: stopping now; conversations in flight are cut and reported as interrupted"
             );
             second.notify_one();
         }
@@ -308,6 +317,16 @@ pub async fn run_plan(
     let passed = gates::all_passed(&results) && no_success.is_none();
     summary.thresholds = results;
     report::write_summary_files(&dir, &summary)?;
+    // The final summary replaces the checkpoint.
+    match std::fs::remove_file(dir.join(report::PARTIAL_SUMMARY)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "warning: cannot remove {}: {e}",
+                dir.join(report::PARTIAL_SUMMARY).display()
+            );
+        }
+        _ => {}
+    }
     if plan.report.plots || plan.report.html {
         report::visuals::write_run_report(
             &dir,
@@ -470,7 +489,18 @@ async fn record_all(
     // receiver waiting on the channel is woken by every send, and at tens of thousands of
     // conversations a second those wake-ups (a task switch, often a thread unpark) cost more
     // than the recording. `recv_many` returns 0 once every sender is gone and nothing is left.
-    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+    let mut next_flush = Instant::now() + FLUSH_EVERY;
+    let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
+    let mut checkpoint_error_reported = false;
+    loop {
+        // Also wakes for the flush when no record comes (a server that never answers).
+        let received = tokio::select! {
+            n = rx.recv_many(&mut batch, RECORD_BATCH) => n,
+            () = tokio::time::sleep_until(next_flush) => usize::MAX,
+        };
+        if received == 0 {
+            break;
+        }
         for rec in batch.drain(..) {
             if let Err(e) = recorder.record(&rec)
                 && !csv_error_reported
@@ -483,6 +513,20 @@ async fn record_all(
                 && gates::record_after_warm_up(&rec, run_start, warm_up)
             {
                 g.record(&rec);
+            }
+        }
+        let now = Instant::now();
+        if now >= next_flush {
+            next_flush = now + FLUSH_EVERY;
+            let summary = now >= next_checkpoint;
+            if summary {
+                next_checkpoint = now + CHECKPOINT_EVERY;
+            }
+            if let Err(e) = recorder.checkpoint(now, summary)
+                && !checkpoint_error_reported
+            {
+                eprintln!("warning: {e:#}; a hard kill would lose the recent rows");
+                checkpoint_error_reported = true;
             }
         }
         if watch_aborts && abort_reason.is_none() && Instant::now() >= next_check {
@@ -637,6 +681,47 @@ fn close_cut_record(rec: &mut ConversationRecord) {
             .filter(|a| a.error == Some(ErrorClass::Interrupted))
         {
             a.latency = a.started.elapsed();
+        }
+    }
+}
+
+/// The signals that stop a run: SIGINT (Ctrl-C) and, on Unix, SIGTERM. Once listened to,
+/// neither kills the process any more: the run stops through its shutdown path and writes its
+/// report.
+struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// `None` when the handlers cannot be installed (then the defaults stay: the process dies).
+    fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Streams, not `ctrl_c()` per wait: a signal between two waits is not lost.
+            let int = signal(SignalKind::interrupt()).ok()?;
+            let term = signal(SignalKind::terminate()).ok()?;
+            Some(StopSignals { int, term })
+        }
+        #[cfg(not(unix))]
+        Some(StopSignals {})
+    }
+
+    /// The next signal's name; `None` if listening failed.
+    async fn next(&mut self) -> Option<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                r = self.int.recv() => r.map(|()| "interrupted (SIGINT)"),
+                r = self.term.recv() => r.map(|()| "terminated (SIGTERM)"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.ok().map(|()| "interrupted")
         }
     }
 }

@@ -43,6 +43,10 @@ use crate::agent::record::ConversationRecord;
 use crate::metrics::{Aggregator, RunEnd, RunMetrics};
 use summary::Summary;
 
+/// The checkpoint of a run's summary, rewritten every few seconds while it goes and removed
+/// once `summary.json` is written: after a hard kill it holds the figures up to then.
+pub const PARTIAL_SUMMARY: &str = "summary.partial.json";
+
 /// Longest scenario-name part of a run directory name, in characters.
 const MAX_NAME_CHARS: usize = 60;
 
@@ -164,6 +168,28 @@ impl RunRecorder {
     /// Conversations recorded so far.
     pub fn conversations(&self) -> u64 {
         self.agg.conversations()
+    }
+
+    /// Makes what was recorded so far survive a hard kill: flushes the streamed CSV rows (and
+    /// with `summary` syncs them and rewrites [`PARTIAL_SUMMARY`] atomically from the figures so
+    /// far). Does nothing without a directory.
+    pub fn checkpoint(&mut self, now: tokio::time::Instant, summary: bool) -> anyhow::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        if let Some(csv) = self.csv.as_mut() {
+            csv.checkpoint(summary)
+                .context("cannot flush calls.csv or conversations.csv rows")?;
+        }
+        if summary {
+            let mut s = Summary::from_metrics(&self.agg.snapshot(now));
+            // Not the end: whatever happens next, these figures are a part of the run.
+            s.run.interrupted = true;
+            let mut json = s.to_json();
+            json.push('\n');
+            atomic::write_bytes(dir.join(PARTIAL_SUMMARY), json.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Ends the run: renames the streamed CSVs into place, writes every other file, and returns

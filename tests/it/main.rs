@@ -13,4 +13,5 @@ mod run;
 mod runner;
 mod sanitize;
 mod scenario;
+mod signals;
 mod visuals;

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// Writes `toml` as a scenario in `dir` (prompt files it names resolve from there).
-fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
+pub(crate) fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
     path
@@ -37,7 +37,7 @@ fn run(path: &Path, out: &Path, extra: &[&str]) -> Output {
     bench(&args)
 }
 
-fn json(path: PathBuf) -> Value {
+pub(crate) fn json(path: PathBuf) -> Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -53,7 +53,7 @@ fn ok(out: &Output) {
     );
 }
 
-fn u(v: &Value) -> u64 {
+pub(crate) fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
@@ -117,7 +117,7 @@ completion_tokens = "10..=40"
 "#;
 
 /// Checks every count the harness and the mock server both keep.
-fn reconcile(dir: &Path) -> (Value, Value) {
+pub(crate) fn reconcile(dir: &Path) -> (Value, Value) {
     let s = json(dir.join("summary.json"));
     let m = json(dir.join("mock_stats.json"));
     // Every attempt the harness sent is a request the server saw, and no other.
