@@ -153,8 +153,7 @@ pub async fn run_plan(
     let started_at = SystemTime::now();
     let dir = match &plan.report.out {
         Some(out) => {
-            std::fs::create_dir_all(out)
-                .with_context(|| format!("cannot create the report directory {}", out.display()))?;
+            report::prepare_out_dir(out)?;
             out.clone()
         }
         None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, started_at)?,

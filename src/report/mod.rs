@@ -102,6 +102,99 @@ pub fn create_run_dir(base: &Path, name: &str, started_at: SystemTime) -> anyhow
     )
 }
 
+/// Files a run may leave in its directory besides its PNG plots (any `*.png`), and the
+/// hidden temporary files of [`atomic`] (`.<name>.tmp-<pid>-<n>`).
+const REPORT_FILES: &[&str] = &[
+    "summary.json",
+    "summary.md",
+    PARTIAL_SUMMARY,
+    "calls.csv",
+    "conversations.csv",
+    "latency_percentiles.csv",
+    "timeline.csv",
+    "cost_by_model.csv",
+    "errors.csv",
+    "histograms.hlog",
+    "mock_stats.json",
+    "trace.jsonl",
+    "index.html",
+    "price_comparison.csv",
+    "report_inputs.json",
+];
+
+/// Makes `out` (`--out` or `[report] out`) ready for a new run before anything is sent: creates
+/// it if missing; takes it as it is when empty; replaces a previous report of ours whole (the
+/// old folder is renamed aside in one step, then deleted, so a new run never sits beside an
+/// old run's page or plots, even if stopped half-way); refuses any other non-empty folder.
+pub fn prepare_out_dir(out: &Path) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot create the report directory {}", out.display()));
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the report directory {}", out.display()));
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", out.display()))?;
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        names.push((entry.file_name().to_string_lossy().into_owned(), is_file));
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    let ours = |(name, is_file): &(String, bool)| {
+        *is_file
+            && (REPORT_FILES.contains(&name.as_str())
+                || name.ends_with(".png")
+                || (name.starts_with('.') && name.contains(".tmp-")))
+    };
+    let marked = names
+        .iter()
+        .any(|(n, _)| n == "summary.json" || n == PARTIAL_SUMMARY || n == "calls.csv");
+    if !marked || !names.iter().all(ours) {
+        let foreign: Vec<&str> = names
+            .iter()
+            .filter(|n| !ours(n))
+            .map(|(n, _)| n.as_str())
+            .take(3)
+            .collect();
+        anyhow::bail!(
+            "the report directory {} is not empty and is not a previous reactbench report{}; \
+             pass an empty or new folder to --out (or `[report] out`), or leave it out for \
+             reports/<name>-<time>/",
+            out.display(),
+            if foreign.is_empty() {
+                String::new()
+            } else {
+                format!(" (it holds {})", foreign.join(", "))
+            }
+        );
+    }
+    // A previous report: set it aside in one rename, start an empty folder, then delete it.
+    let name = out
+        .file_name()
+        .with_context(|| format!("{} has no folder name", out.display()))?;
+    let mut aside_name = std::ffi::OsString::from(".");
+    aside_name.push(name);
+    aside_name.push(format!(".old-{}", std::process::id()));
+    let aside = out.with_file_name(aside_name);
+    std::fs::rename(out, &aside).with_context(|| {
+        format!(
+            "cannot move the previous report {} aside to replace it",
+            out.display()
+        )
+    })?;
+    std::fs::create_dir(out)
+        .with_context(|| format!("cannot create the report directory {}", out.display()))?;
+    std::fs::remove_dir_all(&aside)
+        .with_context(|| format!("cannot remove the previous report at {}", aside.display()))
+}
+
 /// Writes `summary.json` and `summary.md` into `dir`.
 pub fn write_summary_files(dir: &Path, s: &Summary) -> anyhow::Result<()> {
     let mut json = s.to_json();

@@ -739,3 +739,56 @@ fn attempts_finished_before_a_cut_stay_in_the_report() {
     // The cut calls are there, with their finished attempts (reconciled above).
     assert!(u(&s["llm_call"]["by_error_class"]["interrupted"]) > 0);
 }
+
+#[test]
+fn out_refuses_a_foreign_folder_and_replaces_a_previous_report_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text =
+        small(FAST, "", "").replace("conversations_per_user = 4", "conversations_per_user = 1");
+    let path = scenario(tmp.path(), "plain", &text);
+
+    // A folder holding someone else's files: refused before anything is sent, left alone.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = run(&path, &foreign, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("not empty") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+
+    // A previous report with plots and a page, then a run that writes neither: nothing of the
+    // first run is left beside the second.
+    let out = tmp.path().join("run");
+    ok(&run(&path, &out, &[]));
+    assert!(out.join("index.html").is_file());
+    let first = json(out.join("summary.json"))["run"]["started_at"].clone();
+    let quiet = scenario(
+        tmp.path(),
+        "noplots",
+        &format!("{text}\n[report]\nplots = false\nhtml = false\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(&run(&quiet, &out, &[]));
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".png") || n == "index.html"),
+        "{names:?}"
+    );
+    assert_ne!(json(out.join("summary.json"))["run"]["started_at"], first);
+    // Nothing set aside is left next to it.
+    let aside: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(aside.is_empty(), "{aside:?}");
+}
