@@ -42,6 +42,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED_GATE: u8 = 1;
 /// Exit code: usage, configuration or I/O error.
 pub const EXIT_ERROR: u8 = 2;
+/// Exit code: the run stopped early (Ctrl-C, SIGTERM, spend cap) or cut conversations in
+/// flight, and no gate failed: its figures are incomplete, so it is not a clean pass.
+pub const EXIT_INTERRUPTED: u8 = 3;
 
 /// Runs one command line. Errors are usage, configuration or I/O errors (exit 2); a run whose
 /// gates fail returns `Ok` with exit code 1.

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
-use crate::agent::record::{ConversationRecord, Outcome};
+use crate::agent::record::{ConversationRecord, ErrorClass, Outcome};
 use crate::agent::sessions::SessionId;
 use crate::cli::RunArgs;
 use crate::client::{ClientConfig, LlmClient};
@@ -32,12 +32,17 @@ use crate::report::visuals::PriceChoice;
 use crate::report::{self, RunRecorder, terminal};
 use crate::runner::{self, ConversationSpec};
 use crate::scenario::{self, Endpoint, LoadShape, Plan};
-use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_OK};
+use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Where runs go unless `--out` or `[report] out` says otherwise.
 const REPORTS_DIR: &str = "reports";
 /// How often the recorder checks `abort_on_fail` thresholds.
 const ABORT_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often the streamed CSV rows are flushed to their files, so a run killed hard (SIGKILL,
+/// out of memory) leaves them readable up to then.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the rows are synced to disk and `summary.partial.json` rewritten (power cuts).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
 /// Most records the recorder takes from its channel at once.
 const RECORD_BATCH: usize = 1024;
 /// The recorder's rest between batches (see `record_all`): far below what fills the channel
@@ -67,7 +72,8 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// The mock server's ground truth, when the endpoint was the embedded mock.
     pub mock_stats: Option<mock_server::StatsSnapshot>,
-    /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked.
+    /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked, 3 when
+    /// the run was interrupted (stopped early or cut conversations) and no threshold failed.
     pub exit_code: u8,
 }
 
@@ -150,8 +156,7 @@ pub async fn run_plan(
     let started_at = SystemTime::now();
     let dir = match &plan.report.out {
         Some(out) => {
-            std::fs::create_dir_all(out)
-                .with_context(|| format!("cannot create the report directory {}", out.display()))?;
+            report::prepare_out_dir(out)?;
             out.clone()
         }
         None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, started_at)?,
@@ -195,9 +200,17 @@ pub async fn run_plan(
         Arc::clone(&stop),
     ));
 
-    let driver = make_driver(Arc::clone(&agent), tx, live, Arc::clone(&stop));
-    // Ctrl-C once: no new conversations, those in flight get the grace period. Twice: cut
-    // them now (they are reported as interrupted). One task counts the presses, so the two
+    let overflow = Overflow::default();
+    let driver = make_driver(
+        Arc::clone(&agent),
+        tx,
+        live,
+        Arc::clone(&stop),
+        Arc::clone(&overflow),
+    );
+    // Ctrl-C or SIGTERM (how CI runners and Kubernetes stop a job) once: no new
+    // conversations, those in flight get the grace period. A second signal of either kind:
+    // cut them now (they are reported as interrupted). Either way the report is written. One task counts the presses, so the two
     // futures below never both take the same signal.
     let first_interrupt = Arc::new(Notify::new());
     let second_interrupt = Arc::new(Notify::new());
@@ -205,18 +218,21 @@ pub async fn run_plan(
         let first = Arc::clone(&first_interrupt);
         let second = Arc::clone(&second_interrupt);
         async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            let Some(mut signals) = StopSignals::new() else {
                 return;
-            }
+            };
+            let Some(name) = signals.next().await else {
+                return;
+            };
             eprintln!(
-                "\ninterrupted: no new conversations; letting those in flight finish (Ctrl-C again to stop now)"
+                "\n{name}: no new conversations; letting those in flight finish (Ctrl-C again to stop now)"
             );
             first.notify_one();
-            if tokio::signal::ctrl_c().await.is_err() {
+            let Some(name) = signals.next().await else {
                 return;
-            }
+            };
             eprintln!(
-                "\nstopping now: conversations in flight are cut and reported as interrupted"
+                "\n{name} again: stopping now; conversations in flight are cut and reported as interrupted"
             );
             second.notify_one();
         }
@@ -231,8 +247,18 @@ pub async fn run_plan(
     let cut = async move { second_interrupt.notified().await };
     let load = runner::run_load(&plan.load, &plan.workload, plan.seed, driver, shutdown, cut).await;
     signals.abort();
-    let (recorder, gated, abort_reason) =
+    let (mut recorder, mut gated, abort_reason) =
         recorder_task.await.context("the recorder task failed")?;
+    for rec in std::mem::take(&mut *lock(&overflow)) {
+        if let Err(e) = recorder.record(&rec) {
+            eprintln!("warning: {e:#}; per-call CSV rows are incomplete");
+        }
+        if let Some(g) = gated.as_mut()
+            && gates::record_after_warm_up(&rec, run_start, warm_up)
+        {
+            g.record(&rec);
+        }
+    }
     if let Some(p) = progress {
         p.stop().await;
     }
@@ -289,9 +315,20 @@ pub async fn run_plan(
         &plan.gates.thresholds,
         gated_summary.as_ref().unwrap_or(&summary),
     );
-    let passed = gates::all_passed(&results);
+    let no_success = gates::no_success(&summary).filter(|_| !plan.limits.expect_no_success);
+    let passed = gates::all_passed(&results) && no_success.is_none();
     summary.thresholds = results;
     report::write_summary_files(&dir, &summary)?;
+    // The final summary replaces the checkpoint.
+    match std::fs::remove_file(dir.join(report::PARTIAL_SUMMARY)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "warning: cannot remove {}: {e}",
+                dir.join(report::PARTIAL_SUMMARY).display()
+            );
+        }
+        _ => {}
+    }
     if plan.report.plots || plan.report.html {
         report::visuals::write_run_report(
             &dir,
@@ -332,13 +369,21 @@ pub async fn run_plan(
             load.panicked
         );
     }
+    if let Some(why) = &no_success {
+        eprintln!("failed: {why}");
+    }
     if let Some(reason) = abort_reason {
         eprintln!("aborted: {reason}");
     }
-    if load.started > load.completed {
+    if load.cut > 0 {
         eprintln!(
-            "warning: {} conversations were still in flight when the run stopped (grace period over, or a second Ctrl-C); they are reported with outcome `interrupted` and only the calls they finished; raise `grace` to let them finish",
-            load.started - load.completed
+            "warning: {} conversations were still in flight when the run stopped (grace period over, or a second Ctrl-C); they are reported with outcome `interrupted`, their cut attempts with error `interrupted`; raise `grace` to let them finish",
+            load.cut
+        );
+    }
+    if load.interrupted && passed && load.panicked == 0 {
+        eprintln!(
+            "interrupted: the run stopped early or cut conversations; its figures are incomplete (exit {EXIT_INTERRUPTED})"
         );
     }
     eprintln!("report: {}", dir.display());
@@ -350,10 +395,12 @@ pub async fn run_plan(
         // A panicked session is a harness bug: the figures are incomplete, so the run errs.
         exit_code: if load.panicked > 0 {
             EXIT_ERROR
-        } else if passed {
-            EXIT_OK
-        } else {
+        } else if !passed {
             EXIT_FAILED_GATE
+        } else if load.interrupted {
+            EXIT_INTERRUPTED
+        } else {
+            EXIT_OK
         },
     })
 }
@@ -445,7 +492,18 @@ async fn record_all(
     // receiver waiting on the channel is woken by every send, and at tens of thousands of
     // conversations a second those wake-ups (a task switch, often a thread unpark) cost more
     // than the recording. `recv_many` returns 0 once every sender is gone and nothing is left.
-    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+    let mut next_flush = Instant::now() + FLUSH_EVERY;
+    let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
+    let mut checkpoint_error_reported = false;
+    loop {
+        // Also wakes for the flush when no record comes (a server that never answers).
+        let received = tokio::select! {
+            n = rx.recv_many(&mut batch, RECORD_BATCH) => n,
+            () = tokio::time::sleep_until(next_flush) => usize::MAX,
+        };
+        if received == 0 {
+            break;
+        }
         for rec in batch.drain(..) {
             if let Err(e) = recorder.record(&rec)
                 && !csv_error_reported
@@ -458,6 +516,20 @@ async fn record_all(
                 && gates::record_after_warm_up(&rec, run_start, warm_up)
             {
                 g.record(&rec);
+            }
+        }
+        let now = Instant::now();
+        if now >= next_flush {
+            next_flush = now + FLUSH_EVERY;
+            let summary = now >= next_checkpoint;
+            if summary {
+                next_checkpoint = now + CHECKPOINT_EVERY;
+            }
+            if let Err(e) = recorder.checkpoint(now, summary)
+                && !checkpoint_error_reported
+            {
+                eprintln!("warning: {e:#}; a hard kill would lose the recent rows");
+                checkpoint_error_reported = true;
             }
         }
         if watch_aborts && abort_reason.is_none() && Instant::now() >= next_check {
@@ -486,6 +558,7 @@ fn make_driver(
     tx: mpsc::Sender<ConversationRecord>,
     live: Arc<crate::metrics::LiveStats>,
     stop: Arc<Notify>,
+    overflow: Overflow,
 ) -> impl Fn(ConversationSpec) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 + Send
 + Sync
@@ -502,6 +575,7 @@ fn make_driver(
         let sessions = Arc::clone(&sessions);
         let in_flight = Arc::clone(&in_flight);
         let stop = Arc::clone(&stop);
+        let overflow = Arc::clone(&overflow);
         Box::pin(async move {
             let session = if spec.new_session {
                 None
@@ -525,6 +599,7 @@ fn make_driver(
                 tx: tx.clone(),
                 in_flight: Arc::clone(&in_flight),
                 live: Arc::clone(&live),
+                overflow: Arc::clone(&overflow),
             };
             let record = guard.record.as_mut().expect("set just above");
             let new_session = agent.run_turn_into(req, record).await;
@@ -560,7 +635,11 @@ struct InFlight {
     tx: mpsc::Sender<ConversationRecord>,
     in_flight: Arc<AtomicU64>,
     live: Arc<crate::metrics::LiveStats>,
+    overflow: Overflow,
 }
+
+/// Records of cut conversations that found the record channel full.
+type Overflow = Arc<Mutex<Vec<ConversationRecord>>>;
 
 impl InFlight {
     async fn finish(mut self) {
@@ -576,10 +655,76 @@ impl Drop for InFlight {
         self.live
             .set_users_active(self.in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
         if let Some(mut rec) = self.record.take() {
-            rec.latency = rec.started.elapsed();
-            // Cannot wait in `drop`: if the channel is full the record is lost, and the run's
-            // "still in flight" warning counts it.
-            let _ = self.tx.try_send(rec);
+            close_cut_record(&mut rec);
+            // Cannot wait in `drop`: when the channel is full (thousands cut at once), the
+            // record goes to the overflow list, which the run records after the channel.
+            if let Err(e) = self.tx.try_send(rec) {
+                let rec = match e {
+                    mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
+                };
+                lock(&self.overflow).push(rec);
+            }
+        }
+    }
+}
+
+/// Closes the record of a conversation cut in flight: its latency and that of the call and
+/// attempt it was waiting on (still `interrupted`, pushed before they were sent) run to now.
+fn close_cut_record(rec: &mut ConversationRecord) {
+    rec.latency = rec.started.elapsed();
+    for call in rec
+        .calls
+        .iter_mut()
+        .filter(|c| c.error == Some(ErrorClass::Interrupted))
+    {
+        call.latency = call.started.elapsed();
+        for a in call
+            .attempts
+            .iter_mut()
+            .filter(|a| a.error == Some(ErrorClass::Interrupted))
+        {
+            a.latency = a.started.elapsed();
+        }
+    }
+}
+
+/// The signals that stop a run: SIGINT (Ctrl-C) and, on Unix, SIGTERM. Once listened to,
+/// neither kills the process any more: the run stops through its shutdown path and writes its
+/// report.
+struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// `None` when the handlers cannot be installed (then the defaults stay: the process dies).
+    fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Streams, not `ctrl_c()` per wait: a signal between two waits is not lost.
+            let int = signal(SignalKind::interrupt()).ok()?;
+            let term = signal(SignalKind::terminate()).ok()?;
+            Some(StopSignals { int, term })
+        }
+        #[cfg(not(unix))]
+        Some(StopSignals {})
+    }
+
+    /// The next signal's name; `None` if listening failed.
+    async fn next(&mut self) -> Option<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                r = self.int.recv() => r.map(|()| "interrupted (SIGINT)"),
+                r = self.term.recv() => r.map(|()| "terminated (SIGTERM)"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.ok().map(|()| "interrupted")
         }
     }
 }

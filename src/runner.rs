@@ -84,7 +84,11 @@ pub struct LoadReport {
     pub dropped_arrivals: u64,
     /// Sessions whose task panicked (a bug in the harness: the run goes on without them).
     pub panicked: u64,
-    /// True when the `shutdown` future (Ctrl-C) ended the run early.
+    /// Conversations cut in flight when the grace period ran out or `cut` completed (their
+    /// drivers were dropped before they returned).
+    pub cut: u64,
+    /// True when the run stopped early (the `shutdown` future: Ctrl-C, SIGTERM, an
+    /// `abort_on_fail` threshold, the spend cap) or cut conversations in flight.
     pub interrupted: bool,
     /// Open and replay models: how late each arrival was dispatched against its schedule,
     /// in microseconds.
@@ -231,6 +235,9 @@ where
     let elapsed = start.elapsed();
     let started = shared.started.load(Ordering::Relaxed);
     let completed = shared.completed.load(Ordering::Relaxed);
+    // A session whose driver panicked left its conversation unfinished too; it is counted
+    // as panicked, not cut.
+    let cut = started.saturating_sub(completed.saturating_add(panicked));
     // Every task is gone, so every trace guard has sent its session; the last sender goes
     // with `shared`.
     drop(shared);
@@ -244,7 +251,8 @@ where
         completed,
         dropped_arrivals,
         panicked,
-        interrupted,
+        cut,
+        interrupted: interrupted || cut > 0,
         scheduler_lag_us: lag_us,
         elapsed,
         trace,

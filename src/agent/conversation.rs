@@ -39,7 +39,7 @@ use crate::agent::react::{self, ReactStep};
 use crate::agent::record::{
     AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
 };
-use crate::agent::resilience::{Caller, SendGuard};
+use crate::agent::resilience::{Caller, SendGuard, pending_call};
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
 use crate::agent::sessions::{SessionConfig, SessionError, SessionId, SessionStore};
@@ -783,17 +783,16 @@ impl Agent {
             }
             None => None,
         };
-        let out = self.caller.call(req, step).await;
+        // The call's record lives in the conversation's from the start, so a call cut in flight
+        // (grace period over, second Ctrl-C) still leaves the attempts it sent.
+        rec.calls.push(pending_call(step, &req.model));
+        let n = rec.calls.len() - 1;
+        let result = self.caller.call_into(req, &mut rec.calls[n]).await;
         if let Some((cap, reserved)) = reservation {
-            cap.settle(
-                reserved,
-                out.record.model_answered.as_deref(),
-                &out.record.usage,
-            );
+            let call = &rec.calls[n];
+            cap.settle(reserved, call.model_answered.as_deref(), &call.usage);
         }
-        let class = out.error.as_ref().map_or(ErrorClass::Other, |e| e.class);
-        rec.calls.push(out.record);
-        out.reply.ok_or(class)
+        result.map_err(|e| e.class)
     }
 
     /// Screens and runs one model-proposed action. Returns the observation for the model, or

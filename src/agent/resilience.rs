@@ -128,8 +128,32 @@ impl Caller {
 
     /// Runs one logical call for ReAct step `step`. Never panics and never returns early with
     /// `?`: every failure is in the outcome.
-    pub async fn call(&self, mut req: ChatRequest, step: u32) -> CallOutcome {
-        let start = Instant::now();
+    pub async fn call(&self, req: ChatRequest, step: u32) -> CallOutcome {
+        let mut record = pending_call(step, &req.model);
+        match self.call_into(req, &mut record).await {
+            Ok(reply) => CallOutcome {
+                record,
+                reply: Some(reply),
+                error: None,
+            },
+            Err(e) => CallOutcome {
+                record,
+                reply: None,
+                error: Some(e),
+            },
+        }
+    }
+
+    /// [`Caller::call`] into a record the caller owns (made by [`pending_call`]), so that a
+    /// call dropped half-way (the run's grace period ran out, a second Ctrl-C) still leaves
+    /// every attempt it sent: each attempt is pushed as `interrupted` before its request goes
+    /// out and filled in when its reply is read.
+    pub async fn call_into(
+        &self,
+        mut req: ChatRequest,
+        record: &mut CallRecord,
+    ) -> Result<ChatReply, LlmError> {
+        let start = record.started;
         let deadline = self.call_deadline.map(|d| start + d);
         let primary = req.model.clone();
         let mut chain: Vec<&str> = Vec::with_capacity(1 + self.fallback.len());
@@ -141,7 +165,7 @@ impl Caller {
         }
         let call_no = self.calls.fetch_add(1, Ordering::Relaxed);
         let mut rng: Option<ChaCha8Rng> = None;
-        let mut attempts: Vec<AttemptRecord> = Vec::new();
+        let attempts = &mut record.attempts;
         let mut last_err: Option<LlmError> = None;
         let endpoint = self.client.endpoint();
 
@@ -182,7 +206,7 @@ impl Caller {
                     let e = refuse(
                         ErrorClass::SpendCap,
                         "the run-wide spend cap is reached; no request sent".to_string(),
-                        &mut attempts,
+                        attempts,
                     );
                     last_err = Some(e);
                     break 'models;
@@ -196,7 +220,7 @@ impl Caller {
                                 "circuit breaker of {model} at {endpoint} is {}; no request sent",
                                 rejected.state.as_str()
                             ),
-                            &mut attempts,
+                            attempts,
                         );
                         last_err = Some(e);
                         continue 'models;
@@ -220,6 +244,16 @@ impl Caller {
                     break 'models;
                 };
                 let started = Instant::now();
+                // Pushed before the request goes out: if this future is dropped while the
+                // attempt is in flight, the record still shows it (see `call_into`).
+                attempts.push(AttemptRecord {
+                    model: model.to_string(),
+                    started,
+                    latency: Duration::ZERO,
+                    status: None,
+                    error: Some(ErrorClass::Interrupted),
+                    backoff,
+                });
                 let result = match deadline {
                     Some(d) => tokio::time::timeout_at(d, self.client.chat(&req))
                         .await
@@ -235,30 +269,20 @@ impl Caller {
                     None => self.client.chat(&req).await,
                 };
                 let latency = started.elapsed();
+                let sent = attempts.last_mut().expect("pushed above");
+                sent.latency = latency;
                 let err = match result {
                     Ok(reply) => {
                         permit.record(CallResult::Success);
-                        attempts.push(AttemptRecord {
-                            model: model.to_string(),
-                            started,
-                            latency,
-                            status: Some(200),
-                            error: None,
-                            backoff,
-                        });
-                        return self.outcome(step, primary, start, attempts, Ok((i, reply)));
+                        sent.status = Some(200);
+                        sent.error = None;
+                        return Self::outcome(record, start, Ok((i, reply)));
                     }
                     Err(e) => e,
                 };
                 permit.record(CallResult::of(Err(&err)));
-                attempts.push(AttemptRecord {
-                    model: model.to_string(),
-                    started,
-                    latency,
-                    status: err.status,
-                    error: Some(err.class),
-                    backoff,
-                });
+                sent.status = err.status;
+                sent.error = Some(err.class);
                 if err.class == ErrorClass::Deadline {
                     last_err = Some(err);
                     break 'models;
@@ -293,35 +317,18 @@ impl Caller {
         let err = last_err.unwrap_or_else(|| {
             LlmError::local(ErrorClass::Other, "no model to call (empty fallback chain)")
         });
-        self.outcome(step, primary, start, attempts, Err(err))
+        Self::outcome(record, start, Err(err))
     }
 
+    /// Fills in `record` from the call's result and hands the result back.
     fn outcome(
-        &self,
-        step: u32,
-        primary: String,
+        record: &mut CallRecord,
         start: Instant,
-        attempts: Vec<AttemptRecord>,
         result: Result<(usize, ChatReply), LlmError>,
-    ) -> CallOutcome {
-        let status = attempts.last().and_then(|a| a.status);
-        let mut record = CallRecord {
-            step,
-            model_asked: primary,
-            model_answered: None,
-            attempts,
-            started: start,
-            latency: start.elapsed(),
-            status,
-            error: None,
-            ttft: None,
-            ttft_answer: None,
-            inter_chunk_gaps_us: Vec::new(),
-            finish_reason: None,
-            stream_ignored: false,
-            usage: Usage::default(),
-            fallback: false,
-        };
+    ) -> Result<ChatReply, LlmError> {
+        record.latency = start.elapsed();
+        record.status = record.attempts.last().and_then(|a| a.status);
+        record.error = None;
         match result {
             Ok((index, reply)) => {
                 record.model_answered = record.attempts.last().map(|a| a.model.clone());
@@ -332,20 +339,34 @@ impl Caller {
                 record.finish_reason = reply.finish_reason.clone();
                 record.stream_ignored = reply.stream_ignored;
                 record.usage = reply.usage;
-                CallOutcome {
-                    record,
-                    reply: Some(reply),
-                    error: None,
-                }
+                Ok(reply)
             }
             Err(e) => {
                 record.error = Some(e.class);
-                CallOutcome {
-                    record,
-                    reply: None,
-                    error: Some(e),
-                }
+                Err(e)
             }
         }
+    }
+}
+
+/// The record of a call about to start: it reads `interrupted` until [`Caller::call_into`]
+/// fills it in, which is what a call dropped half-way leaves.
+pub fn pending_call(step: u32, model: &str) -> CallRecord {
+    CallRecord {
+        step,
+        model_asked: model.to_string(),
+        model_answered: None,
+        attempts: Vec::new(),
+        started: Instant::now(),
+        latency: Duration::ZERO,
+        status: None,
+        error: Some(ErrorClass::Interrupted),
+        ttft: None,
+        ttft_answer: None,
+        inter_chunk_gaps_us: Vec::new(),
+        finish_reason: None,
+        stream_ignored: false,
+        usage: Usage::default(),
+        fallback: false,
     }
 }

@@ -51,6 +51,19 @@ impl AtomicFile {
         &self.target
     }
 
+    /// Pushes what was written so far to the temporary file, and with `sync` to the disk too:
+    /// a file streamed for a long time stays readable up to here if the process is killed or
+    /// the machine stops. The file still appears at its path only on commit.
+    pub fn checkpoint(&mut self, sync: bool) -> io::Result<()> {
+        if let Some(out) = self.out.as_mut() {
+            out.flush()?;
+            if sync {
+                out.get_ref().sync_data()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> anyhow::Result<()> {
         let out = self

@@ -365,6 +365,13 @@ impl RecordCsv {
         r.finish(&mut self.conversations)
     }
 
+    /// Pushes the rows written so far to both temporary files (and with `sync` to the disk),
+    /// so a run killed hard still leaves them readable.
+    pub fn checkpoint(&mut self, sync: bool) -> std::io::Result<()> {
+        self.calls.checkpoint(sync)?;
+        self.conversations.checkpoint(sync)
+    }
+
     /// Flushes both files and renames them into place.
     pub fn finish(self) -> anyhow::Result<()> {
         self.calls.commit().context("cannot finish calls.csv")?;

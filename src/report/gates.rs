@@ -325,6 +325,24 @@ pub fn is_metric_path(path: &str, known: &[String]) -> bool {
     })
 }
 
+/// The model a per-model metric path is about (`cost.by_model.gpt-4.1.usd` is about
+/// `gpt-4.1`), or `None` for any other path. Lets a plan check its thresholds name models it
+/// can call before the run, not after it.
+pub fn model_of_path(path: &str) -> Option<&str> {
+    let keyed: [(&str, Vec<String>); 2] = [
+        ("llm_call.by_model.", fields_of(&ModelCalls::default())),
+        ("cost.by_model.", fields_of(&ModelCost::default())),
+    ];
+    keyed.iter().find_map(|(prefix, fields)| {
+        let rest = path.strip_prefix(prefix)?;
+        fields.iter().find_map(|f| {
+            rest.strip_suffix(f.as_str())
+                .and_then(|m| m.strip_suffix('.'))
+                .filter(|m| !m.is_empty())
+        })
+    })
+}
+
 /// Numeric field paths of a serializable value (`latency_ms.p95`, `usd`, ...).
 fn fields_of<T: Serialize>(v: &T) -> Vec<String> {
     let mut out = Vec::new();
@@ -764,6 +782,22 @@ pub fn load_health_warnings(s: &Summary, limits: &LoadHealthLimits) -> Vec<Strin
         ));
     }
     out
+}
+
+/// Why the run fails although no threshold says so: requests went out and no model answered a
+/// single call (every one failed after its retries and fallbacks, or was cut). A run with no
+/// thresholds would otherwise pass on 100% failures. `None` when some call was answered, or
+/// when nothing was sent at all (every prompt blocked before the model, say).
+pub fn no_success(s: &Summary) -> Option<String> {
+    let answered = s.llm_call.count.saturating_sub(s.llm_call.errors);
+    (s.attempt.count > 0 && answered == 0).then(|| {
+        format!(
+            "no call succeeded: {} attempts were sent for {} calls and no model answered any \
+             (errors by class in llm_call.by_error_class); if this run is meant to fail, set \
+             `[limits] expect_no_success = true` in the scenario",
+            s.attempt.count, s.llm_call.count
+        )
+    })
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ use crate::agent::record::ConversationRecord;
 use crate::metrics::{Aggregator, RunEnd, RunMetrics};
 use summary::Summary;
 
+/// The checkpoint of a run's summary, rewritten every few seconds while it goes and removed
+/// once `summary.json` is written: after a hard kill it holds the figures up to then.
+pub const PARTIAL_SUMMARY: &str = "summary.partial.json";
+
 /// Longest scenario-name part of a run directory name, in characters.
 const MAX_NAME_CHARS: usize = 60;
 
@@ -96,6 +100,99 @@ pub fn create_run_dir(base: &Path, name: &str, started_at: SystemTime) -> anyhow
         "{} already holds 999 runs named {stem}; remove some or pass --out",
         base.display()
     )
+}
+
+/// Files a run may leave in its directory besides its PNG plots (any `*.png`), and the
+/// hidden temporary files of [`atomic`] (`.<name>.tmp-<pid>-<n>`).
+const REPORT_FILES: &[&str] = &[
+    "summary.json",
+    "summary.md",
+    PARTIAL_SUMMARY,
+    "calls.csv",
+    "conversations.csv",
+    "latency_percentiles.csv",
+    "timeline.csv",
+    "cost_by_model.csv",
+    "errors.csv",
+    "histograms.hlog",
+    "mock_stats.json",
+    "trace.jsonl",
+    "index.html",
+    "price_comparison.csv",
+    "report_inputs.json",
+];
+
+/// Makes `out` (`--out` or `[report] out`) ready for a new run before anything is sent: creates
+/// it if missing; takes it as it is when empty; replaces a previous report of ours whole (the
+/// old folder is renamed aside in one step, then deleted, so a new run never sits beside an
+/// old run's page or plots, even if stopped half-way); refuses any other non-empty folder.
+pub fn prepare_out_dir(out: &Path) -> anyhow::Result<()> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot create the report directory {}", out.display()));
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the report directory {}", out.display()));
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", out.display()))?;
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        names.push((entry.file_name().to_string_lossy().into_owned(), is_file));
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    let ours = |(name, is_file): &(String, bool)| {
+        *is_file
+            && (REPORT_FILES.contains(&name.as_str())
+                || name.ends_with(".png")
+                || (name.starts_with('.') && name.contains(".tmp-")))
+    };
+    let marked = names
+        .iter()
+        .any(|(n, _)| n == "summary.json" || n == PARTIAL_SUMMARY || n == "calls.csv");
+    if !marked || !names.iter().all(ours) {
+        let foreign: Vec<&str> = names
+            .iter()
+            .filter(|n| !ours(n))
+            .map(|(n, _)| n.as_str())
+            .take(3)
+            .collect();
+        anyhow::bail!(
+            "the report directory {} is not empty and is not a previous reactbench report{}; \
+             pass an empty or new folder to --out (or `[report] out`), or leave it out for \
+             reports/<name>-<time>/",
+            out.display(),
+            if foreign.is_empty() {
+                String::new()
+            } else {
+                format!(" (it holds {})", foreign.join(", "))
+            }
+        );
+    }
+    // A previous report: set it aside in one rename, start an empty folder, then delete it.
+    let name = out
+        .file_name()
+        .with_context(|| format!("{} has no folder name", out.display()))?;
+    let mut aside_name = std::ffi::OsString::from(".");
+    aside_name.push(name);
+    aside_name.push(format!(".old-{}", std::process::id()));
+    let aside = out.with_file_name(aside_name);
+    std::fs::rename(out, &aside).with_context(|| {
+        format!(
+            "cannot move the previous report {} aside to replace it",
+            out.display()
+        )
+    })?;
+    std::fs::create_dir(out)
+        .with_context(|| format!("cannot create the report directory {}", out.display()))?;
+    std::fs::remove_dir_all(&aside)
+        .with_context(|| format!("cannot remove the previous report at {}", aside.display()))
 }
 
 /// Writes `summary.json` and `summary.md` into `dir`.
@@ -164,6 +261,28 @@ impl RunRecorder {
     /// Conversations recorded so far.
     pub fn conversations(&self) -> u64 {
         self.agg.conversations()
+    }
+
+    /// Makes what was recorded so far survive a hard kill: flushes the streamed CSV rows (and
+    /// with `summary` syncs them and rewrites [`PARTIAL_SUMMARY`] atomically from the figures so
+    /// far). Does nothing without a directory.
+    pub fn checkpoint(&mut self, now: tokio::time::Instant, summary: bool) -> anyhow::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        if let Some(csv) = self.csv.as_mut() {
+            csv.checkpoint(summary)
+                .context("cannot flush calls.csv or conversations.csv rows")?;
+        }
+        if summary {
+            let mut s = Summary::from_metrics(&self.agg.snapshot(now));
+            // Not the end: whatever happens next, these figures are a part of the run.
+            s.run.interrupted = true;
+            let mut json = s.to_json();
+            json.push('\n');
+            atomic::write_bytes(dir.join(PARTIAL_SUMMARY), json.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Ends the run: renames the streamed CSVs into place, writes every other file, and returns

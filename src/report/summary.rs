@@ -66,7 +66,8 @@ pub struct RunSection {
     pub started_at: String,
     /// Length of the run, seconds.
     pub duration_s: f64,
-    /// True if Ctrl-C or the deadline cut conversations short.
+    /// True if the run stopped early (Ctrl-C, SIGTERM, spend cap, `abort_on_fail`) or cut
+    /// conversations in flight.
     pub interrupted: bool,
     /// `mock` or `http`.
     pub endpoint_kind: String,

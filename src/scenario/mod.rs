@@ -400,6 +400,9 @@ pub struct Limits {
     /// Stop issuing new LLM calls once this many dollars are spent (`spend_cap_usd`; required
     /// for `kind = "http"`).
     pub spend_cap_usd: Option<f64>,
+    /// The run is expected to get no answer from any model (`expect_no_success`, default
+    /// false): a fault or outage drill. Otherwise a run in which every call sent failed exits 1.
+    pub expect_no_success: bool,
 }
 
 /// `[report]`: report options.
@@ -550,6 +553,7 @@ struct RawPrices {
 struct RawLimits {
     spend_cap_usd: Option<f64>,
     max_conversations: Option<u64>,
+    expect_no_success: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -914,6 +918,7 @@ impl Check<'_> {
         }
         Ok(Limits {
             spend_cap_usd: raw.spend_cap_usd,
+            expect_no_success: raw.expect_no_success.unwrap_or(false),
         })
     }
 
@@ -1323,6 +1328,26 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             "(missing)",
             "a completion limit per call with a spend cap, such as `[agent] max_tokens = 512`: the cap reserves each call's worst case before sending it",
         ));
+    }
+    // A per-model threshold on a model the run never calls could only be found missing after
+    // the whole load.
+    let models: Vec<&str> = std::iter::once(plan.agent.model.as_str())
+        .chain(plan.agent.fallback.iter().map(String::as_str))
+        .collect();
+    for metric in plan.thresholds.keys() {
+        if let Some(model) = crate::report::gates::model_of_path(metric)
+            && !models.contains(&model)
+        {
+            let mut usable = format!("{} (agent.model)", models[0]);
+            for m in &models[1..] {
+                usable.push_str(&format!(", {m} (agent.fallback)"));
+            }
+            return Err(invalid(
+                &format!("thresholds.\"{metric}\""),
+                model,
+                &format!("a model the scenario can call: {usable}"),
+            ));
+        }
     }
     let load = &plan.load;
     // Bounds keep every later `Instant + Duration` from overflowing, and catch typos.

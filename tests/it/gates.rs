@@ -449,3 +449,44 @@ fn junit_file_is_written_whole() {
         1
     );
 }
+
+#[test]
+fn a_run_fails_when_calls_were_sent_and_none_was_answered() {
+    // (attempts sent, calls, failed calls, fails?)
+    let cases = [
+        (0, 0, 0, false), // nothing sent: nothing to judge
+        (0, 3, 3, false), // every call refused before the network (sanitizer, breaker)
+        (5, 5, 5, true),  // every call sent failed
+        (9, 5, 5, true),  // retries do not make a success
+        (6, 5, 4, false), // one answer is a success
+    ];
+    for (attempts, calls, errors, fails) in cases {
+        let mut s = Summary::default();
+        s.attempt.count = attempts;
+        s.llm_call.count = calls;
+        s.llm_call.errors = errors;
+        let verdict = gates::no_success(&s);
+        assert_eq!(
+            verdict.is_some(),
+            fails,
+            "{attempts} {calls} {errors}: {verdict:?}"
+        );
+        if let Some(why) = verdict {
+            assert!(why.contains("no call succeeded") && why.contains("expect_no_success"));
+        }
+    }
+}
+
+#[test]
+fn per_model_paths_name_their_model() {
+    for (path, model) in [
+        ("cost.by_model.gpt-4.1.usd", Some("gpt-4.1")),
+        ("cost.by_model.deepseek-v3.2.usd", Some("deepseek-v3.2")),
+        ("llm_call.by_model.gpt-4.1.latency_ms.p95", Some("gpt-4.1")),
+        ("cost.by_model.gpt-4.1.nonsense", None),
+        ("cost.usd_total", None),
+        ("llm_call.by_status.429", None),
+    ] {
+        assert_eq!(gates::model_of_path(path), model, "{path}");
+    }
+}

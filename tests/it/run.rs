@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 /// Writes `toml` as a scenario in `dir` (prompt files it names resolve from there).
-fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
+pub(crate) fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
     path
@@ -37,7 +37,7 @@ fn run(path: &Path, out: &Path, extra: &[&str]) -> Output {
     bench(&args)
 }
 
-fn json(path: PathBuf) -> Value {
+pub(crate) fn json(path: PathBuf) -> Value {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -53,7 +53,7 @@ fn ok(out: &Output) {
     );
 }
 
-fn u(v: &Value) -> u64 {
+pub(crate) fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
@@ -117,7 +117,7 @@ completion_tokens = "10..=40"
 "#;
 
 /// Checks every count the harness and the mock server both keep.
-fn reconcile(dir: &Path) -> (Value, Value) {
+pub(crate) fn reconcile(dir: &Path) -> (Value, Value) {
     let s = json(dir.join("summary.json"));
     let m = json(dir.join("mock_stats.json"));
     // Every attempt the harness sent is a request the server saw, and no other.
@@ -470,6 +470,12 @@ fn bad_scenarios_exit_2_and_write_no_report() {
             good.clone() + "\n[thresholds]\n\"llm_call.latency_ms.p95x\" = \"< 10\"\n",
             "llm_call.latency_ms.p95",
         ),
+        (
+            // A per-model path of a model the run never calls: found with the plan.
+            "unused-model",
+            good.clone() + "\n[thresholds]\n\"cost.by_model.gpt-9000.usd\" = \"< 1\"\n",
+            "`thresholds.\"cost.by_model.gpt-9000.usd\"` = gpt-9000: a model the scenario can call: gpt-4.1 (agent.model), deepseek-v3.2 (agent.fallback)",
+        ),
     ] {
         let path = scenario(tmp.path(), name, &text);
         let out = tmp.path().join(format!("out-{name}"));
@@ -620,10 +626,23 @@ fn compare_gates_latency_and_cost_regressions_between_real_runs() {
     );
 }
 
-#[test]
-fn conversations_cut_by_the_grace_period_are_reported_as_interrupted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let text = r#"
+/// Exit code of an interrupted run (stopped early or conversations cut) with no failed gate.
+const EXIT_INTERRUPTED: i32 = 3;
+
+fn code_is(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server that never answers within the run: every attempt is in flight when the grace
+/// period ends. (Not streamed: a streamed reply's 200 head reaches the client before its
+/// body, so a cut there is a 200 for the mock and no status for the harness.)
+const NEVER_ANSWERS: &str = r#"
 name = "cut"
 seed = 2
 duration = "300ms"
@@ -638,16 +657,138 @@ jitter = "none"
 users = 5
 [agent]
 model = "gpt-4.1"
+stream = false
 [[workload]]
 prompts = ["What is 2 + 2?"]
+# No call can succeed here; the run is meant to show what a cut leaves.
+[limits]
+expect_no_success = true
 "#;
-    let path = scenario(tmp.path(), "cut", text);
+
+#[test]
+fn a_run_in_which_no_call_succeeded_fails_unless_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let failing = format!(
+        "{FAST}
+[mock.faults]
+server_error = 1.0
+"
+    );
+    let text = small(&failing, "", "");
+    let path = scenario(tmp.path(), "all-fail", &text);
+    let o = run(&path, &tmp.path().join("run"), &[]);
+    code_is(&o, 1);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("no call succeeded"), "{stderr}");
+    // A drill that means to fail says so, and passes.
+    let path = scenario(
+        tmp.path(),
+        "drill",
+        &format!("{text}\n[limits]\nexpect_no_success = true\n"),
+    );
+    ok(&run(&path, &tmp.path().join("drill"), &[]));
+}
+
+#[test]
+fn conversations_cut_by_the_grace_period_are_reported_as_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = scenario(tmp.path(), "cut", NEVER_ANSWERS);
     let out = tmp.path().join("run");
     let o = run(&path, &out, &[]);
-    ok(&o);
-    let s = json(out.join("summary.json"));
+    // Cut conversations make the run incomplete: not a clean pass.
+    code_is(&o, EXIT_INTERRUPTED);
+    let (s, _) = reconcile(&out);
     // Every user started one conversation; none could finish within the grace period.
     assert_eq!(u(&s["conversation"]["count"]), 5);
     assert_eq!(u(&s["conversation"]["by_outcome"]["interrupted"]), 5);
+    assert_eq!(s["run"]["interrupted"], true);
+    // The attempts in flight were sent: they are in the report, cut.
+    assert_eq!(u(&s["llm_call"]["count"]), 5);
+    assert_eq!(u(&s["attempt"]["count"]), 5);
+    assert_eq!(u(&s["attempt"]["by_error_class"]["interrupted"]), 5);
     assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+}
+
+#[test]
+fn attempts_finished_before_a_cut_stay_in_the_report() {
+    // Every other reply fails at once (retried after a long wait) and the rest hang past the
+    // grace period: cut calls hold finished 500s and 429s next to their cut attempts.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = NEVER_ANSWERS
+        .replace("users = 5", "users = 8")
+        .replace(
+            "jitter = \"none\"",
+            "jitter = \"none\"\n[mock.faults]\nserver_error = 0.3\nrate_limit = 0.3\nretry_after = \"10ms\"",
+        )
+        .replace(
+            "stream = false",
+            "stream = false\nretry = { max_retries = 5, base_delay = \"10ms\", max_delay = \"20ms\" }",
+        );
+    let path = scenario(tmp.path(), "cut-faults", &text);
+    let out = tmp.path().join("run");
+    let o = run(&path, &out, &[]);
+    code_is(&o, EXIT_INTERRUPTED);
+    let (s, m) = reconcile(&out);
+    let failed: u64 = ["429", "500"]
+        .iter()
+        .map(|k| m["by_status"].get(*k).map_or(0, u))
+        .sum();
+    assert!(failed > 0, "faults were served: {}", m["by_status"]);
+    assert!(u(&s["conversation"]["by_outcome"]["interrupted"]) > 0);
+    assert!(u(&s["attempt"]["by_error_class"]["interrupted"]) > 0);
+    // The cut calls are there, with their finished attempts (reconciled above).
+    assert!(u(&s["llm_call"]["by_error_class"]["interrupted"]) > 0);
+}
+
+#[test]
+fn out_refuses_a_foreign_folder_and_replaces_a_previous_report_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text =
+        small(FAST, "", "").replace("conversations_per_user = 4", "conversations_per_user = 1");
+    let path = scenario(tmp.path(), "plain", &text);
+
+    // A folder holding someone else's files: refused before anything is sent, left alone.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = run(&path, &foreign, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("not empty") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+
+    // A previous report with plots and a page, then a run that writes neither: nothing of the
+    // first run is left beside the second.
+    let out = tmp.path().join("run");
+    ok(&run(&path, &out, &[]));
+    assert!(out.join("index.html").is_file());
+    let first = json(out.join("summary.json"))["run"]["started_at"].clone();
+    let quiet = scenario(
+        tmp.path(),
+        "noplots",
+        &format!("{text}\n[report]\nplots = false\nhtml = false\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(&run(&quiet, &out, &[]));
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".png") || n == "index.html"),
+        "{names:?}"
+    );
+    assert_ne!(json(out.join("summary.json"))["run"]["started_at"], first);
+    // Nothing set aside is left next to it.
+    let aside: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(aside.is_empty(), "{aside:?}");
 }
