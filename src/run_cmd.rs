@@ -38,6 +38,9 @@ use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 const REPORTS_DIR: &str = "reports";
 /// How often the recorder checks `abort_on_fail` thresholds.
 const ABORT_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Bytes written (and removed) in the report directory before the first request: a full disk
+/// is refused then, not after the whole load.
+const WRITE_PROBE_BYTES: usize = 16 * 1024;
 /// How often the streamed CSV rows are flushed to their files, so a run killed hard (SIGKILL,
 /// out of memory) leaves them readable up to then.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -161,6 +164,7 @@ pub async fn run_plan(
         }
         None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, started_at)?,
     };
+    report::atomic::probe_writable(&dir, WRITE_PROBE_BYTES)?;
     let run_start = Instant::now();
     let info = RunInfo {
         name: plan.name.clone(),
@@ -299,15 +303,19 @@ pub async fn run_plan(
         local_rate_limit_rejections: sessions.rate_limited,
     };
     let gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
-    let (metrics, mut summary) = recorder.finish(end)?;
+    // From here a file that cannot be written (full disk ...) stops neither the other files nor
+    // the summary on stdout: the errors are told at the end, and the run exits 2.
+    let (metrics, mut summary, mut write_errors) = recorder.finish_keeping(end);
 
     if plan.load.keep_trace {
         runner::write_trace(&dir.join("trace.jsonl"), &load.trace)
-            .with_context(|| format!("cannot write {}", dir.join("trace.jsonl").display()))?;
+            .with_context(|| format!("cannot write {}", dir.join("trace.jsonl").display()))
+            .unwrap_or_else(|e| write_errors.push(e));
     }
     if let Some(stats) = &mock_stats {
         let json = serde_json::to_string_pretty(stats)? + "\n";
-        report::atomic::write_bytes(dir.join("mock_stats.json"), json.as_bytes())?;
+        report::atomic::write_bytes(dir.join("mock_stats.json"), json.as_bytes())
+            .unwrap_or_else(|e| write_errors.push(e));
     }
 
     // Gates: evaluated on the post-warm-up figures when there is a warm-up window.
@@ -318,7 +326,7 @@ pub async fn run_plan(
     let no_success = gates::no_success(&summary).filter(|_| !plan.limits.expect_no_success);
     let passed = gates::all_passed(&results) && no_success.is_none();
     summary.thresholds = results;
-    report::write_summary_files(&dir, &summary)?;
+    report::write_summary_files(&dir, &summary).unwrap_or_else(|e| write_errors.push(e));
     // The final summary replaces the checkpoint.
     match std::fs::remove_file(dir.join(report::PARTIAL_SUMMARY)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -329,8 +337,8 @@ pub async fn run_plan(
         }
         _ => {}
     }
-    if plan.report.plots || plan.report.html {
-        report::visuals::write_run_report(
+    if (plan.report.plots || plan.report.html)
+        && let Err(e) = report::visuals::write_run_report(
             &dir,
             &metrics,
             &summary,
@@ -338,10 +346,12 @@ pub async fn run_plan(
             &PriceChoice::from(&plan.prices),
             &settings(plan),
         )
-        .context("cannot write the plots and index.html")?;
+    {
+        write_errors.push(e.context("cannot write the plots and index.html"));
     }
     if let Some(path) = &args.junit {
-        gates::write_junit(path, &summary.thresholds, &plan.name)?;
+        gates::write_junit(path, &summary.thresholds, &plan.name)
+            .unwrap_or_else(|e| write_errors.push(e));
     }
 
     print!(
@@ -387,6 +397,17 @@ pub async fn run_plan(
         );
     }
     eprintln!("report: {}", dir.display());
+    if let Some(first) = write_errors.first() {
+        for e in &write_errors[1..] {
+            eprintln!("error: {e:#}");
+        }
+        // Only these files are missing: the summary above and every other file are complete.
+        anyhow::bail!(
+            "{first:#}; {} report file(s) could not be written (the summary above is complete, and so is every other file in {})",
+            write_errors.len(),
+            dir.display()
+        );
+    }
 
     Ok(RunOutcome {
         dir,

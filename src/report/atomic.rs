@@ -70,12 +70,20 @@ impl AtomicFile {
             .out
             .take()
             .with_context(|| format!("{} was already committed", self.target.display()))?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", self.temp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot sync {}", self.temp.display()))?;
+        // The writer is taken, so `Drop` no longer cleans up: every failure here removes the
+        // temporary file itself (a full disk must not leave hidden files behind).
+        let file = match out.into_inner().map_err(|e| e.into_error()) {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = fs::remove_file(&self.temp);
+                return Err(e).with_context(|| format!("cannot write {}", self.target.display()));
+            }
+        };
+        if let Err(e) = file.sync_all() {
+            drop(file);
+            let _ = fs::remove_file(&self.temp);
+            return Err(e).with_context(|| format!("cannot write {}", self.target.display()));
+        }
         drop(file);
         if let Err(e) = fs::rename(&self.temp, &self.target) {
             // The writer is already taken, so `Drop` would not clean up: do it here.
@@ -124,11 +132,31 @@ pub fn write_with(
     fill: impl FnOnce(&mut AtomicFile) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut file = AtomicFile::create(target)?;
-    fill(&mut file).with_context(|| format!("cannot write {}", file.target().display()))?;
+    let target = file.target().to_path_buf();
+    fill(&mut file).with_context(|| format!("cannot write {}", target.display()))?;
     file.commit()
 }
 
 /// Writes `bytes` to `target` atomically.
 pub fn write_bytes(target: impl AsRef<Path>, bytes: &[u8]) -> anyhow::Result<()> {
     write_with(target, |f| Ok(f.write_all(bytes)?))
+}
+
+/// Checks that `dir` takes a file of `bytes` bytes (written, synced, removed): a folder on a
+/// full disk is refused before the run, not after its whole load.
+pub fn probe_writable(dir: &Path, bytes: usize) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&probe)?;
+        f.write_all(&vec![0u8; bytes])?;
+        f.sync_all()
+    })();
+    let _ = fs::remove_file(&probe);
+    result.with_context(|| {
+        format!(
+            "cannot write to the report directory {} (a {} KiB probe failed); free some space or choose another folder",
+            dir.display(),
+            bytes / 1024
+        )
+    })
 }

@@ -288,14 +288,37 @@ impl RunRecorder {
     /// Ends the run: renames the streamed CSVs into place, writes every other file, and returns
     /// the metrics and summary.
     pub fn finish(self, end: RunEnd) -> anyhow::Result<(RunMetrics, Summary)> {
-        let metrics = self.agg.finish(end);
-        if let Some(csv) = self.csv {
-            csv.finish()?;
+        let (metrics, summary, mut errors) = self.finish_keeping(end);
+        match errors.is_empty() {
+            true => Ok((metrics, summary)),
+            false => Err(errors.remove(0)),
         }
-        let summary = match &self.dir {
-            Some(dir) => write_metric_files(dir, &metrics)?,
-            None => Summary::from_metrics(&metrics),
-        };
-        Ok((metrics, summary))
+    }
+
+    /// Like [`RunRecorder::finish`], but a file that cannot be written (full disk ...) does not
+    /// stop the others: every file that can be written is, and the errors are returned with
+    /// the metrics and summary, which are complete whatever the disk did.
+    pub fn finish_keeping(self, end: RunEnd) -> (RunMetrics, Summary, Vec<anyhow::Error>) {
+        let metrics = self.agg.finish(end);
+        let mut errors = Vec::new();
+        if let Some(csv) = self.csv
+            && let Err(e) = csv.finish()
+        {
+            errors.push(e);
+        }
+        let summary = Summary::from_metrics(&metrics);
+        if let Some(dir) = &self.dir {
+            let writes: [&dyn Fn() -> anyhow::Result<()>; 6] = [
+                &|| csv::write_latency_percentiles(dir, &metrics),
+                &|| csv::write_timeline(dir, &metrics),
+                &|| csv::write_cost_by_model(dir, &metrics),
+                &|| csv::write_errors(dir, &metrics),
+                &|| hlog::write_histograms(dir, &metrics),
+                // The summary last: its presence marks a complete report directory.
+                &|| write_summary_files(dir, &summary),
+            ];
+            errors.extend(writes.iter().filter_map(|w| w().err()));
+        }
+        (metrics, summary, errors)
     }
 }

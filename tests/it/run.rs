@@ -792,3 +792,73 @@ fn out_refuses_a_foreign_folder_and_replaces_a_previous_report_whole() {
         .collect();
     assert!(aside.is_empty(), "{aside:?}");
 }
+
+/// Unmounts a test's tmpfs however the test ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_the_summary_and_every_file_that_fits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&disk)
+        .output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root): {mounted:?}");
+        return;
+    }
+    let _guard = Mounted(disk.clone());
+    // Far more rows than 64 KiB hold; no plots (they would not fit either).
+    let text = small(FAST, "", "[report]\nplots = false\nhtml = false\n")
+        .replace("conversations_per_user = 4", "conversations_per_user = 120");
+    let path = scenario(tmp.path(), "full", &text);
+    let out = disk.join("run");
+    let o = run(&path, &out, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    // The summary reaches the terminal anyway, and the error names the file and the OS error.
+    assert!(stdout.contains("p95"), "{stdout}");
+    assert!(stderr.contains("calls.csv"), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    // No hidden temporary file is left; the files that fit are there.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with('.')), "{names:?}");
+    assert!(names.iter().any(|n| n == "summary.json"), "{names:?}");
+}
+
+#[test]
+fn a_full_disk_is_refused_before_the_first_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8k", "tmpfs"])
+        .arg(&disk)
+        .output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root): {mounted:?}");
+        return;
+    }
+    let _guard = Mounted(disk.clone());
+    let path = scenario(tmp.path(), "full", &small(FAST, "", ""));
+    let o = run(&path, &disk.join("run"), &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probe") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+    assert!(o.stdout.is_empty(), "nothing ran");
+}
