@@ -32,6 +32,7 @@ auth_header = "api-key"
 users = 1
 [agent]
 model = "gpt-4.1"
+max_tokens = 256
 retry = {{ max_retries = 0 }}
 [[workload]]
 prompts = ["What is 2 + 2?"]
