@@ -9,12 +9,12 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use reactbench::agent::record::{
-    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
 use reactbench::chat::Usage;
 use reactbench::metrics::{Aggregator, RunInfo};
 use reactbench::pricing::{ModelPrice, PriceTable};
+use reactbench::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
 use reactbench::report::csv::RecordCsv;
 use tokio::time::Instant;
 

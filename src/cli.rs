@@ -4,6 +4,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Exit code: the run happened and every gate passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the run happened but a threshold or comparison failed.
+pub const EXIT_FAILED_GATE: u8 = 1;
+/// Exit code: usage, configuration or I/O error.
+pub const EXIT_ERROR: u8 = 2;
+/// Exit code: the run stopped early (Ctrl-C, SIGTERM, spend cap) or cut conversations in
+/// flight, and no gate failed: its figures are incomplete, so it is not a clean pass.
+pub const EXIT_INTERRUPTED: u8 = 3;
+
 /// Load-test and cost-benchmark LLM ReAct agents against an OpenAI-compatible endpoint
 /// (an embedded mock by default).
 #[derive(Debug, Parser)]
@@ -60,6 +70,20 @@ pub struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl RunArgs {
+    /// The flags that change the scenario's plan, as the scenario layer takes them.
+    pub fn overrides(&self) -> crate::scenario::Overrides {
+        crate::scenario::Overrides {
+            users: self.users,
+            duration: self.duration.clone(),
+            conversations_per_user: self.conversations_per_user,
+            endpoint_url: self.endpoint_url.clone(),
+            seed: self.seed,
+            out: self.out.clone(),
+        }
+    }
 }
 
 /// Arguments of `bench validate`.

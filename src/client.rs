@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::agent::record::ErrorClass;
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, ToolCall, ToolSpec, Usage};
+use crate::record::ErrorClass;
 use crate::tokens::Tokenizer;
 
 mod errors;

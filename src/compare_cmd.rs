@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::cli::{CompareArgs, CompareFormat};
+use crate::cli::{EXIT_FAILED_GATE, EXIT_OK};
 use crate::report::compare::{self, CompareOptions};
-use crate::{EXIT_FAILED_GATE, EXIT_OK};
 
 /// Runs `bench compare`: the table (or Markdown, or JSON) to stdout, caveats to stderr.
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,9 @@
 //! - [`chat`]: wire-independent chat types; [`client`] speaks OpenAI's HTTP API with them.
 //! - [`tokens`]: real tokenizers (tiktoken) by model family.
 //! - [`agent`]: the agent stack: ReAct loop, budget, sessions, sanitizer, retry, breaker,
-//!   fallback, simulated tools, and the records a conversation leaves.
+//!   fallback, simulated tools.
+//! - [`record`]: what a conversation and each of its calls leave behind (outcomes, error
+//!   classes), read by the client, the agent, metrics and reports.
 //! - [`scenario`]: TOML scenario file to validated plan; [`runner`]: load models and virtual
 //!   users; [`metrics`]: histograms and counters to a summary.
 //! - [`pricing`]: price tables and what-if costs; [`report`]: files and terminal output.
@@ -23,6 +25,7 @@ pub mod compare_cmd;
 pub mod metrics;
 pub mod prices_cmd;
 pub mod pricing;
+pub mod record;
 pub mod report;
 pub mod report_cmd;
 pub mod run_cmd;
@@ -36,15 +39,7 @@ use std::process::ExitCode;
 
 use cli::{Cli, Command};
 
-/// Exit code: the run happened and every gate passed.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the run happened but a threshold or comparison failed.
-pub const EXIT_FAILED_GATE: u8 = 1;
-/// Exit code: usage, configuration or I/O error.
-pub const EXIT_ERROR: u8 = 2;
-/// Exit code: the run stopped early (Ctrl-C, SIGTERM, spend cap) or cut conversations in
-/// flight, and no gate failed: its figures are incomplete, so it is not a clean pass.
-pub const EXIT_INTERRUPTED: u8 = 3;
+pub use cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Runs one command line. Errors are usage, configuration or I/O errors (exit 2); a run whose
 /// gates fail returns `Ok` with exit code 1.

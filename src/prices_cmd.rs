@@ -158,7 +158,7 @@ pub fn run(args: PricesArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    Ok(ExitCode::from(crate::EXIT_OK))
+    Ok(ExitCode::from(crate::cli::EXIT_OK))
 }
 
 /// Everything `bench prices` prints; `--format json` serializes it as is.

@@ -31,5 +31,5 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     for path in written {
         println!("{}", path.display());
     }
-    Ok(ExitCode::from(crate::EXIT_OK))
+    Ok(ExitCode::from(crate::cli::EXIT_OK))
 }

@@ -19,12 +19,13 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
-use crate::agent::record::{ConversationRecord, ErrorClass, Outcome};
 use crate::agent::sessions::SessionId;
 use crate::cli::RunArgs;
+use crate::cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 use crate::client::{ClientConfig, LlmClient};
 use crate::metrics::{Aggregator, BreakerTransition, LoadReport, RunEnd, RunInfo};
 use crate::pricing::PriceTable;
+use crate::record::{ConversationRecord, ErrorClass, Outcome};
 use crate::report::gates::{self, LoadHealthLimits};
 use crate::report::progress::{Progress, ProgressOptions};
 use crate::report::summary::Summary;
@@ -32,7 +33,6 @@ use crate::report::visuals::PriceChoice;
 use crate::report::{self, RunRecorder, terminal};
 use crate::runner::{self, ConversationSpec};
 use crate::scenario::{self, Endpoint, LoadShape, Plan};
-use crate::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Where runs go unless `--out` or `[report] out` says otherwise.
 const REPORTS_DIR: &str = "reports";
@@ -56,7 +56,7 @@ const RECORD_PAUSE: Duration = Duration::from_millis(2);
 /// Runs `bench run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut plan = scenario::load(&args.scenario)?;
-    scenario::apply_overrides(&mut plan, &args)?;
+    scenario::apply_overrides(&mut plan, &args.overrides())?;
     let prices = scenario::price_table(&plan)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::EXIT_OK;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Threat};
+use crate::cli::EXIT_OK;
 use crate::cli::SanitizeArgs;
 
 /// Runs `bench sanitize`.

@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::agent::record::ErrorClass;
 use crate::client::LlmError;
+use crate::record::ErrorClass;
 use crate::units::HumanDuration;
 
 /// Buckets of the failure-rate window (the window slides in steps of `window / BUCKETS`).

@@ -36,9 +36,6 @@ use crate::agent::breaker::{BreakerConfig, BreakerRegistry};
 use crate::agent::budget::{Budget, BudgetCheck, BudgetConfig};
 use crate::agent::history;
 use crate::agent::react::{self, ReactStep};
-use crate::agent::record::{
-    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
 use crate::agent::resilience::{Caller, SendGuard, pending_call};
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
@@ -47,6 +44,9 @@ use crate::agent::tools::{ToolBox, ToolsConfig};
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, Role, ToolSpec};
 use crate::client::LlmClient;
 use crate::pricing::PriceTable;
+use crate::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
 use crate::tokens::Tokenizer;
 
 /// How the agent and the model exchange tool calls.

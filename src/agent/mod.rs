@@ -6,7 +6,6 @@ pub mod budget;
 pub mod conversation;
 pub mod history;
 pub mod react;
-pub mod record;
 pub mod resilience;
 pub mod retry;
 pub mod sanitizer;

@@ -27,10 +27,10 @@ use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use crate::agent::breaker::{BreakerRegistry, CallResult};
-use crate::agent::record::{AttemptRecord, CallRecord, ErrorClass};
 use crate::agent::retry::{self, GiveUp, RetryConfig, RetryDecision};
 use crate::chat::{ChatReply, ChatRequest, Usage};
 use crate::client::{LlmClient, LlmError};
+use crate::record::{AttemptRecord, CallRecord, ErrorClass};
 
 /// Asked before every attempt that would reach the network; `false` stops the call with
 /// [`ErrorClass::SpendCap`]. The run-wide spend cap plugs in here.

@@ -14,8 +14,8 @@ use std::time::Duration;
 use rand::{Rng, RngExt};
 use serde::Deserialize;
 
-use crate::agent::record::ErrorClass;
 use crate::client::LlmError;
+use crate::record::ErrorClass;
 use crate::units::HumanDuration;
 
 /// How the wait grows from one retry to the next.

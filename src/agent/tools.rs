@@ -21,8 +21,8 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::agent::record::{ToolRecord, ToolStatus};
 use crate::chat::ToolSpec;
+use crate::record::{ToolRecord, ToolStatus};
 use crate::units::DurationRange;
 
 /// Names of the tools this module can simulate.

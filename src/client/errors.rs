@@ -9,7 +9,7 @@
 //! HTTP status, then the `code`, then the `type`, and only for a context-window overflow (which
 //! only OpenAI names by code) from the message's wording as each server writes it.
 
-use crate::agent::record::ErrorClass;
+use crate::record::ErrorClass;
 
 /// The fields of an error body, in any of the shapes servers send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -27,11 +27,9 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use crate::agent::record::{
-    CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
 use crate::chat::Usage;
 use crate::pricing::PriceTable;
+use crate::record::{CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus};
 
 pub use live::{LiveSnapshot, LiveStats};
 pub use timeline::{Second, Timeline};

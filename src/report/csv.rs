@@ -16,9 +16,9 @@ use anyhow::Context;
 use tokio::time::Instant;
 
 use super::atomic::AtomicFile;
-use crate::agent::record::{ConversationRecord, ErrorClass};
 use crate::metrics::{self, RunMetrics};
 use crate::pricing::PriceTable;
+use crate::record::{ConversationRecord, ErrorClass};
 
 /// Columns of `calls.csv`.
 pub const CALLS_COLUMNS: &[&str] = &[

@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use super::summary::ThresholdResult;
 use super::summary::{ModelCalls, ModelCost, Summary};
 
 /// Key of `[thresholds]` that sets the warm-up window instead of naming a metric.
@@ -159,32 +160,6 @@ pub struct Gates {
     /// Conversations that started within this time of the run's start are left out of the
     /// gated figures (`warm_up`, default zero).
     pub warm_up: Duration,
-}
-
-/// The verdict on one threshold: what `summary.json` lists under `thresholds`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    /// Metric path.
-    pub metric: String,
-    /// The condition as written.
-    pub condition: String,
-    /// The value compared against (the baseline's value times the factor for `baseline`
-    /// conditions); `null` when it could not be known.
-    pub limit: Option<f64>,
-    /// The run's value; `null` when the run has no such value (e.g. a model it never called).
-    pub measured: Option<f64>,
-    /// True when the condition held, or was skipped.
-    pub passed: bool,
-    /// Why the threshold was skipped or could not be checked, if it was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl ThresholdResult {
-    /// True when the threshold was not evaluated (a `baseline` condition without a baseline).
-    pub fn skipped(&self) -> bool {
-        self.passed && self.note.is_some()
-    }
 }
 
 /// Parses a `[thresholds]` table (metric path -> conditions, as the scenario stores it).
@@ -717,7 +692,7 @@ pub fn counts_after_warm_up(started_after: Duration, warm_up: Duration) -> bool 
 /// [`counts_after_warm_up`] for a record: its start (the intended one in an open model, so a
 /// late start caused by warm-up slowness is still warm-up) measured from `run_start`.
 pub fn record_after_warm_up(
-    rec: &crate::agent::record::ConversationRecord,
+    rec: &crate::record::ConversationRecord,
     run_start: tokio::time::Instant,
     warm_up: Duration,
 ) -> bool {

@@ -39,8 +39,8 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 
-use crate::agent::record::ConversationRecord;
 use crate::metrics::{Aggregator, RunEnd, RunMetrics};
+use crate::record::ConversationRecord;
 use summary::Summary;
 
 /// The checkpoint of a run's summary, rewritten every few seconds while it goes and removed

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::agent::record::{ErrorClass, Outcome};
 use crate::metrics::{NANO_USD_PER_USD, RunMetrics};
+use crate::record::{ErrorClass, Outcome};
 
 /// Version of the `summary.json` schema.
 pub const SUMMARY_VERSION: u32 = 2;
@@ -50,9 +50,9 @@ pub struct Summary {
     pub load: LoadSection,
     /// CI gates: one entry per threshold condition, in scenario order. Absent when the
     /// scenario has no `[thresholds]`; filled by the caller with
-    /// [`crate::report::gates::evaluate`] before the files are written.
+    /// `report::gates::evaluate` before the files are written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub thresholds: Vec<crate::report::gates::ThresholdResult>,
+    pub thresholds: Vec<ThresholdResult>,
 }
 
 /// `run`: what the run was.
@@ -653,12 +653,31 @@ impl Summary {
         }
         out
     }
+}
 
-    /// The summary as Markdown, ready to paste into a pull request.
-    pub fn to_markdown(&self) -> String {
-        let mut md = super::terminal::render_markdown(self);
-        md.push_str(&super::gates::render_markdown(&self.thresholds));
-        md
+/// The verdict on one threshold: what `summary.json` lists under `thresholds`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// Metric path.
+    pub metric: String,
+    /// The condition as written.
+    pub condition: String,
+    /// The value compared against (the baseline's value times the factor for `baseline`
+    /// conditions); `null` when it could not be known.
+    pub limit: Option<f64>,
+    /// The run's value; `null` when the run has no such value (e.g. a model it never called).
+    pub measured: Option<f64>,
+    /// True when the condition held, or was skipped.
+    pub passed: bool,
+    /// Why the threshold was skipped or could not be checked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ThresholdResult {
+    /// True when the threshold was not evaluated (a `baseline` condition without a baseline).
+    pub fn skipped(&self) -> bool {
+        self.passed && self.note.is_some()
     }
 }
 

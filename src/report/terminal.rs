@@ -495,6 +495,17 @@ pub fn render_table(s: &Summary, color: bool) -> String {
     out
 }
 
+impl Summary {
+    /// The summary as Markdown, ready to paste into a pull request: the tables, then the
+    /// threshold results. Defined here, beside the tables it renders, so that `summary` (the
+    /// data) depends on no renderer.
+    pub fn to_markdown(&self) -> String {
+        let mut md = render_markdown(self);
+        md.push_str(&super::gates::render_markdown(&self.thresholds));
+        md
+    }
+}
+
 /// The summary as Markdown (`summary.md`).
 pub fn render_markdown(s: &Summary) -> String {
     let mut out = String::new();

@@ -96,16 +96,6 @@ pub struct PriceChoice {
     pub per_day: Option<u64>,
 }
 
-impl From<&crate::scenario::PricesPlan> for PriceChoice {
-    fn from(p: &crate::scenario::PricesPlan) -> Self {
-        PriceChoice {
-            compare: p.compare.clone(),
-            reference: p.reference.clone(),
-            per_day: p.per_day,
-        }
-    }
-}
-
 /// The run's token mix re-priced under several models.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriceComparison {

@@ -22,7 +22,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::chat::MaxTokensField;
-use crate::cli::RunArgs;
 use crate::pricing::PriceTable;
 use crate::units::{CountRange, DurationRange, HumanDuration, Rate};
 
@@ -392,6 +391,16 @@ pub struct PricesPlan {
     pub reference: Option<String>,
     /// Conversations per day, for daily and monthly figures (`per_day`).
     pub per_day: Option<u64>,
+}
+
+impl From<&PricesPlan> for crate::report::visuals::PriceChoice {
+    fn from(p: &PricesPlan) -> Self {
+        crate::report::visuals::PriceChoice {
+            compare: p.compare.clone(),
+            reference: p.reference.clone(),
+            per_day: p.per_day,
+        }
+    }
 }
 
 /// `[limits]`: run-wide limits.
@@ -1492,10 +1501,28 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
 // ---------------------------------------------------------------------------------------------
 // Overrides, prices, summary
 
+/// What a command line may change in a plan (`bench run`'s flags, as plain data: the scenario
+/// layer knows nothing of the CLI). Every field left `None` keeps the scenario's value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--users`: virtual users of a closed model without explicit stages.
+    pub users: Option<u64>,
+    /// `--duration`, as written (parsed and checked here).
+    pub duration: Option<String>,
+    /// `--conversations-per-user`.
+    pub conversations_per_user: Option<u64>,
+    /// `--endpoint-url`: switches the endpoint to `http`.
+    pub endpoint_url: Option<String>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+}
+
 /// Applies `bench run` flags to a plan and re-checks what they change. `--duration` replaces
 /// `conversations_per_user` and the other way round; `--endpoint-url` switches the endpoint to
 /// `http` (which then needs `limits.spend_cap_usd`).
-pub fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), ScenarioError> {
+pub fn apply_overrides(plan: &mut Plan, args: &Overrides) -> Result<(), ScenarioError> {
     let flag = |name: &str, value: &dyn fmt::Display, expected: &str| ScenarioError::Invalid {
         path: plan.source.clone(),
         key: format!("--{name}"),

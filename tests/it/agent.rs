@@ -10,11 +10,11 @@ use reactbench::agent::breaker::BreakerConfig;
 use reactbench::agent::conversation::{
     Agent, AgentConfig, Protocol, SpendCap, TurnRequest, TurnResult,
 };
-use reactbench::agent::record::{ErrorClass, Outcome, ToolStatus};
 use reactbench::agent::retry::RetryConfig;
 use reactbench::chat::MaxTokensField;
 use reactbench::client::{ClientConfig, LlmClient};
 use reactbench::pricing::PriceTable;
+use reactbench::record::{ErrorClass, Outcome, ToolStatus};
 use reactbench::units::HumanDuration;
 
 pub fn mock_config(toml_text: &str) -> MockConfig {

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use reactbench::agent::record::ErrorClass;
 use reactbench::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, Role};
 use reactbench::client::{ApiKey, ClientConfig, LlmClient, LlmError};
+use reactbench::record::ErrorClass;
 use reactbench::tokens::Tokenizer;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use reactbench::agent::record::ErrorClass;
+use reactbench::record::ErrorClass;
 
 use crate::client::request;
 use crate::server_shapes::{Reply, client_for, json_response, raw_server, sse_reply};

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use reactbench::agent::record::{AttemptRecord, CallRecord, ConversationRecord, Outcome};
 use reactbench::chat::Usage;
 use reactbench::metrics::{Aggregator, LoadReport, RunEnd, RunMetrics};
 use reactbench::pricing::{ModelPrice, PriceTable};
+use reactbench::record::{AttemptRecord, CallRecord, ConversationRecord, Outcome};
 use reactbench::report::compare::{
     self, CompareOptions, Direction, Source, Verdict, judge, metric_from_histograms,
 };

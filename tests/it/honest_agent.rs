@@ -9,9 +9,9 @@ use std::time::Duration;
 use reactbench::agent::conversation::{
     Agent, AgentConfig, Protocol, SpendCap, TurnRequest, new_record,
 };
-use reactbench::agent::record::Outcome;
 use reactbench::client::LlmClient;
 use reactbench::pricing::PriceTable;
+use reactbench::record::Outcome;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

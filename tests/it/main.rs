@@ -8,6 +8,7 @@ mod compare;
 mod gates;
 mod honest_agent;
 mod hostile;
+mod layering;
 mod metrics;
 mod plots;
 mod prices;

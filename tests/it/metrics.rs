@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use reactbench::agent::record::{
-    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
 use reactbench::chat::Usage;
 use reactbench::metrics::{Aggregator, BreakerTransition, LoadReport, RunEnd, RunInfo, RunMetrics};
 use reactbench::pricing::{ModelPrice, PriceTable};
+use reactbench::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
 use tokio::time::Instant;
 
 fn ms(n: u64) -> Duration {

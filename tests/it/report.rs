@@ -771,7 +771,7 @@ fn finish_reason_and_error_detail_reach_the_csvs() {
     let mut records = sample_records(t0);
     records[0].calls[1].finish_reason = Some("length".to_string());
     records[0].calls[1].usage.reasoning_tokens = 7;
-    records[0].outcome = reactbench::agent::record::Outcome::Truncated;
+    records[0].outcome = reactbench::record::Outcome::Truncated;
     records[0].error_detail = Some("no Action, got: \"Thought: x\"\nand more".to_string());
     records[0].session_wait = Some(Duration::from_millis(1500));
     for r in &records {

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reactbench::agent::breaker::{BreakerConfig, BreakerRegistry, BreakerState};
-use reactbench::agent::record::ErrorClass;
 use reactbench::agent::resilience::{CallOutcome, Caller};
 use reactbench::agent::retry::{BackoffStrategy, RetryConfig};
 use reactbench::client::LlmClient;
+use reactbench::record::ErrorClass;
 use reactbench::units::HumanDuration;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path};

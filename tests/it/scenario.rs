@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reactbench::cli::RunArgs;
 use reactbench::pricing::{ModelPrice, PriceTable};
-use reactbench::scenario::{self, Endpoint, LoadShape, ScenarioError};
+use reactbench::scenario::{self, Endpoint, LoadShape, Overrides, ScenarioError};
 
 /// A valid closed-model scenario that the bad cases below break one way each.
 const GOOD: &str = r#"
@@ -421,18 +420,8 @@ file = "prompts/s.jsonl"
     assert_eq!(plan.thresholds["llm_call.latency_ms.p95"], ["< 2500"]);
 }
 
-fn args(f: impl FnOnce(&mut RunArgs)) -> RunArgs {
-    let mut a = RunArgs {
-        scenario: PathBuf::from("x.toml"),
-        users: None,
-        duration: None,
-        conversations_per_user: None,
-        endpoint_url: None,
-        seed: None,
-        out: None,
-        junit: None,
-        quiet: false,
-    };
+fn args(f: impl FnOnce(&mut Overrides)) -> Overrides {
+    let mut a = Overrides::default();
     f(&mut a);
     a
 }

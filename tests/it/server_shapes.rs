@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reactbench::agent::record::ErrorClass;
 use reactbench::chat::{ChatReply, ChatRequest, ToolSpec};
 use reactbench::client::{ClientConfig, LlmClient, LlmError};
+use reactbench::record::ErrorClass;
 use reactbench::tokens::Tokenizer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

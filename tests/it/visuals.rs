@@ -10,12 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
-use reactbench::agent::record::{
-    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
 use reactbench::chat::Usage;
 use reactbench::metrics::{Aggregator, BreakerTransition, LoadReport, RunEnd, RunMetrics};
 use reactbench::pricing::PriceTable;
+use reactbench::record::{
+    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
+};
 use reactbench::report::gates::ThresholdResult;
 use reactbench::report::summary::Summary;
 use reactbench::report::visuals::{
