@@ -40,7 +40,7 @@ pub struct LiveSnapshot {
 impl LiveSnapshot {
     /// Dollars spent so far.
     pub fn usd(&self) -> f64 {
-        self.nano_usd as f64 / super::NANO_USD_PER_USD
+        self.nano_usd as f64 / super::hist::NANO_USD_PER_USD
     }
 }
 

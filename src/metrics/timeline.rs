@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::BreakerTransitionAt;
+use super::data::BreakerTransitionAt;
 use crate::chat::Usage;
 
 /// Longest timeline kept: one day of seconds (under 10 MB of rows); anything later counts in
@@ -48,7 +48,7 @@ impl Second {
             // 2 digits is valid for hdrhistogram, so this cannot fail.
             Box::new(Histogram::new(2).expect("2 significant digits is a valid HDR precision"))
         });
-        super::record(h, us);
+        super::hist::record(h, us);
     }
 
     /// p95 of the latency of calls that ended in this second, microseconds; `None` if none did.
