@@ -10,17 +10,14 @@ use tokio::time::Instant;
 use crate::pricing::PriceTable;
 use crate::record::{CallRecord, ConversationRecord, ToolRecord, ToolStatus};
 
-use super::data::{
-    BreakerTransitionAt, Counters, Histograms, LoadReport, ModelMetrics, RunEnd, RunInfo,
-    RunMetrics,
-};
+use super::data::{Counters, Histograms, LoadReport, ModelMetrics, RunEnd, RunInfo, RunMetrics};
 use super::hist::{NANO_USD_PER_USD, duration_us, record};
 use super::keys::{
     billed_model, call_cost_usd, finish_reason_key, is_local_refusal, reached_model,
     tool_status_str,
 };
 use super::live::LiveStats;
-use super::timeline::Timeline;
+use super::timeline::{BreakerTransitionAt, Timeline};
 
 /// The single owner of a run's metrics. Feed it records with [`Aggregator::record`], then call
 /// [`Aggregator::finish`].

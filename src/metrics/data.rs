@@ -12,7 +12,7 @@ use crate::chat::Usage;
 use crate::record::{ErrorClass, Outcome};
 
 use super::hist::new_histogram;
-use super::timeline::Timeline;
+use super::timeline::{BreakerTransitionAt, Timeline};
 
 /// What the run was, for the summary's `run` section.
 #[derive(Clone, Debug, PartialEq)]
@@ -216,18 +216,6 @@ pub struct Counters {
     /// Dollars of the most expensive conversation, exact (the histogram rounds up by <0.1%,
     /// and a percentile should never read above the true maximum).
     pub max_conversation_usd: f64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct BreakerTransitionAt {
-    /// Which breaker.
-    pub key: String,
-    /// State before.
-    pub from: String,
-    /// State after.
-    pub to: String,
-    /// Time since the run started.
-    pub at: Duration,
 }
 
 /// Everything a run measured: what the summary, CSVs, terminal table and plots read.

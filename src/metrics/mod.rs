@@ -33,4 +33,4 @@ pub use data::*;
 pub use hist::*;
 pub use keys::*;
 pub use live::{LiveSnapshot, LiveStats};
-pub use timeline::{Second, Timeline};
+pub use timeline::{BreakerTransitionAt, Second, Timeline};

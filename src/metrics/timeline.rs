@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::data::BreakerTransitionAt;
 use crate::chat::Usage;
 
 /// Longest timeline kept: one day of seconds (under 10 MB of rows); anything later counts in
@@ -125,4 +124,17 @@ impl Timeline {
             self.at(run_duration.saturating_sub(Duration::from_nanos(1)));
         }
     }
+}
+
+/// A breaker transition with its time as an offset from the run's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerTransitionAt {
+    /// Which breaker.
+    pub key: String,
+    /// State before.
+    pub from: String,
+    /// State after.
+    pub to: String,
+    /// Time since the run started.
+    pub at: Duration,
 }
