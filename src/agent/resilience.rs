@@ -81,6 +81,51 @@ fn model_specific(class: ErrorClass) -> bool {
     )
 }
 
+/// Where one logical call stands between attempts.
+struct AttemptState {
+    /// The call's overall deadline, if any.
+    deadline: Option<Instant>,
+    /// The call's number, which seeds its jitter.
+    call_no: u64,
+    /// Drawn from only when a retry needs jitter.
+    rng: Option<ChaCha8Rng>,
+    /// The wait before the coming attempt (recorded with it).
+    backoff: Duration,
+    /// Retries of the current model so far.
+    retries_done: u32,
+}
+
+/// What one attempt leads to.
+enum Step {
+    /// The model answered.
+    Answered(ChatReply),
+    /// Try this model again after the wait.
+    Retry(Duration),
+    /// Move down the fallback chain; the error is the latest.
+    NextModel(LlmError),
+    /// Give the error back to the agent.
+    Stop(LlmError),
+}
+
+/// Records a local refusal (nothing sent) as an attempt, and returns its error.
+fn refuse(
+    model: &str,
+    backoff: Duration,
+    class: ErrorClass,
+    message: String,
+    attempts: &mut Vec<AttemptRecord>,
+) -> LlmError {
+    attempts.push(AttemptRecord {
+        model: model.to_string(),
+        started: Instant::now(),
+        latency: Duration::ZERO,
+        status: None,
+        error: Some(class),
+        backoff,
+    });
+    LlmError::local(class, message)
+}
+
 impl Caller {
     /// A caller sending through `client`, with `fallback` models tried in order after the
     /// request's own model, and an optional overall deadline per call (retries, backoff and
@@ -163,153 +208,39 @@ impl Caller {
                 chain.push(m);
             }
         }
-        let call_no = self.calls.fetch_add(1, Ordering::Relaxed);
-        let mut rng: Option<ChaCha8Rng> = None;
-        let attempts = &mut record.attempts;
+        let mut attempt = AttemptState {
+            deadline,
+            call_no: self.calls.fetch_add(1, Ordering::Relaxed),
+            rng: None,
+            backoff: Duration::ZERO,
+            retries_done: 0,
+        };
         let mut last_err: Option<LlmError> = None;
-        let endpoint = self.client.endpoint();
-
         'models: for (i, model) in chain.iter().enumerate() {
             if i > 0 {
                 req.model.clear();
                 req.model.push_str(model);
             }
-            let breaker = self.breakers.get(endpoint, model);
-            let mut retries_done = 0u32;
-            let mut backoff = Duration::ZERO;
+            attempt.backoff = Duration::ZERO;
+            attempt.retries_done = 0;
             loop {
-                let refuse =
-                    |class: ErrorClass, message: String, attempts: &mut Vec<AttemptRecord>| {
-                        attempts.push(AttemptRecord {
-                            model: model.to_string(),
-                            started: Instant::now(),
-                            latency: Duration::ZERO,
-                            status: None,
-                            error: Some(class),
-                            backoff,
-                        });
-                        LlmError::local(class, message)
-                    };
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    last_err = Some(LlmError::local(
-                        ErrorClass::Deadline,
-                        format!(
-                            "the call's deadline of {:?} passed",
-                            self.call_deadline.unwrap_or_default()
-                        ),
-                    ));
-                    break 'models;
-                }
-                if let Some(guard) = &self.send_guard
-                    && !guard()
+                match self
+                    .try_model(&req, model, &mut attempt, &mut record.attempts)
+                    .await
                 {
-                    let e = refuse(
-                        ErrorClass::SpendCap,
-                        "the run-wide spend cap is reached; no request sent".to_string(),
-                        attempts,
-                    );
-                    last_err = Some(e);
-                    break 'models;
-                }
-                let permit = match breaker.try_acquire() {
-                    Ok(p) => p,
-                    Err(rejected) => {
-                        let e = refuse(
-                            ErrorClass::BreakerOpen,
-                            format!(
-                                "circuit breaker of {model} at {endpoint} is {}; no request sent",
-                                rejected.state.as_str()
-                            ),
-                            attempts,
-                        );
+                    Step::Answered(reply) => return Self::outcome(record, start, Ok((i, reply))),
+                    Step::Retry(wait) => {
+                        crate::units::sleep_for(wait).await;
+                        attempt.backoff = wait;
+                        attempt.retries_done += 1;
+                    }
+                    Step::NextModel(e) => {
                         last_err = Some(e);
                         continue 'models;
                     }
-                };
-                // Wait for a connection slot first (`ClientConfig::max_connections`): the wait
-                // counts in the call's latency, never in the attempt's or its timeout.
-                let slot = match deadline {
-                    Some(d) => tokio::time::timeout_at(d, self.client.slot()).await,
-                    None => Ok(self.client.slot().await),
-                };
-                let Ok(_slot) = slot else {
-                    permit.record(CallResult::Neutral);
-                    last_err = Some(LlmError::local(
-                        ErrorClass::Deadline,
-                        format!(
-                            "the call's deadline of {:?} passed waiting for a free connection",
-                            self.call_deadline.unwrap_or_default()
-                        ),
-                    ));
-                    break 'models;
-                };
-                let started = Instant::now();
-                // Pushed before the request goes out: if this future is dropped while the
-                // attempt is in flight, the record still shows it (see `call_into`).
-                attempts.push(AttemptRecord {
-                    model: model.to_string(),
-                    started,
-                    latency: Duration::ZERO,
-                    status: None,
-                    error: Some(ErrorClass::Interrupted),
-                    backoff,
-                });
-                let result = match deadline {
-                    Some(d) => tokio::time::timeout_at(d, self.client.chat(&req))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(LlmError::local(
-                                ErrorClass::Deadline,
-                                format!(
-                                    "the call's deadline of {:?} passed during an attempt",
-                                    self.call_deadline.unwrap_or_default()
-                                ),
-                            ))
-                        }),
-                    None => self.client.chat(&req).await,
-                };
-                let latency = started.elapsed();
-                let sent = attempts.last_mut().expect("pushed above");
-                sent.latency = latency;
-                let err = match result {
-                    Ok(reply) => {
-                        permit.record(CallResult::Success);
-                        sent.status = Some(200);
-                        sent.error = None;
-                        return Self::outcome(record, start, Ok((i, reply)));
-                    }
-                    Err(e) => e,
-                };
-                permit.record(CallResult::of(Err(&err)));
-                sent.status = err.status;
-                sent.error = Some(err.class);
-                if err.class == ErrorClass::Deadline {
-                    last_err = Some(err);
-                    break 'models;
-                }
-                let rng = rng.get_or_insert_with(|| {
-                    ChaCha8Rng::seed_from_u64(
-                        self.jitter_seed ^ call_no.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    )
-                });
-                match retry::decide(&err, retries_done, &self.retry, rng) {
-                    RetryDecision::Retry(wait) => {
-                        if deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                            // No time to retry this model: the next one may still answer.
-                            last_err = Some(err);
-                            continue 'models;
-                        }
-                        crate::units::sleep_for(wait).await;
-                        backoff = wait;
-                        retries_done += 1;
-                    }
-                    RetryDecision::GiveUp(GiveUp::NotRetryable) if !model_specific(err.class) => {
-                        last_err = Some(err);
+                    Step::Stop(e) => {
+                        last_err = Some(e);
                         break 'models;
-                    }
-                    RetryDecision::GiveUp(_) => {
-                        last_err = Some(err);
-                        continue 'models;
                     }
                 }
             }
@@ -318,6 +249,157 @@ impl Caller {
             LlmError::local(ErrorClass::Other, "no model to call (empty fallback chain)")
         });
         Self::outcome(record, start, Err(err))
+    }
+
+    /// One attempt at `model`: admitted (deadline, spend cap, breaker, connection slot), sent,
+    /// and what to do next decided from its result.
+    async fn try_model(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        at: &mut AttemptState,
+        attempts: &mut Vec<AttemptRecord>,
+    ) -> Step {
+        if let Some(stop) = self.refusal_before_breaker(model, at, attempts) {
+            return stop;
+        }
+        let endpoint = self.client.endpoint();
+        let breaker = self.breakers.get(endpoint, model);
+        let permit = match breaker.try_acquire() {
+            Ok(p) => p,
+            Err(rejected) => {
+                return Step::NextModel(refuse(
+                    model,
+                    at.backoff,
+                    ErrorClass::BreakerOpen,
+                    format!(
+                        "circuit breaker of {model} at {endpoint} is {}; no request sent",
+                        rejected.state.as_str()
+                    ),
+                    attempts,
+                ));
+            }
+        };
+        // Wait for a connection slot first (`ClientConfig::max_connections`): the wait
+        // counts in the call's latency, never in the attempt's or its timeout.
+        let slot = match at.deadline {
+            Some(d) => tokio::time::timeout_at(d, self.client.slot()).await,
+            None => Ok(self.client.slot().await),
+        };
+        let Ok(_slot) = slot else {
+            permit.record(CallResult::Neutral);
+            return Step::Stop(self.deadline_error("waiting for a free connection"));
+        };
+        let err = match self.send(req, model, at, attempts).await {
+            Ok(reply) => {
+                permit.record(CallResult::Success);
+                return Step::Answered(reply);
+            }
+            Err(e) => e,
+        };
+        permit.record(CallResult::of(Err(&err)));
+        self.after_failure(err, at)
+    }
+
+    /// The checks made before the breaker is asked, in this order: the call's deadline, then
+    /// the run's spend cap. `None` when both let the attempt go on.
+    fn refusal_before_breaker(
+        &self,
+        model: &str,
+        at: &AttemptState,
+        attempts: &mut Vec<AttemptRecord>,
+    ) -> Option<Step> {
+        if at.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Step::Stop(self.deadline_error("")));
+        }
+        if let Some(guard) = &self.send_guard
+            && !guard()
+        {
+            return Some(Step::Stop(refuse(
+                model,
+                at.backoff,
+                ErrorClass::SpendCap,
+                "the run-wide spend cap is reached; no request sent".to_string(),
+                attempts,
+            )));
+        }
+        None
+    }
+
+    /// Sends one attempt. Its record is pushed as `interrupted` before the request goes out,
+    /// so that if this future is dropped while the attempt is in flight the record still shows
+    /// it (see [`Caller::call_into`]); it is filled in when the reply is read.
+    async fn send(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        at: &AttemptState,
+        attempts: &mut Vec<AttemptRecord>,
+    ) -> Result<ChatReply, LlmError> {
+        let started = Instant::now();
+        attempts.push(AttemptRecord {
+            model: model.to_string(),
+            started,
+            latency: Duration::ZERO,
+            status: None,
+            error: Some(ErrorClass::Interrupted),
+            backoff: at.backoff,
+        });
+        let result = match at.deadline {
+            Some(d) => tokio::time::timeout_at(d, self.client.chat(req))
+                .await
+                .unwrap_or_else(|_| Err(self.deadline_error("during an attempt"))),
+            None => self.client.chat(req).await,
+        };
+        let sent = attempts.last_mut().expect("pushed above");
+        sent.latency = started.elapsed();
+        match &result {
+            Ok(_) => {
+                sent.status = Some(200);
+                sent.error = None;
+            }
+            Err(err) => {
+                sent.status = err.status;
+                sent.error = Some(err.class);
+            }
+        }
+        result
+    }
+
+    /// After a failed attempt: retry this model after a wait, move down the chain, or stop.
+    fn after_failure(&self, err: LlmError, at: &mut AttemptState) -> Step {
+        if err.class == ErrorClass::Deadline {
+            return Step::Stop(err);
+        }
+        let (seed, call_no) = (self.jitter_seed, at.call_no);
+        let rng = at.rng.get_or_insert_with(|| {
+            ChaCha8Rng::seed_from_u64(seed ^ call_no.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        });
+        match retry::decide(&err, at.retries_done, &self.retry, rng) {
+            RetryDecision::Retry(wait) => {
+                if at.deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                    // No time to retry this model: the next one may still answer.
+                    Step::NextModel(err)
+                } else {
+                    Step::Retry(wait)
+                }
+            }
+            RetryDecision::GiveUp(GiveUp::NotRetryable) if !model_specific(err.class) => {
+                Step::Stop(err)
+            }
+            RetryDecision::GiveUp(_) => Step::NextModel(err),
+        }
+    }
+
+    /// The error of a call whose overall deadline passed; `when` says at which point.
+    fn deadline_error(&self, when: &str) -> LlmError {
+        let d = self.call_deadline.unwrap_or_default();
+        let message = if when.is_empty() {
+            format!("the call's deadline of {d:?} passed")
+        } else {
+            format!("the call's deadline of {d:?} passed {when}")
+        };
+        LlmError::local(ErrorClass::Deadline, message)
     }
 
     /// Fills in `record` from the call's result and hands the result back.
