@@ -4,13 +4,13 @@
 //! endpoint's own header name.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use reactbench::client::{ApiKey, ClientConfig, LlmClient};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::client::request;
+use crate::support::{all_text, bench};
 
 const SECRET: &str = "SECRETVALUE123";
 
@@ -41,22 +41,6 @@ prompts = ["What is 2 + 2?"]
     let path = dir.join("urls.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bench runs")
-}
-
-fn all_text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

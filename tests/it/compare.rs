@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use reactbench::chat::Usage;
@@ -112,12 +112,9 @@ fn write_run(dir: &Path, m: &RunMetrics) {
 }
 
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .arg("compare")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run bench")
+    let mut all = vec!["compare"];
+    all.extend_from_slice(args);
+    crate::support::bench(&all)
 }
 
 fn text(b: &[u8]) -> String {

@@ -20,4 +20,5 @@ mod sanitize;
 mod scenario;
 mod server_shapes;
 mod signals;
+mod support;
 mod visuals;

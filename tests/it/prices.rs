@@ -2,7 +2,7 @@
 //! hand, and the command line's output and exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use reactbench::pricing::{PriceTable, PricingError, TableFormat, TokenMix, what_if};
 
@@ -18,11 +18,7 @@ fn excerpt() -> PriceTable {
 
 /// Runs `bench` with `args` from a neutral directory, so the built-in table must be embedded.
 fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("bench runs")
+    crate::support::bench_in(&std::env::temp_dir(), args)
 }
 
 fn text(bytes: &[u8]) -> String {

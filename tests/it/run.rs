@@ -9,19 +9,13 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::support::bench;
+
 /// Writes `toml` as a scenario in `dir` (prompt files it names resolve from there).
 pub(crate) fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml).unwrap();
     path
-}
-
-fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bench runs")
 }
 
 /// Runs a scenario into `out` and returns the process output.

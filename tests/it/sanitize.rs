@@ -1,9 +1,6 @@
 //! `bench sanitize` end to end: the binary on the labelled fixture, scenario settings, errors;
 //! and the sanitizer's library entry points on the fixture's indirect injections.
 
-use std::io::Write;
-use std::process::Command;
-
 use reactbench::agent::sanitizer::{Sanitizer, SanitizerConfig};
 use reactbench::sanitize_cmd::{config_from_scenario_text, screen_stream};
 
@@ -13,24 +10,11 @@ const FIXTURE: &str = concat!(
 );
 
 fn bench(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn bench");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("bench runs");
+    let out = crate::support::bench_with_stdin(args, stdin);
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        crate::support::text(&out.stdout),
+        crate::support::text(&out.stderr),
     )
 }
 

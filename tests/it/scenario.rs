@@ -1,9 +1,9 @@
 //! Scenario files: shipped scenarios validate, bad files are refused with a message that names
 //! the problem (and `bench validate` exits 2 on them), overrides re-check what they change.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use crate::support::{bench, repo, write};
 use reactbench::pricing::{ModelPrice, PriceTable};
 use reactbench::scenario::{self, Endpoint, LoadShape, Overrides, ScenarioError};
 
@@ -19,24 +19,6 @@ fallback = ["deepseek-v3.2"]
 [[workload]]
 prompts = ["hi"]
 "#;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bench(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("the bench binary runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("temp dir is writable");
-    path
-}
 
 fn price(input: f64) -> ModelPrice {
     ModelPrice {

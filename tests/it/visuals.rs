@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::support::bench;
 use base64::Engine as _;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
@@ -276,13 +276,6 @@ fn a_huge_table_is_not_compared_whole() {
     let none = price_comparison(&Summary::from_metrics(&empty_run()), &table, &choice)
         .expect("no conversations");
     assert!(none.rows.is_empty());
-}
-
-fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .output()
-        .expect("run bench")
 }
 
 #[test]
