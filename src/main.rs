@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 // glibc's malloc was a fifth of the harness's CPU at full load (perf: `_int_malloc`, arena lock
-// waits); mimalloc's per-thread heaps remove both. Figures in README's Performance section.
+// waits); mimalloc's per-thread heaps remove both. Method and figures: docs/performance.md.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -160,8 +160,8 @@ impl Tokenizer {
 
     /// Tokens of a role's name, counted once per process and encoding: every message needs
     /// one, and tokenizing a one-word string costs nearly the fixed overhead of a sentence (the
-    /// pre-tokenizer regex), which made it a measurable share of each call (see the README's
-    /// Performance section).
+    /// pre-tokenizer regex), which made it a measurable share of each call (docs/performance.md
+    /// says how it was measured).
     fn role_tokens(&self, role: Role) -> u64 {
         static O200K: OnceLock<[u64; 4]> = OnceLock::new();
         static CL100K: OnceLock<[u64; 4]> = OnceLock::new();
