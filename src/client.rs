@@ -38,7 +38,8 @@ mod url;
 pub use url::{chat_url, redact_url};
 
 pub use http1::{
-    Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed as ParsedHead, parse_head_bounded,
+    BodyError, ChunkedDecoder, Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS,
+    Parsed as ParsedHead, parse_head_bounded,
 };
 
 use errors::parse_error_value;
