@@ -678,11 +678,8 @@ impl Default for ChunkedDecoder {
 impl ChunkedDecoder {
     /// Takes the next bytes of the body and appends the data they complete to `out`;
     /// `Ok(true)` once the body has ended (its last chunk and trailers read). Bytes after the
-    /// end are left unread.
+    /// end are kept, unread, in [`ChunkedDecoder::buffered`].
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<bool, BodyError> {
-        if self.framing == Framing::Done {
-            return Ok(true);
-        }
         self.buf.extend_from_slice(bytes);
         let mut at = 0;
         let ended = loop {
