@@ -9,6 +9,7 @@ mod gates;
 mod honest_agent;
 mod hostile;
 mod metrics;
+mod parsers_prop;
 mod plots;
 mod prices;
 mod report;
