@@ -38,7 +38,8 @@ mod url;
 pub use url::{chat_url, redact_url};
 
 pub use http1::{
-    Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed as ParsedHead, parse_head_bounded,
+    BodyError, ChunkedDecoder, Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS,
+    Parsed as ParsedHead, parse_head_bounded,
 };
 
 use errors::parse_error_value;
@@ -1651,16 +1652,73 @@ impl StreamState {
     }
 }
 
-/// A whole SSE body already in memory, parsed as [`LlmClient::chat`] parses a stream as it
-/// arrives (events, chunks, TTFT and gaps, usage). Public for the benchmarks.
-pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
-    let mut parser = SseParser::default();
-    let mut state = StreamState::new(Instant::now());
-    parser.feed(bytes);
-    if !state.apply_events(&mut parser, status)? {
-        state.apply_last(&mut parser, status)?;
+/// An SSE reply decoded as it arrives: the transport's own path ([`LlmClient::chat`] feeds it
+/// every piece of a streamed body as read), public for the benchmarks and the property tests,
+/// which feed the same bytes cut anywhere.
+pub struct StreamDecoder {
+    parser: SseParser,
+    state: StreamState,
+    status: u16,
+}
+
+impl StreamDecoder {
+    /// A decoder for a reply with `status`, whose request was sent at `start` (for TTFT).
+    pub fn new(status: u16, start: Instant) -> Self {
+        StreamDecoder {
+            parser: SseParser::default(),
+            state: StreamState::new(start),
+            status,
+        }
     }
-    Ok(state.into_reply(req))
+
+    /// Takes the next bytes of the body; `Ok(true)` once `[DONE]` arrived (the rest of the
+    /// body is not needed, and bytes fed after it are ignored).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<bool, LlmError> {
+        if self.state.done {
+            return Ok(true);
+        }
+        self.parser.feed(bytes);
+        self.state.apply_events(&mut self.parser, self.status)
+    }
+
+    /// At the end of the body (or after `[DONE]`): takes a last event not closed by a blank
+    /// line, and refuses a stream that ended before a finish_reason or `[DONE]`.
+    fn end(&mut self) -> Result<(), LlmError> {
+        if !self.state.done {
+            self.state.apply_last(&mut self.parser, self.status)?;
+        }
+        if !self.state.done && self.state.finish_reason.is_none() {
+            return Err(LlmError {
+                status: Some(self.status),
+                ..LlmError::local(
+                    ErrorClass::StreamCut,
+                    "stream ended before a finish_reason or [DONE]",
+                )
+            });
+        }
+        Ok(())
+    }
+
+    /// The reply, tokens counted locally (in bounded time) if the server sent no usage.
+    pub fn finish(mut self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+        self.end()?;
+        Ok(self.state.into_reply(req))
+    }
+
+    /// [`StreamDecoder::finish`], counting large texts on a blocking thread.
+    async fn finish_async(mut self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+        self.end()?;
+        Ok(self.state.into_reply_async(req).await)
+    }
+}
+
+/// A whole SSE body already in memory, parsed as [`LlmClient::chat`] parses a stream as it
+/// arrives (events, chunks, TTFT and gaps, usage), refusing, as it does, a stream that ends
+/// before a finish_reason or `[DONE]`. Public for the benchmarks.
+pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
+    let mut decoder = StreamDecoder::new(status, Instant::now());
+    decoder.feed(bytes)?;
+    decoder.finish(req)
 }
 
 /// Reads an SSE reply incrementally, at most `limit` bytes of it. A body that begins with `{`
@@ -1673,8 +1731,7 @@ async fn read_stream(
     start: Instant,
     limit: u64,
 ) -> Result<ChatReply, LlmError> {
-    let mut parser = SseParser::default();
-    let mut state = StreamState::new(start);
+    let mut decoder = StreamDecoder::new(status, start);
     let mut read: u64 = 0;
     // Until the first byte that is not white space: is it an event stream or JSON?
     let mut sniffing = true;
@@ -1698,8 +1755,7 @@ async fn read_stream(
                         None => {}
                     }
                 }
-                parser.feed(bytes);
-                if state.apply_events(&mut parser, status)? {
+                if decoder.feed(bytes)? {
                     // `[DONE]`: what follows is the body's end, if it is here already
                     // (then the connection is kept); nothing is waited for.
                     body.finish_buffered();
@@ -1707,22 +1763,10 @@ async fn read_stream(
                 }
             }
             Err(e) => return Err(body_error(e, status)),
-            Ok(None) => {
-                state.apply_last(&mut parser, status)?;
-                break;
-            }
+            Ok(None) => break,
         }
     }
-    if !state.done && state.finish_reason.is_none() {
-        return Err(LlmError {
-            status: Some(status),
-            ..LlmError::local(
-                ErrorClass::StreamCut,
-                "stream ended before a finish_reason or [DONE]",
-            )
-        });
-    }
-    Ok(state.into_reply_async(req).await)
+    decoder.finish_async(req).await
 }
 
 #[cfg(test)]

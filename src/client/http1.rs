@@ -38,8 +38,11 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub const MAX_HEADERS: usize = 128;
 /// Most interim (1xx) heads skipped before the response.
 const MAX_INTERIM_HEADS: usize = 16;
-/// Most bytes of trailer lines after a chunked body.
+/// Most bytes of the trailer section after a chunked body (every trailer line and the blank
+/// line that ends them, CRLFs included).
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Most bytes of one chunk-size line (size, extensions and CRLF).
+const MAX_CHUNK_SIZE_LINE: usize = 1024;
 /// Free space kept in a connection's read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -136,8 +139,8 @@ pub enum Failure {
 }
 
 /// The body broke off, or its framing is invalid.
-#[derive(Debug)]
-pub(crate) struct BodyError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError(pub String);
 
 /// A TCP or TLS stream.
 enum Io {
@@ -416,8 +419,8 @@ enum Chunk {
     Data(u64),
     /// The CRLF after a chunk's data is next.
     DataEnd,
-    /// Trailer lines up to an empty line are next.
-    Trailers,
+    /// Trailer lines up to an empty line are next; this many trailer bytes came before.
+    Trailers(usize),
 }
 
 /// A response body, read from the connection as it arrives.
@@ -476,61 +479,16 @@ impl Body<'_> {
     /// the buffer.
     async fn step_chunked(&mut self, state: Chunk) -> Result<Option<usize>, BodyError> {
         let conn = self.conn.as_mut().expect("called with a connection");
-        match state {
-            Chunk::Size => match httparse::parse_chunk_size(&conn.buf) {
-                Ok(httparse::Status::Complete((used, size))) => {
-                    conn.buf.advance(used);
-                    self.framing = Framing::Chunked(if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    });
-                }
-                Ok(httparse::Status::Partial) => {
-                    if conn.buf.len() > 1024 {
-                        return Err(BodyError("a chunk-size line is too long".into()));
-                    }
-                    fill_or_cut(conn, "inside a chunk-size line").await?;
-                }
-                Err(_) => return Err(BodyError("invalid chunk size in a chunked body".into())),
-            },
-            Chunk::Data(left) => {
-                let n = available(conn, left, "inside a chunk").await?;
-                let left = left - n as u64;
-                self.framing = Framing::Chunked(if left == 0 {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data(left)
-                });
+        match chunk_step(state, &conn.buf)? {
+            ChunkStep::More(where_) => fill_or_cut(conn, where_).await?,
+            ChunkStep::Skip(used, next) => {
+                conn.buf.advance(used);
+                self.framing = next;
+            }
+            ChunkStep::Data(n, next) => {
+                self.framing = Framing::Chunked(next);
                 return Ok(Some(n));
             }
-            Chunk::DataEnd => {
-                while conn.buf.len() < 2 {
-                    fill_or_cut(conn, "after a chunk").await?;
-                }
-                if &conn.buf[..2] != b"\r\n" {
-                    return Err(BodyError("a chunk is longer than its size".into()));
-                }
-                conn.buf.advance(2);
-                self.framing = Framing::Chunked(Chunk::Size);
-            }
-            Chunk::Trailers => match memchr::memmem::find(&conn.buf, b"\r\n") {
-                // An empty line ends the trailers and the body.
-                Some(0) => {
-                    conn.buf.advance(2);
-                    self.framing = Framing::Done;
-                }
-                // A trailer field: nothing a client of this API reads.
-                Some(end) => conn.buf.advance(end + 2),
-                None => {
-                    if conn.buf.len() > MAX_TRAILER_BYTES {
-                        return Err(BodyError(
-                            "the trailers of a chunked body are too long".into(),
-                        ));
-                    }
-                    fill_or_cut(conn, "inside the trailers").await?;
-                }
-            },
         }
         Ok(None)
     }
@@ -588,42 +546,17 @@ impl Body<'_> {
                     conn.buf.advance(n);
                     Framing::Done
                 }
-                Framing::Chunked(Chunk::Size) => match httparse::parse_chunk_size(buf) {
-                    Ok(httparse::Status::Complete((used, 0))) => {
+                // The same steps as `next` takes, on what is buffered only.
+                Framing::Chunked(state) => match chunk_step(state, buf) {
+                    Ok(ChunkStep::Skip(used, next)) => {
                         conn.buf.advance(used);
-                        Framing::Chunked(Chunk::Trailers)
+                        next
                     }
-                    Ok(httparse::Status::Complete((used, size)))
-                        if (buf.len() - used) as u64 >= size + 2 =>
-                    {
-                        let data = usize::try_from(size).unwrap_or(usize::MAX);
-                        if &buf[used + data..used + data + 2] != b"\r\n" {
-                            break;
-                        }
-                        conn.buf.advance(used + data + 2);
-                        Framing::Chunked(Chunk::Size)
+                    Ok(ChunkStep::Data(n, next)) => {
+                        conn.buf.advance(n);
+                        Framing::Chunked(next)
                     }
-                    _ => break,
-                },
-                Framing::Chunked(Chunk::Data(left)) if (buf.len() as u64) >= left => {
-                    let n = usize::try_from(left).unwrap_or(usize::MAX);
-                    conn.buf.advance(n);
-                    Framing::Chunked(Chunk::DataEnd)
-                }
-                Framing::Chunked(Chunk::DataEnd) if buf.starts_with(b"\r\n") => {
-                    conn.buf.advance(2);
-                    Framing::Chunked(Chunk::Size)
-                }
-                Framing::Chunked(Chunk::Trailers) => match memchr::memmem::find(buf, b"\r\n") {
-                    Some(0) => {
-                        conn.buf.advance(2);
-                        Framing::Done
-                    }
-                    Some(end) => {
-                        conn.buf.advance(end + 2);
-                        Framing::Chunked(Chunk::Trailers)
-                    }
-                    None => break,
+                    Ok(ChunkStep::More(_)) | Err(_) => break,
                 },
                 _ => break,
             };
@@ -641,6 +574,149 @@ impl Body<'_> {
         {
             self.pool.checkin(conn);
         }
+    }
+}
+
+/// What one step of chunked decoding does with the bytes buffered.
+#[derive(Debug, PartialEq, Eq)]
+enum ChunkStep {
+    /// More bytes are needed; the text says where in the body, for a cut.
+    More(&'static str),
+    /// This many framing bytes at the front are used up; decoding goes on in this state.
+    Skip(usize, Framing),
+    /// This many bytes at the front are data; decoding goes on in this state.
+    Data(usize, Chunk),
+}
+
+/// One step of chunked decoding of the bytes buffered, `buf`, in `state`, without I/O: what
+/// [`Body::next`], [`Body::finish_buffered`] and [`ChunkedDecoder`] all run, so the body read
+/// is the same wherever the network cut it. Each limit applies to a whole line or section, so
+/// a line is refused or not whatever part of it has arrived: a chunk-size line of more than
+/// [`MAX_CHUNK_SIZE_LINE`] bytes, a trailer section of more than [`MAX_TRAILER_BYTES`].
+fn chunk_step(state: Chunk, buf: &[u8]) -> Result<ChunkStep, BodyError> {
+    let trailers_too_long = || BodyError("the trailers of a chunked body are too long".to_string());
+    Ok(match state {
+        Chunk::Size => match httparse::parse_chunk_size(buf) {
+            Ok(httparse::Status::Complete((used, size))) if used <= MAX_CHUNK_SIZE_LINE => {
+                ChunkStep::Skip(
+                    used,
+                    Framing::Chunked(if size == 0 {
+                        Chunk::Trailers(0)
+                    } else {
+                        Chunk::Data(size)
+                    }),
+                )
+            }
+            // Not complete: the line is at least one byte longer than what is here.
+            Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_SIZE_LINE => {
+                ChunkStep::More("inside a chunk-size line")
+            }
+            Ok(_) => return Err(BodyError("a chunk-size line is too long".into())),
+            Err(_) => return Err(BodyError("invalid chunk size in a chunked body".into())),
+        },
+        Chunk::Data(_) if buf.is_empty() => ChunkStep::More("inside a chunk"),
+        Chunk::Data(left) => {
+            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let left = left - n as u64;
+            ChunkStep::Data(
+                n,
+                if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                },
+            )
+        }
+        Chunk::DataEnd => match buf.get(..2) {
+            None => ChunkStep::More("after a chunk"),
+            Some(b"\r\n") => ChunkStep::Skip(2, Framing::Chunked(Chunk::Size)),
+            Some(_) => return Err(BodyError("a chunk is longer than its size".into())),
+        },
+        Chunk::Trailers(seen) => match memchr::memmem::find(buf, b"\r\n") {
+            Some(end) => {
+                let seen = seen.saturating_add(end + 2);
+                if seen > MAX_TRAILER_BYTES {
+                    return Err(trailers_too_long());
+                }
+                // An empty line ends the trailers and the body; a trailer field is nothing a
+                // client of this API reads.
+                ChunkStep::Skip(
+                    end + 2,
+                    if end == 0 {
+                        Framing::Done
+                    } else {
+                        Framing::Chunked(Chunk::Trailers(seen))
+                    },
+                )
+            }
+            // The line under way needs at least one more byte.
+            None if seen.saturating_add(buf.len()) < MAX_TRAILER_BYTES => {
+                ChunkStep::More("inside the trailers")
+            }
+            None => return Err(trailers_too_long()),
+        },
+    })
+}
+
+/// A chunked body decoded from bytes in memory, fed in pieces cut anywhere: the transport's
+/// own steps ([`Body`] runs the same on what it reads). Public for the property tests.
+#[derive(Debug)]
+pub struct ChunkedDecoder {
+    framing: Framing,
+    buf: Vec<u8>,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder {
+            framing: Framing::Chunked(Chunk::Size),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl ChunkedDecoder {
+    /// Takes the next bytes of the body and appends the data they complete to `out`;
+    /// `Ok(true)` once the body has ended (its last chunk and trailers read). Bytes after the
+    /// end are kept, unread, in [`ChunkedDecoder::buffered`].
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<bool, BodyError> {
+        self.buf.extend_from_slice(bytes);
+        let mut at = 0;
+        let ended = loop {
+            let Framing::Chunked(state) = self.framing else {
+                break true;
+            };
+            match chunk_step(state, &self.buf[at..])? {
+                ChunkStep::More(_) => break false,
+                ChunkStep::Skip(used, next) => {
+                    at += used;
+                    self.framing = next;
+                }
+                ChunkStep::Data(n, next) => {
+                    out.extend_from_slice(&self.buf[at..at + n]);
+                    at += n;
+                    self.framing = Framing::Chunked(next);
+                }
+            }
+        };
+        self.buf.drain(..at);
+        Ok(ended)
+    }
+
+    /// At the end of the bytes: `Err` if the body is not complete (a cut), as the transport
+    /// reports a connection closed mid-body.
+    pub fn end(&self) -> Result<(), BodyError> {
+        match self.framing {
+            Framing::Done => Ok(()),
+            _ => Err(BodyError(
+                "the server closed the connection mid-body".into(),
+            )),
+        }
+    }
+
+    /// Bytes fed but not decoded yet (after the end: what followed the body).
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
     }
 }
 
@@ -1343,5 +1419,26 @@ mod tests {
             let err = exchange(&pool_for(addr), b"{}").await.unwrap_err();
             assert!(err.contains("longer than"), "cut at {cut}: {err}");
         }
+    }
+
+    /// Issue 15.2: `finish_buffered` kept its own copy of the chunk parsing, which computed
+    /// `size + 2` and overflowed (a panic in a debug build) on a chunk size of sixteen `f`s
+    /// buffered after the piece a stream stopped at. It now takes the same steps as `next`.
+    #[tokio::test]
+    async fn a_huge_chunk_size_buffered_after_the_last_piece_read_is_no_panic() {
+        let (addr, _) = raw_server(vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nffffffffffffffff\r\nxyz",
+        ])
+        .await;
+        let pool = pool_for(addr);
+        let req = pool.request_bytes("text/event-stream", b"{}");
+        let mut resp = pool.send(&req).await.unwrap();
+        assert_eq!(resp.body.next().await.unwrap().unwrap(), b"abc");
+        resp.body.finish_buffered();
+        assert_eq!(
+            pool.idle_count(),
+            0,
+            "an unfinished body closes its connection"
+        );
     }
 }
