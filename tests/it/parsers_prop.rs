@@ -27,7 +27,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use reactbench::agent::record::ErrorClass;
 use reactbench::agent::retry::{GiveUp, MAX_SERVER_WAIT_CAP, RetryConfig, RetryDecision, decide};
 use reactbench::chat::{ChatReply, ChatRequest, ToolCall, Usage};
 use reactbench::client::{
@@ -36,6 +35,7 @@ use reactbench::client::{
     parse_count, parse_error_body, parse_head_bounded, parse_reset_duration, parse_retry_after,
     parse_retry_after_ms, parse_stream, saturating_wait,
 };
+use reactbench::record::ErrorClass;
 use reactbench::units::HumanDuration;
 use serde_json::{Value, json};
 
