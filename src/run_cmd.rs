@@ -18,8 +18,10 @@ use anyhow::Context;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::agent::conversation::{Agent, AgentConfig, SpendCap, TurnRequest, new_record};
+use crate::agent::conversation::{Agent, TurnRequest, new_record};
 use crate::agent::sessions::SessionId;
+use crate::agent::settings::AgentConfig;
+use crate::agent::spend::SpendCap;
 use crate::cli::RunArgs;
 use crate::cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 use crate::client::{ClientConfig, LlmClient};

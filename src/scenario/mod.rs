@@ -338,7 +338,7 @@ pub struct ReplayLoad {
     pub sessions: Vec<TraceEntry>,
 }
 
-pub use crate::agent::conversation::Protocol;
+pub use crate::agent::settings::Protocol;
 
 /// `[agent]`: the agent under test.
 #[derive(Clone, Debug, PartialEq)]
