@@ -133,24 +133,11 @@ pub async fn run_plan(
         .limits
         .spend_cap_usd
         .map(|usd| Arc::new(SpendCap::new(usd, prices.clone())));
-    let a = &plan.agent;
     let agent = Arc::new(Agent::new(
         AgentConfig {
-            model: a.model.clone(),
-            fallback: a.fallback.clone(),
-            protocol: a.protocol,
-            stream: a.stream,
-            max_tokens: a.max_tokens,
-            max_tokens_field: a.max_tokens_field,
-            stop: a.stop.clone(),
             context_window,
             call_deadline: plan.endpoint.call_deadline,
-            budget: a.budget,
-            sessions: a.sessions,
-            sanitizer: a.sanitizer.clone(),
-            retry: a.retry.clone(),
-            breaker: a.breaker.clone(),
-            tools: a.tools.clone(),
+            ..plan.agent.clone()
         },
         client,
         spend,

@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::MaxTokensField;
 use crate::pricing::PriceTable;
 use crate::units::{CountRange, DurationRange, HumanDuration, Rate};
 
@@ -189,8 +188,9 @@ pub struct Plan {
     pub endpoint: EndpointPlan,
     /// Load model and when to stop.
     pub load: LoadPlan,
-    /// The agent under test.
-    pub agent: AgentPlan,
+    /// The agent under test (`[agent]`; `context_window` and `call_deadline` are left for the
+    /// run to set).
+    pub agent: AgentConfig,
     /// Weighted prompt sources, loaded.
     pub workload: Workload,
     /// Price table and comparisons.
@@ -338,46 +338,7 @@ pub struct ReplayLoad {
     pub sessions: Vec<TraceEntry>,
 }
 
-pub use crate::agent::settings::Protocol;
-
-/// `[agent]`: the agent under test.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AgentPlan {
-    /// Primary model (`model`).
-    pub model: String,
-    /// Fallback chain, in order (`fallback`, default none).
-    pub fallback: Vec<String>,
-    /// ReAct protocol (`protocol`, default `"native"`).
-    pub protocol: Protocol,
-    /// Stream replies (`stream`, default true).
-    pub stream: bool,
-    /// Completion-token limit per call (`max_tokens`, default none).
-    pub max_tokens: Option<u32>,
-    /// Which request field carries it (`max_tokens_field`, default `"max_tokens"`).
-    pub max_tokens_field: MaxTokensField,
-    /// Stop sequences (`stop`); `None` is the protocol's default (`["\nObservation:"]` for
-    /// text, none for native), `[]` sends none.
-    pub stop: Option<Vec<String>>,
-    /// Token budget per conversation (`[agent.budget]`).
-    pub budget: crate::agent::budget::BudgetConfig,
-    /// Session store (`[agent.sessions]`).
-    pub sessions: crate::agent::sessions::SessionConfig,
-    /// Input, tool-output and action screening (`[agent.sanitizer]`).
-    pub sanitizer: crate::agent::sanitizer::SanitizerConfig,
-    /// Retry policy (`[agent.retry]`).
-    pub retry: crate::agent::retry::RetryConfig,
-    /// Circuit breakers (`[agent.breaker]`).
-    pub breaker: crate::agent::breaker::BreakerConfig,
-    /// Simulated tools (`[agent.tools]`).
-    pub tools: crate::agent::tools::ToolsConfig,
-}
-
-impl AgentPlan {
-    /// Every model the agent may call: the primary, then the fallbacks.
-    pub fn models(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.model.as_str()).chain(self.fallback.iter().map(String::as_str))
-    }
-}
+pub use crate::agent::settings::{AgentConfig, Protocol};
 
 /// `[prices]`: which table prices the run, and what to compare.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -451,7 +412,7 @@ struct RawScenario {
     endpoint: RawEndpoint,
     mock: Option<mock_server::MockConfig>,
     load: RawLoad,
-    agent: RawAgent,
+    agent: AgentConfig,
     #[serde(default)]
     workload: Vec<RawWorkload>,
     #[serde(default)]
@@ -509,33 +470,6 @@ struct RawLoad {
 struct RawStage {
     target: u64,
     duration: HumanDuration,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgent {
-    model: String,
-    #[serde(default)]
-    fallback: Vec<String>,
-    #[serde(default)]
-    protocol: Protocol,
-    stream: Option<bool>,
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_tokens_field: MaxTokensField,
-    stop: Option<Vec<String>>,
-    #[serde(default)]
-    budget: crate::agent::budget::BudgetConfig,
-    #[serde(default)]
-    sessions: crate::agent::sessions::SessionConfig,
-    #[serde(default)]
-    sanitizer: crate::agent::sanitizer::SanitizerConfig,
-    #[serde(default)]
-    retry: crate::agent::retry::RetryConfig,
-    #[serde(default)]
-    breaker: crate::agent::breaker::BreakerConfig,
-    #[serde(default)]
-    tools: crate::agent::tools::ToolsConfig,
 }
 
 #[derive(Deserialize)]
@@ -1103,7 +1037,7 @@ impl Check<'_> {
         }
     }
 
-    fn agent(&self, raw: RawAgent) -> Result<AgentPlan, ScenarioError> {
+    fn agent(&self, raw: AgentConfig) -> Result<AgentConfig, ScenarioError> {
         raw.budget.validate().map_err(|m| self.component(m))?;
         raw.sessions.validate().map_err(|m| self.component(m))?;
         raw.breaker.validate().map_err(|m| self.component(m))?;
@@ -1130,21 +1064,7 @@ impl Check<'_> {
                 "a completion-token limit above 0, or leave it out for the endpoint's default",
             ));
         }
-        Ok(AgentPlan {
-            model: raw.model,
-            fallback: raw.fallback,
-            protocol: raw.protocol,
-            stream: raw.stream.unwrap_or(true),
-            max_tokens: raw.max_tokens,
-            max_tokens_field: raw.max_tokens_field,
-            stop: raw.stop,
-            budget: raw.budget,
-            sessions: raw.sessions,
-            sanitizer: raw.sanitizer,
-            retry: raw.retry,
-            breaker: raw.breaker,
-            tools: raw.tools,
-        })
+        Ok(raw)
     }
 
     fn workload(&self, raw: Vec<RawWorkload>) -> Result<Workload, ScenarioError> {
@@ -1340,9 +1260,7 @@ fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
     }
     // A per-model threshold on a model the run never calls could only be found missing after
     // the whole load.
-    let models: Vec<&str> = std::iter::once(plan.agent.model.as_str())
-        .chain(plan.agent.fallback.iter().map(String::as_str))
-        .collect();
+    let models: Vec<&str> = plan.agent.models().collect();
     for metric in plan.thresholds.keys() {
         if let Some(model) = crate::report::gates::model_of_path(metric)
             && !models.contains(&model)
