@@ -10,17 +10,30 @@ use super::plan::{
 };
 use crate::units::HumanDuration;
 
-/// Checks that hold across tables; run after loading and after overrides.
+/// Checks that hold across tables; run after loading and after overrides. The first problem
+/// found is the one reported, in this order.
 pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
-    let invalid = |key: &str, value: &str, expected: &str| ScenarioError::Invalid {
+    check_costs(plan)?;
+    check_threshold_models(plan)?;
+    check_spans(plan)?;
+    check_run_end(plan)
+}
+
+fn invalid(plan: &Plan, key: &str, value: &str, expected: &str) -> ScenarioError {
+    ScenarioError::Invalid {
         path: plan.source.clone(),
         key: key.into(),
         value: value.into(),
         expected: expected.into(),
-    };
+    }
+}
+
+/// A real endpoint needs a spend cap, and a spend cap needs a completion limit.
+fn check_costs(plan: &Plan) -> Result<(), ScenarioError> {
     if matches!(plan.endpoint.target, Endpoint::Http { .. }) && plan.limits.spend_cap_usd.is_none()
     {
         return Err(invalid(
+            plan,
             "limits.spend_cap_usd",
             "(missing)",
             "a real endpoint costs money: set a run-wide cap in dollars, such as `[limits] spend_cap_usd = 5.0`",
@@ -30,11 +43,17 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
     // that is the model's whole output window, so no call would ever fit under a small cap.
     if plan.limits.spend_cap_usd.is_some() && plan.agent.max_tokens.is_none() {
         return Err(invalid(
+            plan,
             "agent.max_tokens",
             "(missing)",
             "a completion limit per call with a spend cap, such as `[agent] max_tokens = 512`: the cap reserves each call's worst case before sending it",
         ));
     }
+    Ok(())
+}
+
+/// A per-model threshold names a model the run may call.
+fn check_threshold_models(plan: &Plan) -> Result<(), ScenarioError> {
     // A per-model threshold on a model the run never calls could only be found missing after
     // the whole load.
     let models: Vec<&str> = plan.agent.models().collect();
@@ -47,12 +66,18 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
                 usable.push_str(&format!(", {m} (agent.fallback)"));
             }
             return Err(invalid(
+                plan,
                 &format!("thresholds.\"{metric}\""),
                 model,
                 &format!("a model the scenario can call: {usable}"),
             ));
         }
     }
+    Ok(())
+}
+
+/// Rates, time scales and every duration within their bounds.
+fn check_spans(plan: &Plan) -> Result<(), ScenarioError> {
     let load = &plan.load;
     // Bounds keep every later `Instant + Duration` from overflowing, and catch typos.
     let mut spans = vec![
@@ -97,6 +122,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             let per_s = o.arrival_rate.per_second;
             if !(MIN_RATE_PER_S..=MAX_RATE_PER_S).contains(&per_s) {
                 return Err(invalid(
+                    plan,
                     "load.arrival_rate",
                     &format!("\"{}\"", o.arrival_rate),
                     "a rate from 1/d to 1000000/s, such as \"5/s\"",
@@ -106,6 +132,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
         LoadShape::Replay(r) => {
             if r.time_scale > MAX_TIME_SCALE {
                 return Err(invalid(
+                    plan,
                     "load.time_scale",
                     &r.time_scale.to_string(),
                     "a positive number up to 1000: 1 keeps the recorded spacing, 0.5 replays twice as fast",
@@ -121,16 +148,24 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             && d > MAX_DURATION
         {
             return Err(invalid(
+                plan,
                 key,
                 &HumanDuration(d).to_string(),
                 "a duration of at most 365 days",
             ));
         }
     }
+    Ok(())
+}
+
+/// The load model has an end, and no stop key contradicts it.
+fn check_run_end(plan: &Plan) -> Result<(), ScenarioError> {
+    let load = &plan.load;
     if let Some(d) = load.duration
         && d.is_zero()
     {
         return Err(invalid(
+            plan,
             "duration",
             "\"0s\"",
             "a positive duration such as \"60s\"",
@@ -138,6 +173,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
     }
     if load.conversations_per_user == Some(0) {
         return Err(invalid(
+            plan,
             "conversations_per_user",
             "0",
             "a whole number above 0",
@@ -147,6 +183,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
         LoadShape::Closed(c) => {
             if load.duration.is_some() && load.conversations_per_user.is_some() {
                 return Err(invalid(
+                    plan,
                     "conversations_per_user",
                     "(set together with `duration`)",
                     "one of `duration` or `conversations_per_user`, not both",
@@ -158,6 +195,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
                 || c.explicit_stages;
             if !has_end {
                 return Err(invalid(
+                    plan,
                     "duration",
                     "(missing)",
                     "a run length such as `duration = \"60s\"`, or `conversations_per_user = 5`",
@@ -167,6 +205,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
         LoadShape::Open(_) => {
             if load.conversations_per_user.is_some() {
                 return Err(invalid(
+                    plan,
                     "conversations_per_user",
                     "(set with an open load model)",
                     "only the closed model has users; use `duration` or `limits.max_conversations`",
@@ -174,6 +213,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
             }
             if load.duration.is_none() && load.max_conversations.is_none() {
                 return Err(invalid(
+                    plan,
                     "duration",
                     "(missing)",
                     "the open model needs a run length such as `duration = \"60s\"` or `limits.max_conversations`",
@@ -183,6 +223,7 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
         LoadShape::Replay(_) => {
             if load.conversations_per_user.is_some() {
                 return Err(invalid(
+                    plan,
                     "conversations_per_user",
                     "(set with the replay load model)",
                     "the trace decides the conversations; use `duration` to cut it short",

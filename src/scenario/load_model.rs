@@ -14,6 +14,7 @@ use super::trace;
 use crate::units::{CountRange, HumanDuration};
 
 impl Check<'_> {
+    /// `[load]` and the top-level stop keys: exactly one load model, its settings checked.
     pub(super) fn load(
         &self,
         raw: RawLoad,
@@ -37,60 +38,9 @@ impl Check<'_> {
         let shape = if closed {
             LoadShape::Closed(self.closed(&raw)?)
         } else if open {
-            let arrival_rate = raw.arrival_rate.ok_or_else(|| {
-                self.invalid(
-                    "load.arrival_rate",
-                    "(missing)",
-                    "the open model needs a rate of new sessions, such as \"5/s\" or \"300/min\"",
-                )
-            })?;
-            let max_in_flight = raw.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-            if max_in_flight == 0 || max_in_flight > MAX_USERS {
-                return Err(self.invalid(
-                    "load.max_in_flight",
-                    max_in_flight,
-                    &format!("a whole number from 1 to {MAX_USERS}"),
-                ));
-            }
-            LoadShape::Open(OpenLoad {
-                arrival_rate,
-                arrival: raw.arrival.unwrap_or_default(),
-                max_in_flight,
-            })
+            LoadShape::Open(self.open(&raw)?)
         } else {
-            let file = raw
-                .trace
-                .as_deref()
-                .map(|t| self.resolve(t))
-                .ok_or_else(|| {
-                    self.invalid(
-                    "load.trace",
-                    "(missing)",
-                    "the replay model needs a JSONL trace file, such as \"traces/recorded.jsonl\"",
-                )
-                })?;
-            let time_scale = raw.time_scale.unwrap_or(1.0);
-            if !(time_scale.is_finite() && time_scale > 0.0) {
-                return Err(self.invalid(
-                    "load.time_scale",
-                    time_scale,
-                    "a positive number: 1 keeps the recorded spacing, 0.5 replays twice as fast",
-                ));
-            }
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                self.file_error("load.trace", &file, format!("cannot be read: {e}"))
-            })?;
-            let sessions = trace::parse_trace(&text).map_err(|(line, msg)| {
-                self.file_error("load.trace", &file, format!("line {line}: {msg}"))
-            })?;
-            if sessions.is_empty() {
-                return Err(self.file_error("load.trace", &file, "holds no session".into()));
-            }
-            LoadShape::Replay(ReplayLoad {
-                trace: file,
-                time_scale,
-                sessions,
-            })
+            LoadShape::Replay(self.replay(&raw)?)
         };
         let turns_per_session = raw.turns_per_session.unwrap_or(CountRange::fixed(1));
         if turns_per_session.min == 0 || turns_per_session.max > u64::from(u32::MAX) {
@@ -114,6 +64,67 @@ impl Check<'_> {
         Ok(load)
     }
 
+    /// The open model: a rate of new sessions, their spacing, and the in-flight cap.
+    fn open(&self, raw: &RawLoad) -> Result<OpenLoad, ScenarioError> {
+        let arrival_rate = raw.arrival_rate.ok_or_else(|| {
+            self.invalid(
+                "load.arrival_rate",
+                "(missing)",
+                "the open model needs a rate of new sessions, such as \"5/s\" or \"300/min\"",
+            )
+        })?;
+        let max_in_flight = raw.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+        if max_in_flight == 0 || max_in_flight > MAX_USERS {
+            return Err(self.invalid(
+                "load.max_in_flight",
+                max_in_flight,
+                &format!("a whole number from 1 to {MAX_USERS}"),
+            ));
+        }
+        Ok(OpenLoad {
+            arrival_rate,
+            arrival: raw.arrival.unwrap_or_default(),
+            max_in_flight,
+        })
+    }
+
+    /// The replay model: the trace file, read and parsed now, and its time scale.
+    fn replay(&self, raw: &RawLoad) -> Result<ReplayLoad, ScenarioError> {
+        let file = raw
+            .trace
+            .as_deref()
+            .map(|t| self.resolve(t))
+            .ok_or_else(|| {
+                self.invalid(
+                    "load.trace",
+                    "(missing)",
+                    "the replay model needs a JSONL trace file, such as \"traces/recorded.jsonl\"",
+                )
+            })?;
+        let time_scale = raw.time_scale.unwrap_or(1.0);
+        if !(time_scale.is_finite() && time_scale > 0.0) {
+            return Err(self.invalid(
+                "load.time_scale",
+                time_scale,
+                "a positive number: 1 keeps the recorded spacing, 0.5 replays twice as fast",
+            ));
+        }
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| self.file_error("load.trace", &file, format!("cannot be read: {e}")))?;
+        let sessions = trace::parse_trace(&text).map_err(|(line, msg)| {
+            self.file_error("load.trace", &file, format!("line {line}: {msg}"))
+        })?;
+        if sessions.is_empty() {
+            return Err(self.file_error("load.trace", &file, "holds no session".into()));
+        }
+        Ok(ReplayLoad {
+            trace: file,
+            time_scale,
+            sessions,
+        })
+    }
+
+    /// The closed model: users and ramp-up, or explicit stages.
     fn closed(&self, raw: &RawLoad) -> Result<ClosedLoad, ScenarioError> {
         match &raw.stages {
             Some(stages) => {

@@ -122,6 +122,7 @@ impl Check<'_> {
         Ok(plan)
     }
 
+    /// `[endpoint]` (and `[mock]` for the embedded mock): timeouts, bounds and the target.
     fn endpoint(
         &self,
         raw: RawEndpoint,
@@ -156,67 +157,8 @@ impl Check<'_> {
             ));
         }
         let target = match raw.kind {
-            EndpointKind::Mock => {
-                for (key, set) in [
-                    ("base_url", raw.base_url.is_some()),
-                    ("api_key_env", raw.api_key_env.is_some()),
-                    ("headers", !raw.headers.is_empty()),
-                    ("auth_header", raw.auth_header.is_some()),
-                ] {
-                    if set {
-                        return Err(self.invalid(
-                            &format!("endpoint.{key}"),
-                            "(set)",
-                            "only `kind = \"http\"` takes it; remove it, or set `endpoint.kind = \"http\"`",
-                        ));
-                    }
-                }
-                let config = mock.unwrap_or_default();
-                config.validate().map_err(|e| match e {
-                    mock_server::ConfigError::Invalid { key, value, hint } => {
-                        self.invalid(&format!("mock.{key}"), value, &hint)
-                    }
-                    other => self.component(other.to_string()),
-                })?;
-                Endpoint::Mock {
-                    config: Box::new(config),
-                }
-            }
-            EndpointKind::Http => {
-                if mock.is_some() {
-                    return Err(self.invalid(
-                        "mock",
-                        "(a table)",
-                        "`[mock]` configures the embedded mock server, used only with `endpoint.kind = \"mock\"`; remove it",
-                    ));
-                }
-                let base_url = raw.base_url.ok_or_else(|| {
-                    self.invalid(
-                        "endpoint.base_url",
-                        "(missing)",
-                        "`kind = \"http\"` needs a base URL such as \"https://api.openai.com/v1\"",
-                    )
-                })?;
-                self.check_url("endpoint.base_url", &base_url)?;
-                if let Some(var) = &raw.api_key_env {
-                    check_env_name(var)
-                        .map_err(|e| self.invalid("endpoint.api_key_env", redact(var), &e))?;
-                }
-                for name in raw.headers.keys() {
-                    if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        return Err(self.invalid(
-                            &format!("endpoint.headers.\"{name}\""),
-                            format!("\"{name}\""),
-                            "a valid HTTP header name (letters, digits and `-`)",
-                        ));
-                    }
-                }
-                Endpoint::Http {
-                    base_url,
-                    api_key_env: raw.api_key_env,
-                    headers: raw.headers,
-                }
-            }
+            EndpointKind::Mock => self.mock_target(&raw, mock)?,
+            EndpointKind::Http => self.http_target(&raw, mock)?,
         };
         let call_deadline = raw
             .call_deadline
@@ -256,6 +198,80 @@ impl Check<'_> {
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             max_response_bytes,
             auth_header: raw.auth_header,
+        })
+    }
+
+    /// `kind = "mock"`: no key of a real endpoint, and the `[mock]` table checked by its owner.
+    fn mock_target(
+        &self,
+        raw: &RawEndpoint,
+        mock: Option<mock_server::MockConfig>,
+    ) -> Result<Endpoint, ScenarioError> {
+        for (key, set) in [
+            ("base_url", raw.base_url.is_some()),
+            ("api_key_env", raw.api_key_env.is_some()),
+            ("headers", !raw.headers.is_empty()),
+            ("auth_header", raw.auth_header.is_some()),
+        ] {
+            if set {
+                return Err(self.invalid(
+                    &format!("endpoint.{key}"),
+                    "(set)",
+                    "only `kind = \"http\"` takes it; remove it, or set `endpoint.kind = \"http\"`",
+                ));
+            }
+        }
+        let config = mock.unwrap_or_default();
+        config.validate().map_err(|e| match e {
+            mock_server::ConfigError::Invalid { key, value, hint } => {
+                self.invalid(&format!("mock.{key}"), value, &hint)
+            }
+            other => self.component(other.to_string()),
+        })?;
+        Ok(Endpoint::Mock {
+            config: Box::new(config),
+        })
+    }
+
+    /// `kind = "http"`: a usable base URL, a variable name (never a key) and valid header
+    /// names, and no `[mock]` table.
+    fn http_target(
+        &self,
+        raw: &RawEndpoint,
+        mock: Option<mock_server::MockConfig>,
+    ) -> Result<Endpoint, ScenarioError> {
+        if mock.is_some() {
+            return Err(self.invalid(
+                "mock",
+                "(a table)",
+                "`[mock]` configures the embedded mock server, used only with `endpoint.kind = \"mock\"`; remove it",
+            ));
+        }
+        let base_url = raw.base_url.clone().ok_or_else(|| {
+            self.invalid(
+                "endpoint.base_url",
+                "(missing)",
+                "`kind = \"http\"` needs a base URL such as \"https://api.openai.com/v1\"",
+            )
+        })?;
+        self.check_url("endpoint.base_url", &base_url)?;
+        if let Some(var) = &raw.api_key_env {
+            check_env_name(var)
+                .map_err(|e| self.invalid("endpoint.api_key_env", redact(var), &e))?;
+        }
+        for name in raw.headers.keys() {
+            if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(self.invalid(
+                    &format!("endpoint.headers.\"{name}\""),
+                    format!("\"{name}\""),
+                    "a valid HTTP header name (letters, digits and `-`)",
+                ));
+            }
+        }
+        Ok(Endpoint::Http {
+            base_url,
+            api_key_env: raw.api_key_env.clone(),
+            headers: raw.headers.clone(),
         })
     }
 
