@@ -419,14 +419,7 @@ impl Agent {
                                 react::observation_message(&observation),
                             ));
                         }
-                        Err(e) => {
-                            rec.error_detail = Some(format!(
-                                "{}: {}",
-                                e.kind(),
-                                react::excerpt(&text, EXCERPT_CHARS)
-                            ));
-                            return (Outcome::Unparseable, None);
-                        }
+                        Err(e) => return unparseable(rec, &e, &text),
                     }
                 }
             }
@@ -546,6 +539,21 @@ pub fn new_record(req: &TurnRequest) -> ConversationRecord {
         session_wait: None,
         error_detail: None,
     }
+}
+
+/// Ends a text-protocol conversation whose reply follows no ReAct form, keeping what was wrong
+/// and an excerpt of the reply.
+fn unparseable(
+    rec: &mut ConversationRecord,
+    e: &react::ParseError,
+    text: &str,
+) -> (Outcome, Option<String>) {
+    rec.error_detail = Some(format!(
+        "{}: {}",
+        e.kind(),
+        react::excerpt(text, EXCERPT_CHARS)
+    ));
+    (Outcome::Unparseable, None)
 }
 
 fn note_threats(rec: &mut ConversationRecord, verdict: &Verdict) {
