@@ -5,7 +5,7 @@
 //! a production agent runs, and reports latency, failures, tokens and dollars.
 //!
 //! # Layout
-//! - [`cli`]: command-line types; [`run`] dispatches them.
+//! - [`cli`]: command-line types; [`run()`] dispatches them; [`mod@run`] is `bench run`.
 //! - [`units`]: human durations, ranges and rates used by scenario files.
 //! - [`chat`]: wire-independent chat types; [`client`] speaks OpenAI's HTTP API with them.
 //! - [`tokens`]: real tokenizers (tiktoken) by model family.
@@ -28,7 +28,7 @@ pub mod pricing;
 pub mod record;
 pub mod report;
 pub mod report_cmd;
-pub mod run_cmd;
+pub mod run;
 pub mod runner;
 pub mod sanitize_cmd;
 pub mod scenario;
@@ -45,7 +45,7 @@ pub use cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 /// gates fail returns `Ok` with exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run_cmd::run(args),
+        Command::Run(args) => run::run(args),
         Command::Prices(args) => prices_cmd::run(args),
         Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),

@@ -23,80 +23,28 @@
 //!   counted once; refusing at once let zero-think-time users spin through refusals that
 //!   looked like throughput.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::agent::breaker::{BreakerConfig, BreakerRegistry};
-use crate::agent::budget::{Budget, BudgetCheck, BudgetConfig};
+use crate::agent::admission::admit;
+use crate::agent::breaker::BreakerRegistry;
+use crate::agent::budget::{Budget, BudgetCheck};
 use crate::agent::history;
 use crate::agent::react::{self, ReactStep};
 use crate::agent::resilience::{Caller, SendGuard, pending_call};
-use crate::agent::retry::RetryConfig;
-use crate::agent::sanitizer::{Sanitizer, SanitizerConfig, Verdict};
-use crate::agent::sessions::{SessionConfig, SessionError, SessionId, SessionStore};
-use crate::agent::tools::{ToolBox, ToolsConfig};
-use crate::chat::{ChatMessage, ChatReply, ChatRequest, MaxTokensField, Role, ToolSpec};
+use crate::agent::sanitizer::{Sanitizer, Verdict};
+use crate::agent::sessions::{SessionId, SessionStore};
+use crate::agent::settings::{AgentConfig, DEFAULT_TEXT_STOP, Protocol};
+use crate::agent::spend::{DEFAULT_RESERVED_COMPLETION, SpendCap, refused_by_spend_cap};
+use crate::agent::tools::ToolBox;
+use crate::chat::{ChatMessage, ChatReply, ChatRequest, Role, ToolSpec};
 use crate::client::LlmClient;
-use crate::pricing::PriceTable;
-use crate::record::{
-    AttemptRecord, CallRecord, ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus,
-};
+use crate::record::{ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus};
 use crate::tokens::Tokenizer;
-
-/// How the agent and the model exchange tool calls.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// `Thought:` / `Action:` / `Action Input:` / `Observation:` / `Final Answer:` in plain text.
-    Text,
-    /// OpenAI tool calls: `tools` in the request, `tool_calls` in the reply, `role: tool` results
-    /// (the default: what current APIs are built for).
-    #[default]
-    Native,
-}
-
-/// Everything the agent needs to know, validated by the scenario.
-#[derive(Clone, Debug)]
-pub struct AgentConfig {
-    /// Primary model.
-    pub model: String,
-    /// Fallback chain, tried in order.
-    pub fallback: Vec<String>,
-    /// Tool-call protocol.
-    pub protocol: Protocol,
-    /// Stream replies (SSE).
-    pub stream: bool,
-    /// Completion limit per call.
-    pub max_tokens: Option<u32>,
-    /// Which field carries the completion limit.
-    pub max_tokens_field: MaxTokensField,
-    /// Stop sequences sent with every request; `None` is the protocol's default
-    /// ([`DEFAULT_TEXT_STOP`] for the text protocol, none for native tool calls), an empty
-    /// list sends none.
-    pub stop: Option<Vec<String>>,
-    /// The primary model's context window in tokens, if known; history is truncated to it.
-    pub context_window: Option<u64>,
-    /// Overall deadline of one LLM call, retries and fallbacks included.
-    pub call_deadline: Option<Duration>,
-    /// Token budget per conversation.
-    pub budget: BudgetConfig,
-    /// Session store.
-    pub sessions: SessionConfig,
-    /// Input, tool-output and action screening.
-    pub sanitizer: SanitizerConfig,
-    /// Retry policy.
-    pub retry: RetryConfig,
-    /// Circuit breakers.
-    pub breaker: BreakerConfig,
-    /// Simulated tools.
-    pub tools: ToolsConfig,
-}
 
 /// Why an agent could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -110,220 +58,6 @@ pub enum AgentError {
     /// The tool settings are invalid.
     #[error("{0}")]
     Tools(String),
-}
-
-/// The run-wide spend cap. Before each logical LLM call the agent reserves the call's worst
-/// case (its prompt at the input price and its completion limit at the output price, of the
-/// dearest model in the chain); a call whose reservation does not fit under the cap is not
-/// sent. When the call returns, the reservation is replaced by what the reply's usage really
-/// cost, priced by the model that answered. Against an endpoint that honours `max_tokens`,
-/// concurrent users can never overshoot the cap together.
-///
-/// An endpoint may bill more than `max_tokens` (llama.cpp's server and llmsim ignore
-/// `max_completion_tokens`). So the cap learns: every reservation uses at least the largest
-/// completion any call of the run has been billed (`max(max_tokens, largest seen)`), and once
-/// real spend reaches the cap no further attempt is sent. What cannot be stopped is what was
-/// already in flight when the cap was crossed: [`SpendCap::status`] gives the overshoot and
-/// the bound stated at the crossing ([`SpendCrossing`]).
-#[derive(Debug)]
-pub struct SpendCap {
-    limit_nano_usd: u64,
-    spent_nano_usd: AtomicU64,
-    reserved_nano_usd: AtomicU64,
-    /// Calls holding a reservation (admitted, not settled yet).
-    in_flight: AtomicU64,
-    /// Largest completion one call has been billed, by any model of the run.
-    largest_completion_tokens: AtomicU64,
-    /// Largest amount one settled call cost beyond its reservation (0 while the endpoint bills
-    /// within its limits).
-    largest_excess_nano_usd: AtomicU64,
-    /// Set once, by the settlement that took spend to the cap.
-    crossing: OnceLock<SpendCrossing>,
-    prices: PriceTable,
-}
-
-/// The moment real spend reached the cap: what was in flight then is billed after it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SpendCrossing {
-    /// Dollars spent right after the call that reached the cap was settled.
-    pub spent_usd: f64,
-    /// Calls holding a reservation at that moment (sent, or about to be refused before
-    /// sending): they cannot be recalled.
-    pub in_flight_calls: u64,
-    /// Their reservations, in dollars.
-    pub in_flight_reserved_usd: f64,
-    /// The stated bound on the overshoot: what was spent past the cap at the crossing, plus
-    /// the in-flight reservations, plus, per call in flight, the largest amount any call had
-    /// cost beyond its reservation so far. It holds as long as the endpoint bills no call
-    /// further past its reservation than it already had.
-    pub overshoot_bound_usd: f64,
-}
-
-/// What the spend cap did, for the report ([`SpendCap::status`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SpendStatus {
-    /// The cap, in dollars.
-    pub cap_usd: f64,
-    /// Real spend so far (settled calls).
-    pub spent_usd: f64,
-    /// Spend past the cap: `max(0, spent - cap)`.
-    pub overshoot_usd: f64,
-    /// Reservations of calls still in flight (0 once the run is over).
-    pub reserved_usd: f64,
-    /// Largest completion one call was billed; later reservations used at least this.
-    pub largest_completion_tokens: u64,
-    /// When and how the cap was reached; `None` if it never was.
-    pub crossing: Option<SpendCrossing>,
-}
-
-impl SpendCap {
-    /// A cap of `limit_usd` dollars, pricing calls with `prices`.
-    pub fn new(limit_usd: f64, prices: PriceTable) -> SpendCap {
-        SpendCap {
-            limit_nano_usd: to_nano(limit_usd),
-            spent_nano_usd: AtomicU64::new(0),
-            reserved_nano_usd: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            largest_completion_tokens: AtomicU64::new(0),
-            largest_excess_nano_usd: AtomicU64::new(0),
-            crossing: OnceLock::new(),
-            prices,
-        }
-    }
-
-    /// True while real spend is below the cap (asked before every network attempt).
-    pub fn allows(&self) -> bool {
-        self.spent_nano_usd.load(Ordering::Acquire) < self.limit_nano_usd
-    }
-
-    /// Dollars spent so far (settled calls only).
-    pub fn spent_usd(&self) -> f64 {
-        self.spent_nano_usd.load(Ordering::Relaxed) as f64 / 1e9
-    }
-
-    /// The cap's figures: cap, spend, overshoot and, once the cap was reached, what was in
-    /// flight then and the overshoot bound stated at that moment.
-    pub fn status(&self) -> SpendStatus {
-        let spent = self.spent_nano_usd.load(Ordering::Acquire);
-        SpendStatus {
-            cap_usd: self.limit_nano_usd as f64 / 1e9,
-            spent_usd: spent as f64 / 1e9,
-            overshoot_usd: spent.saturating_sub(self.limit_nano_usd) as f64 / 1e9,
-            reserved_usd: self.reserved_nano_usd.load(Ordering::Acquire) as f64 / 1e9,
-            largest_completion_tokens: self.largest_completion_tokens.load(Ordering::Relaxed),
-            crossing: self.crossing.get().copied(),
-        }
-    }
-
-    /// Reserves `usd` for a call about to be sent; `None` if spend plus every reservation
-    /// would pass the cap. Concurrent reservers may both be refused near the cap, never both
-    /// admitted past it.
-    fn try_reserve(&self, usd: f64) -> Option<u64> {
-        let nano = to_nano(usd);
-        let reserved = self.reserved_nano_usd.fetch_add(nano, Ordering::AcqRel) + nano;
-        let spent = self.spent_nano_usd.load(Ordering::Acquire);
-        if spent >= self.limit_nano_usd || spent.saturating_add(reserved) > self.limit_nano_usd {
-            self.reserved_nano_usd.fetch_sub(nano, Ordering::AcqRel);
-            return None;
-        }
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        Some(nano)
-    }
-
-    /// Replaces a reservation by the real cost of the reply (if a model answered), learns the
-    /// endpoint's real completion sizes, and notes the crossing if this call reached the cap.
-    fn settle(&self, reserved_nano: u64, answered: Option<&str>, usage: &crate::chat::Usage) {
-        let cost = answered
-            .and_then(|m| self.prices.cost_usd(m, usage))
-            .map_or(0, to_nano);
-        if answered.is_some() {
-            self.largest_completion_tokens
-                .fetch_max(usage.completion_tokens, Ordering::AcqRel);
-        }
-        self.largest_excess_nano_usd
-            .fetch_max(cost.saturating_sub(reserved_nano), Ordering::AcqRel);
-        // Spend first, then the reservation: a concurrent crossing may count this call twice
-        // (in spend and in flight), never in neither, so its bound stays a bound.
-        let before = self.spent_nano_usd.fetch_add(cost, Ordering::AcqRel);
-        self.reserved_nano_usd
-            .fetch_sub(reserved_nano, Ordering::AcqRel);
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if before < self.limit_nano_usd && before.saturating_add(cost) >= self.limit_nano_usd {
-            let in_flight = self.in_flight.load(Ordering::Acquire);
-            let reserved = self.reserved_nano_usd.load(Ordering::Acquire);
-            let spent = self.spent_nano_usd.load(Ordering::Acquire);
-            let excess = self.largest_excess_nano_usd.load(Ordering::Acquire);
-            let bound = spent
-                .saturating_sub(self.limit_nano_usd)
-                .saturating_add(reserved)
-                .saturating_add(in_flight.saturating_mul(excess));
-            let _ = self.crossing.set(SpendCrossing {
-                spent_usd: spent as f64 / 1e9,
-                in_flight_calls: in_flight,
-                in_flight_reserved_usd: reserved as f64 / 1e9,
-                overshoot_bound_usd: bound as f64 / 1e9,
-            });
-        }
-    }
-
-    /// The worst case of one call: `prompt_tokens` at the input price and the larger of
-    /// `completion_tokens` and the largest completion billed so far at the output price, of
-    /// the dearest of `models` (unpriced models count as free).
-    fn worst_case_usd<'a>(
-        &self,
-        models: impl Iterator<Item = &'a str>,
-        prompt_tokens: u64,
-        completion_tokens: u64,
-    ) -> f64 {
-        let usage = crate::chat::Usage {
-            prompt_tokens,
-            cached_tokens: 0,
-            completion_tokens: completion_tokens
-                .max(self.largest_completion_tokens.load(Ordering::Acquire)),
-            reasoning_tokens: 0,
-            estimated: true,
-        };
-        models
-            .filter_map(|m| self.prices.cost_usd(m, &usage))
-            .fold(0.0, f64::max)
-    }
-}
-
-/// Completion tokens reserved against the spend cap for a call that sets no `max_tokens`
-/// (library use only: a scenario with a spend cap must set `agent.max_tokens`).
-const DEFAULT_RESERVED_COMPLETION: u32 = 4096;
-
-/// The record of a call the spend cap refused before anything was sent.
-fn refused_by_spend_cap(req: &ChatRequest, step: u32) -> CallRecord {
-    let now = Instant::now();
-    CallRecord {
-        step,
-        model_asked: req.model.clone(),
-        model_answered: None,
-        attempts: vec![AttemptRecord {
-            model: req.model.clone(),
-            started: now,
-            latency: Duration::ZERO,
-            status: None,
-            error: Some(ErrorClass::SpendCap),
-            backoff: Duration::ZERO,
-        }],
-        started: now,
-        latency: Duration::ZERO,
-        status: None,
-        error: Some(ErrorClass::SpendCap),
-        ttft: None,
-        ttft_answer: None,
-        inter_chunk_gaps_us: Vec::new(),
-        finish_reason: None,
-        stream_ignored: false,
-        usage: Default::default(),
-        fallback: false,
-    }
-}
-
-fn to_nano(usd: f64) -> u64 {
-    (usd * 1e9).round().max(0.0) as u64
 }
 
 /// One user turn to run.
@@ -351,11 +85,6 @@ pub struct TurnResult {
     /// The session used (resume it with the next turn), if one was opened.
     pub session: Option<SessionId>,
 }
-
-/// The text protocol's default stop sequence, as common ReAct agents send it (LangChain's
-/// `ReActSingleInputOutputParser` agents stop at `"\nObservation:"`): a model that goes on to
-/// write its own observation is cut there instead of being billed for an invented tool result.
-pub const DEFAULT_TEXT_STOP: &str = "\nObservation:";
 
 /// Most characters of a reply kept in [`ConversationRecord::error_detail`].
 const EXCERPT_CHARS: usize = 200;
@@ -558,7 +287,7 @@ impl Agent {
 
         // Sessions first: a user over the rate limit waits for admission before anything else
         // runs; a user over the session cap (policy `refuse`) is refused.
-        let turn = match self.admit(&req, rec).await {
+        let turn = match admit(&self.sessions, req.user_id, req.session, rec).await {
             Ok(t) => t,
             Err(outcome) => {
                 rec.outcome = outcome;
@@ -599,53 +328,6 @@ impl Agent {
         self.sessions.end_turn(turn.id, history);
         rec.latency = started.elapsed();
         Some(turn.id)
-    }
-
-    /// Admits the turn as a real user's client would: when the user's rate limit is used up,
-    /// waits until the limiter admits it (the limiter's GCRA says when) and asks again. The
-    /// held turn counts once in the store's `rate_limited`, and the wait lands in
-    /// `rec.session_wait`. If the run drops the conversation while it waits (the grace period
-    /// ended), the record says `session_rate_limited` with the wait so far and no call: it was
-    /// never admitted, and nothing was sent.
-    async fn admit(
-        &self,
-        req: &TurnRequest,
-        rec: &mut ConversationRecord,
-    ) -> Result<crate::agent::sessions::Turn, Outcome> {
-        let mut unheld = Some(rec);
-        let mut held: Option<Held<'_>> = None;
-        loop {
-            let refusal = match self.sessions.try_begin_turn(req.user_id, req.session) {
-                Ok(turn) => {
-                    if let Some(h) = held {
-                        h.admitted();
-                    }
-                    return Ok(turn);
-                }
-                Err(e) => e,
-            };
-            match refusal {
-                SessionError::RateLimited { retry_after, .. } => {
-                    if let Some(rec) = unheld.take() {
-                        self.sessions.note_held();
-                        held = Some(Held::new(rec));
-                    }
-                    if retry_after.is_zero() {
-                        // Admissible by the time it was asked (the limiter's clock moved on):
-                        // ask again, never sleeping for zero.
-                        tokio::task::yield_now().await;
-                    } else {
-                        crate::units::sleep_for(retry_after).await;
-                    }
-                }
-                SessionError::UserLimit { .. } => {
-                    if let Some(h) = held {
-                        h.admitted();
-                    }
-                    return Err(Outcome::SessionRefused);
-                }
-            }
-        }
     }
 
     /// The ReAct loop proper. Returns the outcome and, when answered, the final answer.
@@ -737,14 +419,7 @@ impl Agent {
                                 react::observation_message(&observation),
                             ));
                         }
-                        Err(e) => {
-                            rec.error_detail = Some(format!(
-                                "{}: {}",
-                                e.kind(),
-                                react::excerpt(&text, EXCERPT_CHARS)
-                            ));
-                            return (Outcome::Unparseable, None);
-                        }
+                        Err(e) => return unparseable(rec, &e, &text),
                     }
                 }
             }
@@ -762,10 +437,8 @@ impl Agent {
     ) -> Result<ChatReply, ErrorClass> {
         let reservation = match &self.spend {
             Some(cap) => {
-                let models = std::iter::once(self.config.model.as_str())
-                    .chain(self.config.fallback.iter().map(String::as_str));
                 let worst = cap.worst_case_usd(
-                    models,
+                    self.config.models(),
                     prompt_tokens,
                     u64::from(
                         self.config
@@ -847,38 +520,6 @@ pub fn unusable(reply: &ChatReply, protocol: Protocol) -> Option<Outcome> {
     empty.then_some(Outcome::EmptyReply)
 }
 
-/// A turn the session rate limit is holding back. Dropped while still held (the run ended and
-/// dropped the conversation), it marks the record `session_rate_limited` with the wait so far.
-struct Held<'a> {
-    rec: Option<&'a mut ConversationRecord>,
-    since: Instant,
-}
-
-impl<'a> Held<'a> {
-    fn new(rec: &'a mut ConversationRecord) -> Held<'a> {
-        Held {
-            rec: Some(rec),
-            since: Instant::now(),
-        }
-    }
-
-    /// The limiter let the turn go on (or the session cap refused it): records the wait.
-    fn admitted(mut self) {
-        if let Some(rec) = self.rec.take() {
-            rec.session_wait = Some(self.since.elapsed());
-        }
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        if let Some(rec) = self.rec.take() {
-            rec.session_wait = Some(self.since.elapsed());
-            rec.outcome = Outcome::SessionRateLimited;
-        }
-    }
-}
-
 /// A fresh record for `req`, started now, whose outcome reads `interrupted` until the turn
 /// ends some other way.
 pub fn new_record(req: &TurnRequest) -> ConversationRecord {
@@ -898,6 +539,21 @@ pub fn new_record(req: &TurnRequest) -> ConversationRecord {
         session_wait: None,
         error_detail: None,
     }
+}
+
+/// Ends a text-protocol conversation whose reply follows no ReAct form, keeping what was wrong
+/// and an excerpt of the reply.
+fn unparseable(
+    rec: &mut ConversationRecord,
+    e: &react::ParseError,
+    text: &str,
+) -> (Outcome, Option<String>) {
+    rec.error_detail = Some(format!(
+        "{}: {}",
+        e.kind(),
+        react::excerpt(text, EXCERPT_CHARS)
+    ));
+    (Outcome::Unparseable, None)
 }
 
 fn note_threats(rec: &mut ConversationRecord, verdict: &Verdict) {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use mock_server::{MockConfig, MockHandle, serve};
 use reactbench::agent::breaker::BreakerConfig;
-use reactbench::agent::conversation::{
-    Agent, AgentConfig, Protocol, SpendCap, TurnRequest, TurnResult,
-};
+use reactbench::agent::conversation::{Agent, TurnRequest, TurnResult};
 use reactbench::agent::retry::RetryConfig;
+use reactbench::agent::settings::{AgentConfig, Protocol};
+use reactbench::agent::spend::SpendCap;
 use reactbench::chat::MaxTokensField;
 use reactbench::client::{ClientConfig, LlmClient};
 use reactbench::pricing::PriceTable;

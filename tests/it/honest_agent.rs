@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reactbench::agent::conversation::{
-    Agent, AgentConfig, Protocol, SpendCap, TurnRequest, new_record,
-};
+use reactbench::agent::conversation::{Agent, TurnRequest, new_record};
+use reactbench::agent::settings::{AgentConfig, Protocol};
+use reactbench::agent::spend::SpendCap;
 use reactbench::client::LlmClient;
 use reactbench::pricing::PriceTable;
 use reactbench::record::Outcome;

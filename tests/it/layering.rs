@@ -37,7 +37,6 @@ const LAYERS: &[&[&str]] = &[
     // One module per command.
     &[
         "run",
-        "run_cmd",
         "compare_cmd",
         "prices_cmd",
         "report_cmd",

@@ -1,0 +1,85 @@
+//! `bench run`: the main job, as a short pipeline. Loads and validates the scenario (nothing is
+//! sent before it is valid), then, each step in its own file:
+//!
+//! 1. `endpoint.rs`: starts the embedded mock server when the endpoint is `mock`, and builds
+//!    the client;
+//! 2. `agent.rs`: builds the one agent every virtual user shares;
+//! 3. `recorder.rs`: makes the report directory and starts the recorder, the one owner of the
+//!    run's results;
+//! 4. `driver.rs` and `signals.rs`: the per-conversation driver the runner calls, and Ctrl-C;
+//!    the runner (`crate::runner`) then drives the load model;
+//! 5. `finish.rs`: closes the figures, writes the report, evaluates the gates, picks the exit
+//!    code.
+//!
+//! Shutdown is by structure: the deadline, Ctrl-C, a lost `abort_on_fail` threshold or the
+//! spend cap all resolve one `shutdown` future; the runner then stops starting conversations,
+//! gives those in flight the grace period, and returns; its driver (which holds every sender of
+//! the record channel) is dropped, so the recorder task sees the channel close and finishes.
+
+mod agent;
+mod driver;
+mod endpoint;
+mod finish;
+mod recorder;
+mod signals;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use crate::cli::RunArgs;
+use crate::pricing::PriceTable;
+use crate::runner;
+use crate::scenario::{self, Plan};
+
+pub use finish::RunOutcome;
+
+/// Runs `bench run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut plan = scenario::load(&args.scenario)?;
+    scenario::apply_overrides(&mut plan, &args.overrides())?;
+    let prices = scenario::price_table(&plan)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(run_plan(&plan, prices, &args))?;
+    Ok(ExitCode::from(outcome.exit_code))
+}
+
+/// Runs a validated plan to its end and writes its report. Library entry point for tests.
+pub async fn run_plan(
+    plan: &Plan,
+    prices: PriceTable,
+    args: &RunArgs,
+) -> anyhow::Result<RunOutcome> {
+    let target = endpoint::connect(plan).await?;
+    let agent = agent::build(plan, &prices, target.client)?;
+    // The report directory exists only once the plan is known to be runnable.
+    let stop = Arc::new(Notify::new());
+    let (recording, records) = recorder::start(plan, &prices, args.quiet, Arc::clone(&stop))?;
+    let overflow = driver::Overflow::default();
+    let driver = driver::make_driver(
+        Arc::clone(&agent),
+        records,
+        recording.live(),
+        Arc::clone(&stop),
+        Arc::clone(&overflow),
+    );
+    let stops = signals::listen(stop);
+    let load = runner::run_load(
+        &plan.load,
+        &plan.workload,
+        plan.seed,
+        driver,
+        stops.shutdown,
+        stops.cut,
+    )
+    .await;
+    stops.listener.abort();
+    let recorded = recording.finish(driver::take_overflow(&overflow)).await?;
+    let mock_stats = endpoint::shut_down(target.mock).await;
+    finish::finish(plan, &prices, args, &agent, &load, recorded, mock_stats)
+}
