@@ -1,8 +1,11 @@
 //! The HTTP side: accept loop, routing, the chat-completions handler, SSE bodies, faults.
 //!
 //! One tokio task per connection runs hyper's HTTP/1.1 server. All shared state lives in
-//! [`State`] behind an `Arc`; its locks (stats, token cache, rate limits) are short and never
-//! held across an await.
+//! [`State`] (`state.rs`) behind an `Arc`; its locks (stats, token cache, tool lists, rate
+//! limits) are short and never held across an await.
+
+mod state;
+mod tool_cache;
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,23 +27,24 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{FaultKind, MockConfig, ModelSettings};
+use crate::config::{FaultKind, ModelSettings};
 use crate::json;
 use crate::latency;
-use crate::limits::{LimitHeaders, Limiter, go_duration};
+use crate::limits::{LimitHeaders, go_duration};
 use crate::members;
 use crate::rng::{SplitMix, combine};
 use crate::script::{self, Reply, ScriptInput};
-use crate::stats::{Outcome, Stats};
-use crate::tokens::{self, TokenCounter};
+use crate::stats::Outcome;
+use crate::tokens;
 use crate::wire::{
     self, ChatRequest, Choice, ChunkChoice, ChunkWriter, Completion, Delta, ErrorBody, ErrorDetail,
-    FunctionDelta, ReplyMessage, Tool, ToolCallDelta,
+    FunctionDelta, ReplyMessage, ToolCallDelta,
 };
+pub use state::State;
+use state::stopped;
 
 /// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -50,149 +54,6 @@ const CUT_DELAY: Duration = Duration::from_millis(5);
 
 /// How long a graceful shutdown waits for in-flight replies before dropping connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Everything the handlers share.
-pub struct State {
-    /// The validated configuration.
-    pub config: MockConfig,
-    /// Settings of models not named in the config.
-    default_settings: ModelSettings,
-    /// Settings of the models named in the config.
-    settings: foldhash::HashMap<String, ModelSettings>,
-    /// Ground-truth counters.
-    pub stats: Stats,
-    tokens: TokenCounter,
-    tools: ToolCache,
-    limiter: Limiter,
-    start: Instant,
-    shutdown: watch::Receiver<bool>,
-    /// `Bearer <key>` when a key is configured.
-    auth: Option<String>,
-    models_json: Bytes,
-}
-
-impl State {
-    /// Resolves every model's settings once.
-    pub fn new(config: MockConfig, shutdown: watch::Receiver<bool>) -> State {
-        let settings = config
-            .model_names()
-            .map(|n| (n.to_string(), config.model(n)))
-            .collect();
-        // Clients such as GuideLLM and chat UIs take the first listed model: a mock that
-        // names none but answers any still lists one, so they find something to ask for.
-        let mut names: Vec<&str> = config.model_names().collect();
-        if names.is_empty() && config.accept_any_model {
-            names.push(crate::config::LISTED_WHEN_ANY);
-        }
-        let list = wire::ModelList {
-            object: "list",
-            data: names
-                .into_iter()
-                .map(|id| wire::ModelEntry {
-                    id,
-                    object: "model",
-                    created: 1_700_000_000,
-                    owned_by: "reactbench-mock",
-                })
-                .collect(),
-        };
-        let models_json = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
-        State {
-            default_settings: config.model(crate::config::DEFAULT_MODEL_KEY),
-            settings,
-            stats: Stats::default(),
-            tokens: TokenCounter::new(),
-            tools: ToolCache::default(),
-            limiter: Limiter::default(),
-            start: Instant::now(),
-            shutdown,
-            auth: config.api_key.as_ref().map(|k| format!("Bearer {k}")),
-            models_json,
-            config,
-        }
-    }
-
-    fn settings(&self, model: &str) -> &ModelSettings {
-        self.settings.get(model).unwrap_or(&self.default_settings)
-    }
-
-    fn authorized<B>(&self, req: &Request<B>) -> bool {
-        match &self.auth {
-            None => true,
-            Some(want) => req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .is_some_and(|v| v.as_bytes() == want.as_bytes()),
-        }
-    }
-
-    fn in_outage(&self, model: &str) -> Option<&crate::config::Outage> {
-        if self.config.outages.is_empty() {
-            return None;
-        }
-        let t = Instant::now().saturating_duration_since(self.start);
-        self.config
-            .outages
-            .iter()
-            .find(|o| (o.model == model || o.model == "*") && o.from <= t && t < o.to)
-    }
-}
-
-/// Most distinct `tools` lists kept parsed (a run offers one or a few); past it the one used
-/// least recently is dropped.
-const TOOL_LISTS: usize = 64;
-
-/// Parsed `tools` lists by their JSON text. An agent sends the same tools with every request,
-/// and parsing them (names, schemas kept as text) was a fifth of parsing a request.
-#[derive(Default)]
-struct ToolCache {
-    /// Each list's text and its tools, the one used last first: a run's requests find theirs
-    /// at the front, and the comparisons that fail stop within a few bytes.
-    lists: std::sync::Mutex<Vec<ToolList>>,
-}
-
-/// A `tools` text and the tools it lists.
-type ToolList = (Box<str>, Arc<[Tool]>);
-
-impl ToolCache {
-    /// The known list `text` starts with: its length in bytes and its tools. `text` is a
-    /// request from the start of its `tools` value on (see `members`).
-    fn known_prefix(&self, text: &str) -> Option<(usize, Arc<[Tool]>)> {
-        self.find(|seen| text.starts_with(seen))
-    }
-
-    /// The tools of `text` (a request's `tools` value), parsed once per distinct text.
-    fn get(&self, text: &str) -> Result<Arc<[Tool]>, serde_json::Error> {
-        if let Some((_, tools)) = self.find(|seen| seen == text) {
-            return Ok(tools);
-        }
-        let tools: Arc<[Tool]> = wire::parse_tools(text)?.into();
-        let mut lists = self.lock();
-        lists.truncate(TOOL_LISTS - 1);
-        lists.insert(0, (Box::from(text), Arc::clone(&tools)));
-        Ok(tools)
-    }
-
-    /// The first list whose text matches, moved to the front.
-    fn find(&self, matches: impl Fn(&str) -> bool) -> Option<(usize, Arc<[Tool]>)> {
-        let mut lists = self.lock();
-        let at = lists.iter().position(|(seen, _)| matches(seen))?;
-        lists[..=at].rotate_right(1);
-        let (seen, tools) = &lists[0];
-        Some((seen.len(), Arc::clone(tools)))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ToolList>> {
-        self.lists
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Resolves when shutdown is asked for, or when the handle (the sender) is gone.
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
-}
 
 /// Accepts connections until shutdown, then drains them.
 pub async fn accept_loop(listener: TcpListener, state: Arc<State>) {
@@ -1201,43 +1062,5 @@ pub fn display_addr(addr: SocketAddr) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
         addr
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ToolCache;
-
-    fn list(name: &str) -> String {
-        format!(r#"[{{"type":"function","function":{{"name":"{name}"}}}}]"#)
-    }
-
-    /// A list is known once parsed; a body from a known list on finds it and its length, the
-    /// most recent first; text that only shares a start with a list is not taken for it.
-    #[test]
-    fn known_lists_are_found_at_the_start_of_a_value() {
-        let cache = ToolCache::default();
-        let (a, b) = (list("lookup"), list("search"));
-        assert!(
-            cache
-                .known_prefix(&format!("{a},\"stream\":true}}"))
-                .is_none()
-        );
-        assert_eq!(cache.get(&a).expect("parses")[0].function.name, "lookup");
-        assert!(cache.get("[{\"function\":5}]").is_err());
-        assert_eq!(cache.get(&b).expect("parses")[0].function.name, "search");
-
-        let (len, tools) = cache
-            .known_prefix(&format!("{a},\"stream\":true}}"))
-            .expect("known");
-        assert_eq!((len, tools[0].function.name.as_str()), (a.len(), "lookup"));
-        assert_eq!(cache.lock()[0].0.as_ref(), a, "moved to the front");
-        // The same start, another list: not known.
-        assert!(
-            cache
-                .known_prefix(&a.replace("lookup", "lookups"))
-                .is_none()
-        );
-        assert!(cache.known_prefix(&a[..a.len() - 1]).is_none());
     }
 }
