@@ -4,6 +4,7 @@
 //! [`State`] (`state.rs`) behind an `Arc`; its locks (stats, token cache, tool lists, rate
 //! limits) are short and never held across an await.
 
+mod respond;
 mod state;
 mod tool_cache;
 
@@ -17,8 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
@@ -43,11 +43,12 @@ use crate::wire::{
     self, ChatRequest, Choice, ChunkChoice, ChunkWriter, Completion, Delta, ErrorBody, ErrorDetail,
     FunctionDelta, ReplyMessage, ToolCallDelta,
 };
+use respond::{
+    Body, add_limit_headers, add_retry_headers, error, invalid, json_response, rate_limited,
+    unauthorized,
+};
 pub use state::State;
 use state::stopped;
-
-/// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
-pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Pause between the last bytes of a cut body and the cut, so those bytes reach the client.
 const CUT_DELAY: Duration = Duration::from_millis(5);
@@ -184,51 +185,6 @@ async fn connection(stream: TcpStream, state: Arc<State>) {
     }
 }
 
-fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-fn json_response(status: StatusCode, bytes: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(full(bytes));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// An error reply in OpenAI's shape.
-fn error(
-    status: StatusCode,
-    message: &str,
-    kind: &str,
-    param: Option<&str>,
-    code: Option<&str>,
-) -> Response<Body> {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            message,
-            kind,
-            param,
-            code,
-        },
-    };
-    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
-}
-
-fn invalid(message: &str, param: Option<&str>, code: Option<&str>) -> Response<Body> {
-    error(
-        StatusCode::BAD_REQUEST,
-        message,
-        "invalid_request_error",
-        param,
-        code,
-    )
-}
-
 async fn handle(
     state: &Arc<State>,
     req: Request<Incoming>,
@@ -275,58 +231,12 @@ async fn handle(
     }
 }
 
-fn unauthorized<B>(req: &Request<B>) -> Response<Body> {
-    // Never echo the key that was sent: keys must not leak into logs or reports.
-    let message = if req.headers().contains_key(header::AUTHORIZATION) {
-        "Incorrect API key provided. Send the key the mock server was configured with as \
-         `Authorization: Bearer <key>`."
-    } else {
-        "You didn't provide an API key. Send it as `Authorization: Bearer <key>`."
-    };
-    error(
-        StatusCode::UNAUTHORIZED,
-        message,
-        "invalid_request_error",
-        None,
-        Some("invalid_api_key"),
-    )
-}
-
 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
 
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn set_header(r: &mut Response<Body>, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        r.headers_mut().insert(name, v);
-    }
-}
-
-fn add_limit_headers(r: &mut Response<Body>, h: &LimitHeaders) {
-    if let Some(q) = h.requests {
-        set_header(r, "x-ratelimit-limit-requests", &q.limit.to_string());
-        set_header(
-            r,
-            "x-ratelimit-remaining-requests",
-            &q.remaining.to_string(),
-        );
-        set_header(r, "x-ratelimit-reset-requests", &go_duration(q.reset));
-    }
-    if let Some(t) = h.tokens {
-        set_header(r, "x-ratelimit-limit-tokens", &t.limit.to_string());
-        set_header(r, "x-ratelimit-remaining-tokens", &t.remaining.to_string());
-        set_header(r, "x-ratelimit-reset-tokens", &go_duration(t.reset));
-    }
-}
-
-fn add_retry_headers(r: &mut Response<Body>, wait: Duration) {
-    let ms = wait.as_millis().max(1);
-    set_header(r, "retry-after", &ms.div_ceil(1000).to_string());
-    set_header(r, "retry-after-ms", &ms.to_string());
 }
 
 /// Records the outcome with the reply's status and returns the reply.
@@ -654,26 +564,7 @@ async fn chat(
         {
             Ok(h) => limit_headers = h,
             Err(l) => {
-                let per = if l.kind == "requests" {
-                    "requests per min (RPM)"
-                } else {
-                    "tokens per min (TPM)"
-                };
-                let mut r = error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &format!(
-                        "Rate limit reached for {model} on {per}: Limit {}, Requested {}. Please \
-                         try again in {}.",
-                        l.limit,
-                        l.requested,
-                        go_duration(l.retry_after)
-                    ),
-                    l.kind,
-                    None,
-                    Some("rate_limit_exceeded"),
-                );
-                add_retry_headers(&mut r, l.retry_after);
-                add_limit_headers(&mut r, &l.headers);
+                let r = rate_limited(model, &l);
                 outcome.fault = None;
                 outcome.rate_limited = Some(l.kind);
                 return Ok(finish(state, outcome, r));
