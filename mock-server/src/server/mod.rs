@@ -6,6 +6,7 @@
 
 mod respond;
 mod state;
+mod stream;
 mod tool_cache;
 
 use std::io;
@@ -16,10 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
-use futures_util::stream;
-use http_body_util::{BodyExt, Limited, StreamBody};
-use hyper::body::{Frame, Incoming};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -30,28 +30,23 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{FaultKind, ModelSettings};
+use crate::config::FaultKind;
 use crate::json;
 use crate::latency;
 use crate::limits::{LimitHeaders, go_duration};
 use crate::members;
 use crate::rng::{SplitMix, combine};
-use crate::script::{self, Reply, ScriptInput};
+use crate::script::{self, ScriptInput};
 use crate::stats::Outcome;
 use crate::tokens;
-use crate::wire::{
-    self, ChatRequest, Choice, ChunkChoice, ChunkWriter, Completion, Delta, ErrorBody, ErrorDetail,
-    FunctionDelta, ReplyMessage, ToolCallDelta,
-};
+use crate::wire::{self, ChatRequest, Choice, Completion, ReplyMessage};
 use respond::{
     Body, add_limit_headers, add_retry_headers, error, invalid, json_response, rate_limited,
     unauthorized,
 };
 pub use state::State;
 use state::stopped;
-
-/// Pause between the last bytes of a cut body and the cut, so those bytes reach the client.
-const CUT_DELAY: Duration = Duration::from_millis(5);
+use stream::{Frames, StreamPlan, sse_response};
 
 /// How long a graceful shutdown waits for in-flight replies before dropping connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -588,7 +583,7 @@ async fn chat(
             .stream_options
             .as_ref()
             .is_some_and(|o| o.include_usage);
-        let events = stream_events(
+        let events = stream::events(
             &StreamPlan {
                 id: &id,
                 created,
@@ -675,276 +670,6 @@ async fn chat(
     }
     add_limit_headers(&mut r, &limit_headers);
     Ok(finish(state, outcome, r))
-}
-
-struct StreamPlan<'a> {
-    id: &'a str,
-    created: u64,
-    model: &'a str,
-    reply: &'a Reply,
-    usage: Option<wire::Usage>,
-    settings: &'a ModelSettings,
-    fault: Option<FaultKind>,
-}
-
-/// One SSE event and the delay before it.
-struct Event {
-    delay: Duration,
-    data: Bytes,
-    usage: bool,
-}
-
-/// One SSE event holding a chunk with these choices and usage.
-fn sse(writer: &ChunkWriter, choices: &[ChunkChoice<'_>], usage: Option<&wire::Usage>) -> Bytes {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"data: ");
-    writer.write(&mut out, choices, usage);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
-}
-
-/// One SSE event holding an error object.
-fn sse_error(body: &ErrorBody<'_>) -> Bytes {
-    let mut out = b"data: ".to_vec();
-    let _ = serde_json::to_writer(&mut out, body);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
-}
-
-/// Every event of a stream in order, with the latency model's delays, after faults.
-fn stream_events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
-    let writer = ChunkWriter::new(p.id, "chat.completion.chunk", p.created, p.model, None);
-    let chunk = |delta: Delta<'_>, finish: Option<&'static str>| {
-        let choice = ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason: finish,
-        };
-        sse(&writer, &[choice], None)
-    };
-    let mut events = Vec::with_capacity(p.reply.pieces.len() + 4);
-    let first = latency::first_token(p.settings, rng);
-    if !p.reply.tool_calls.is_empty() {
-        // Each call opens with its id and name at its own index, then streams its arguments;
-        // the first delta also carries the role, as OpenAI's do.
-        for (i, call) in p.reply.tool_calls.iter().enumerate() {
-            events.push(Event {
-                delay: if i == 0 {
-                    first
-                } else {
-                    latency::token_gap(p.settings, rng)
-                },
-                data: chunk(
-                    Delta {
-                        role: (i == 0).then_some("assistant"),
-                        content: None,
-                        tool_calls: Some([ToolCallDelta {
-                            index: i as u32,
-                            id: Some(&call.id),
-                            kind: Some("function"),
-                            function: FunctionDelta {
-                                name: Some(&call.function.name),
-                                arguments: "",
-                            },
-                        }]),
-                    },
-                    None,
-                ),
-                usage: false,
-            });
-            for piece in p.reply.call_pieces.get(i).into_iter().flatten() {
-                events.push(Event {
-                    delay: latency::token_gap(p.settings, rng),
-                    data: chunk(
-                        Delta {
-                            tool_calls: Some([ToolCallDelta {
-                                index: i as u32,
-                                id: None,
-                                kind: None,
-                                function: FunctionDelta {
-                                    name: None,
-                                    arguments: piece.as_ref(),
-                                },
-                            }]),
-                            ..Delta::default()
-                        },
-                        None,
-                    ),
-                    usage: false,
-                });
-            }
-        }
-    } else {
-        events.push(Event {
-            delay: first,
-            data: chunk(
-                Delta {
-                    role: Some("assistant"),
-                    content: Some(""),
-                    tool_calls: None,
-                },
-                None,
-            ),
-            usage: false,
-        });
-        for (i, piece) in p.reply.pieces.iter().enumerate() {
-            events.push(Event {
-                delay: if i == 0 {
-                    Duration::ZERO
-                } else {
-                    latency::token_gap(p.settings, rng)
-                },
-                data: chunk(
-                    Delta {
-                        content: Some(piece.as_ref()),
-                        ..Delta::default()
-                    },
-                    None,
-                ),
-                usage: false,
-            });
-        }
-    }
-    events.push(Event {
-        delay: Duration::ZERO,
-        data: chunk(Delta::default(), Some(p.reply.finish_reason)),
-        usage: false,
-    });
-    if let Some(usage) = p.usage {
-        events.push(Event {
-            delay: Duration::ZERO,
-            data: sse(&writer, &[], Some(&usage)),
-            usage: true,
-        });
-    }
-    events.push(Event {
-        delay: Duration::ZERO,
-        data: Bytes::from_static(b"data: [DONE]\n\n"),
-        usage: false,
-    });
-    let pieces = p.reply.pieces.len() + p.reply.call_pieces.iter().map(Vec::len).sum::<usize>();
-    let half = (pieces / 2 + 1).min(events.len());
-    match p.fault {
-        Some(FaultKind::MalformedJson) => {
-            events[0].data = Bytes::from(format!(
-                "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\n\n",
-                p.id
-            ));
-            // Nothing after it but the end marker: a client cannot salvage a usage chunk.
-            events.truncate(1);
-            events.push(Event {
-                delay: Duration::ZERO,
-                data: Bytes::from_static(b"data: [DONE]\n\n"),
-                usage: false,
-            });
-        }
-        Some(FaultKind::StreamCut) => events.truncate(half),
-        Some(FaultKind::StreamErrorEvent) => {
-            events.truncate(half);
-            events.push(Event {
-                delay: Duration::ZERO,
-                data: sse_error(&ErrorBody {
-                    error: ErrorDetail {
-                        message: "The server had an error while processing your request. Sorry \
-                                  about that!",
-                        kind: "server_error",
-                        param: None,
-                        code: None,
-                    },
-                }),
-                usage: false,
-            });
-        }
-        _ => {}
-    }
-    events
-}
-
-/// Frames to send: consecutive events without a delay between them go out together.
-struct Frames {
-    frames: std::vec::IntoIter<(Duration, Bytes, bool)>,
-    /// When the next frame is due: the request's start plus every delay so far. Each frame
-    /// waits for its own instant, so the timer's rounding never accumulates over a stream.
-    due: tokio::time::Instant,
-    state: Arc<State>,
-    model: String,
-    usage: wire::Usage,
-    cut: bool,
-}
-
-impl Frames {
-    /// The body: each frame after its delay; the usage is counted as its frame is handed
-    /// over; a cut ends with an error (hyper then drops the connection mid-body).
-    fn into_body(self) -> Body {
-        let body = stream::unfold(self, |mut st| async move {
-            match st.frames.next() {
-                Some((delay, data, has_usage)) => {
-                    if !delay.is_zero() {
-                        st.due += delay;
-                        tokio::time::sleep_until(st.due).await;
-                    }
-                    if has_usage {
-                        st.state.stats.usage(
-                            &st.model,
-                            st.usage.prompt_tokens,
-                            st.usage.prompt_tokens_details.cached_tokens,
-                            st.usage.completion_tokens,
-                        );
-                    }
-                    Some((Ok(Frame::data(data)), st))
-                }
-                None if st.cut => {
-                    st.cut = false;
-                    // Let hyper flush what was sent first: an error drops its write buffer.
-                    tokio::time::sleep(CUT_DELAY).await;
-                    Some((Err(io::Error::other("mock fault: stream cut")), st))
-                }
-                None => None,
-            }
-        });
-        StreamBody::new(body).boxed_unsync()
-    }
-}
-
-fn sse_response(
-    state: Arc<State>,
-    model: &str,
-    usage: wire::Usage,
-    events: Vec<Event>,
-    fault: Option<FaultKind>,
-    started: tokio::time::Instant,
-) -> Response<Body> {
-    let mut frames: Vec<(Duration, BytesMut, bool)> = Vec::new();
-    for e in events {
-        match frames.last_mut() {
-            Some(last) if e.delay.is_zero() => {
-                last.1.extend_from_slice(&e.data);
-                last.2 |= e.usage;
-            }
-            _ => frames.push((e.delay, BytesMut::from(&e.data[..]), e.usage)),
-        }
-    }
-    let st = Frames {
-        frames: frames
-            .into_iter()
-            .map(|(d, b, u)| (d, b.freeze(), u))
-            .collect::<Vec<_>>()
-            .into_iter(),
-        due: started,
-        state,
-        model: model.to_string(),
-        usage,
-        cut: fault == Some(FaultKind::StreamCut),
-    };
-    let mut r = Response::new(st.into_body());
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
 }
 
 /// The address to print for a bound socket: an unspecified IP becomes loopback.
