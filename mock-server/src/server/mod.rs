@@ -4,6 +4,7 @@
 //! [`State`] (`state.rs`) behind an `Arc`; its locks (stats, token cache, tool lists, rate
 //! limits) are short and never held across an await.
 
+mod request;
 mod respond;
 mod state;
 mod stream;
@@ -18,7 +19,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
@@ -34,15 +34,14 @@ use crate::config::FaultKind;
 use crate::json;
 use crate::latency;
 use crate::limits::{LimitHeaders, go_duration};
-use crate::members;
 use crate::rng::{SplitMix, combine};
-use crate::script::{self, ScriptInput};
+use crate::script;
 use crate::stats::Outcome;
 use crate::tokens;
-use crate::wire::{self, ChatRequest, Choice, Completion, ReplyMessage};
+use crate::wire::{self, Choice, Completion, ReplyMessage};
+use request::Parsed;
 use respond::{
-    Body, add_limit_headers, add_retry_headers, error, invalid, json_response, rate_limited,
-    unauthorized,
+    Body, add_limit_headers, add_retry_headers, error, json_response, rate_limited, unauthorized,
 };
 pub use state::State;
 use state::stopped;
@@ -226,8 +225,6 @@ async fn handle(
     }
 }
 
-const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -257,174 +254,21 @@ async fn chat(
         let r = unauthorized(&req);
         return Ok(finish(state, outcome, r));
     }
-    let limit = config.max_body_bytes;
-    let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "Request body is larger than the mock server's limit of {limit} bytes; send a \
-                 smaller request or raise `max_body_bytes`."
-            ),
-            "invalid_request_error",
-            None,
-            Some("request_too_large"),
-        )
+    let body = match request::read_body(req, config.max_body_bytes).await? {
+        Ok(body) => body,
+        Err(r) => return Ok(finish(state, outcome, r)),
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Ok(finish(state, outcome, too_large()));
-    }
-    let body = match Limited::new(req.into_body(), limit as usize)
-        .collect()
-        .await
-    {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Ok(finish(state, outcome, too_large()));
-        }
-        // The client broke the connection mid-body: nothing to answer.
-        Err(e) => return Err(io::Error::other(e)),
+    let mut rest = String::new();
+    let Parsed { request, tools } = match request::parse(&state.tools, &body, &mut rest) {
+        Ok(parsed) => parsed,
+        Err(r) => return Ok(finish(state, outcome, r)),
     };
-    // UTF-8 is checked once for the whole body, then the JSON is parsed as text: `from_slice`
-    // checks every string on its own, which cost a fifth of parsing a request.
-    let text = std::str::from_utf8(&body).ok();
-    // A `tools` list seen before is cut out and the rest parsed alone (see `members`): the
-    // list is most of the request, and parsing it again would only find it valid again.
-    let rest: String;
-    let mut known_tools = None;
-    let mut fast = None;
-    let mut tools_seen = None;
-    if let Some(text) = text
-        && let Some(member) = members::find(text, "tools", |value| {
-            let (len, tools) = state.tools.known_prefix(value)?;
-            tools_seen = Some(tools);
-            Some(len)
-        })
-        && let Some(tools) = tools_seen
-    {
-        rest = [&text[..member.cut.start], &text[member.cut.end..]].concat();
-        // Anything unexpected (an error, or a second `tools` the scan did not see) goes the
-        // whole way below, which also words the error from the body as it was sent.
-        fast = serde_json::from_str::<ChatRequest>(&rest)
-            .ok()
-            .filter(|r| r.tools.is_none());
-        known_tools = fast.is_some().then_some(tools);
-    }
-    let parsed = match (fast, text) {
-        (Some(request), _) => Ok(request),
-        (None, Some(text)) => serde_json::from_str::<ChatRequest>(text),
-        (None, None) => serde_json::from_slice::<ChatRequest>(&body),
+    let checked = match request::check(&request, &tools, config, &mut outcome) {
+        Ok(checked) => checked,
+        Err(r) => return Ok(finish(state, outcome, r)),
     };
-    let request: ChatRequest = match parsed {
-        Ok(r) => r,
-        Err(e) => {
-            let r = invalid(
-                &format!(
-                    "We could not parse the JSON body of your request ({e}). Send a JSON object \
-                     with `model` and `messages`."
-                ),
-                None,
-                None,
-            );
-            return Ok(finish(state, outcome, r));
-        }
-    };
-    let tools = match (known_tools, request.tools) {
-        (Some(tools), _) => tools,
-        (None, None) => Arc::from(Vec::new()),
-        (None, Some(raw)) => match state.tools.get(raw.get()) {
-            Ok(tools) => tools,
-            Err(e) => {
-                let r = invalid(
-                    &format!(
-                        "We could not parse the JSON body of your request (tools: {e}). Send \
-                         `tools` as an array of {{\"type\": \"function\", \"function\": \
-                         {{\"name\": ...}}}} objects."
-                    ),
-                    Some("tools"),
-                    None,
-                );
-                return Ok(finish(state, outcome, r));
-            }
-        },
-    };
-    let Some(model) = request.model.as_deref() else {
-        let r = invalid(
-            "Missing required parameter: 'model'.",
-            Some("model"),
-            Some("missing_required_parameter"),
-        );
-        return Ok(finish(state, outcome, r));
-    };
-    outcome.model = Some(model);
-    outcome.stream = Some(request.stream);
-    let Some(messages) = request.messages.as_deref() else {
-        let r = invalid(
-            "Missing required parameter: 'messages'.",
-            Some("messages"),
-            Some("missing_required_parameter"),
-        );
-        return Ok(finish(state, outcome, r));
-    };
-    if messages.is_empty() {
-        let r = invalid(
-            "'messages' must hold at least one message.",
-            Some("messages"),
-            Some("empty_array"),
-        );
-        return Ok(finish(state, outcome, r));
-    }
-    if let Some((i, m)) = messages
-        .iter()
-        .enumerate()
-        .find(|(_, m)| !ROLES.contains(&m.role.as_ref()))
-    {
-        let r = invalid(
-            &format!(
-                "Invalid value: '{}' in messages[{i}].role. Supported values are: 'system', \
-                 'developer', 'user', 'assistant', and 'tool'.",
-                m.role
-            ),
-            Some("messages"),
-            Some("invalid_value"),
-        );
-        return Ok(finish(state, outcome, r));
-    }
-    let max_tokens = match request.max_completion_tokens.or(request.max_tokens) {
-        Some(n) if n < 1 => {
-            let r = invalid(
-                &format!("Invalid 'max_tokens': {n}; use an integer of at least 1."),
-                Some("max_tokens"),
-                Some("integer_below_min_value"),
-            );
-            return Ok(finish(state, outcome, r));
-        }
-        other => other.map(|n| n as u64),
-    };
-    let options = match crate::validate::check(&request, messages, &tools) {
-        Ok(o) => o,
-        Err(e) => {
-            let r = invalid(&e.message, e.param.as_deref(), Some(e.code));
-            return Ok(finish(state, outcome, r));
-        }
-    };
-    if !config.serves(model) {
-        let r = error(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "The model `{model}` does not exist or you do not have access to it. Name it in \
-                 the mock's `models` or set `accept_any_model = true`."
-            ),
-            "invalid_request_error",
-            Some("model"),
-            Some("model_not_found"),
-        );
-        return Ok(finish(state, outcome, r));
-    }
+    let model = checked.model;
+    let messages = checked.messages;
     let settings = state.settings(model);
 
     if let Some(o) = state.in_outage(model) {
@@ -514,21 +358,7 @@ async fn chat(
     let prompt = state
         .tokens
         .prompt(encoding.bpe(), messages, settings.prompt_caching);
-    let requested = prompt.prompt_tokens + max_tokens.unwrap_or(0);
-    if requested > settings.context_window {
-        let r = invalid(
-            &format!(
-                "This model's maximum context length is {} tokens. However, you requested {} \
-                 tokens ({} in the messages, {} in the completion). Please reduce the length of \
-                 the messages or completion.",
-                settings.context_window,
-                requested,
-                prompt.prompt_tokens,
-                max_tokens.unwrap_or(0)
-            ),
-            Some("messages"),
-            Some("context_length_exceeded"),
-        );
+    if let Err(r) = checked.fits_context(settings, prompt.prompt_tokens) {
         outcome.fault = None;
         return Ok(finish(state, outcome, r));
     }
@@ -538,16 +368,7 @@ async fn chat(
         &config.script,
         settings.completion_tokens,
         encoding,
-        &ScriptInput {
-            messages,
-            tools: &tools,
-            tool_choice: request.tool_choice.as_ref(),
-            max_tokens,
-            want_pieces: request.stream,
-            stop: &options.stop,
-            json_object: options.json_object,
-            parallel_tool_calls: request.parallel_tool_calls != Some(false),
-        },
+        &checked.script_input(&request, &tools),
     );
 
     let mut limit_headers = LimitHeaders::default();

@@ -16,6 +16,9 @@ use hyper::{Request, Response, StatusCode};
 use crate::limits::{LimitHeaders, Limited, go_duration};
 use crate::wire::{ErrorBody, ErrorDetail};
 
+/// A value, or the reply that ends the request instead.
+pub type Step<T> = Result<T, Response<Body>>;
+
 /// Response body: a whole buffer, or a stream of frames (SSE, or a body cut by a fault).
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
