@@ -4,6 +4,7 @@
 //! [`State`] (`state.rs`) behind an `Arc`; its locks (stats, token cache, tool lists, rate
 //! limits) are short and never held across an await.
 
+mod faults;
 mod request;
 mod respond;
 mod state;
@@ -33,19 +34,18 @@ use tokio::time::Instant;
 use crate::config::FaultKind;
 use crate::json;
 use crate::latency;
-use crate::limits::{LimitHeaders, go_duration};
+use crate::limits::LimitHeaders;
 use crate::rng::{SplitMix, combine};
 use crate::script;
 use crate::stats::Outcome;
 use crate::tokens;
 use crate::wire::{self, Choice, Completion, ReplyMessage};
+use faults::{CutBody, Instead};
 use request::Parsed;
-use respond::{
-    Body, add_limit_headers, add_retry_headers, error, json_response, rate_limited, unauthorized,
-};
+use respond::{Body, add_limit_headers, error, json_response, rate_limited, unauthorized};
 pub use state::State;
 use state::stopped;
-use stream::{Frames, StreamPlan, sse_response};
+use stream::{StreamPlan, sse_response};
 
 /// How long a graceful shutdown waits for in-flight replies before dropping connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -273,85 +273,22 @@ async fn chat(
 
     if let Some(o) = state.in_outage(model) {
         outcome.fault = Some(FaultKind::Outage);
-        let r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
-                "The model `{model}` is unavailable (scheduled mock outage from {:?} to {:?} \
-                 after start).",
-                o.from, o.to
-            ),
-            "server_error",
-            None,
-            Some("service_unavailable"),
-        );
-        return Ok(finish(state, outcome, r));
+        return Ok(finish(state, outcome, faults::outage(model, o)));
     }
 
     // Per-request randomness: faults and jitter follow the arrival order from the seed.
     let mut rng = SplitMix::new(combine(config.seed, seq));
-    let fault = config
-        .faults
-        .pick(rng.next_f64())
-        .filter(|f| request.stream || *f != FaultKind::StreamErrorEvent);
+    let fault = faults::draw(&config.faults, &mut rng, request.stream);
     outcome.fault = fault;
-    let immediate = match fault {
-        Some(FaultKind::RateLimit) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Rate limit reached for {model} (injected by the mock server). Please try \
-                     again in {}.",
-                    go_duration(config.faults.retry_after)
-                ),
-                "requests",
-                None,
-                Some("rate_limit_exceeded"),
-            );
-            add_retry_headers(&mut r, config.faults.retry_after);
-            Some(r)
+    match faults::instead(fault, model, &config.faults) {
+        None => {}
+        Some(Instead::Reply(r)) => return Ok(finish(state, outcome, r)),
+        Some(Instead::Hang) => {
+            return Err(faults::without_reply(state, &outcome, true, reset).await);
         }
-        Some(FaultKind::InsufficientQuota) => Some(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "You exceeded your current quota, please check your plan and billing details.",
-            "insufficient_quota",
-            None,
-            Some("insufficient_quota"),
-        )),
-        Some(FaultKind::ServerError) => Some(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server had an error while processing your request. Sorry about that!",
-            "server_error",
-            None,
-            None,
-        )),
-        Some(FaultKind::BadGateway) => Some(error(
-            StatusCode::BAD_GATEWAY,
-            "Bad gateway.",
-            "server_error",
-            None,
-            None,
-        )),
-        Some(FaultKind::ServiceUnavailable) => Some(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The engine is currently overloaded, please try again later.",
-            "server_error",
-            None,
-            None,
-        )),
-        Some(FaultKind::Hang) => {
-            state.stats.record(&outcome);
-            stopped(&mut state.shutdown.clone()).await;
-            return Err(io::Error::other("mock fault: hang ended by shutdown"));
+        Some(Instead::Reset) => {
+            return Err(faults::without_reply(state, &outcome, false, reset).await);
         }
-        Some(FaultKind::Reset) => {
-            state.stats.record(&outcome);
-            reset.store(true, Ordering::Relaxed);
-            return Err(io::Error::other("mock fault: connection reset"));
-        }
-        _ => None,
-    };
-    if let Some(r) = immediate {
-        return Ok(finish(state, outcome, r));
     }
 
     let encoding = tokens::encoding_for(model);
@@ -404,7 +341,7 @@ async fn chat(
             .stream_options
             .as_ref()
             .is_some_and(|o| o.include_usage);
-        let events = stream::events(
+        let mut events = stream::events(
             &StreamPlan {
                 id: &id,
                 created,
@@ -412,11 +349,13 @@ async fn chat(
                 reply: &reply,
                 usage: include_usage.then_some(usage),
                 settings,
-                fault,
             },
             &mut rng,
         );
-        sse_response(state.clone(), model, usage, events, fault, started)
+        let pieces = reply.pieces.len() + reply.call_pieces.iter().map(Vec::len).sum::<usize>();
+        faults::break_stream(&mut events, fault, &id, pieces);
+        let cut = fault == Some(FaultKind::StreamCut);
+        sse_response(state.clone(), model, usage, events, cut, started)
     } else {
         let tool_calls = reply.tool_calls.clone();
         let completion = Completion {
@@ -445,40 +384,21 @@ async fn chat(
         if !wait.is_zero() {
             tokio::time::sleep_until(started + wait).await;
         }
-        match fault {
-            Some(FaultKind::MalformedJson) => {
-                let mut broken = body[..body.len() / 2].to_vec();
-                broken.extend_from_slice(b"<!-- upstream error -->");
-                json_response(StatusCode::OK, broken)
-            }
-            Some(FaultKind::StreamCut) => {
-                let len = body.len();
-                let half = Bytes::from(body).slice(..len / 2);
-                let frames = Frames {
-                    frames: vec![(Duration::ZERO, half, false)].into_iter(),
-                    due: started,
-                    state: state.clone(),
-                    model: model.to_string(),
-                    usage,
-                    cut: true,
-                };
-                let mut r = Response::new(frames.into_body());
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                r.headers_mut()
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-                r
-            }
-            _ => {
-                outcome.usage = Some([
-                    usage.prompt_tokens,
-                    usage.prompt_tokens_details.cached_tokens,
-                    usage.completion_tokens,
-                ]);
-                json_response(StatusCode::OK, body)
-            }
+        if faults::breaks_body(fault) {
+            let cut = CutBody {
+                state,
+                model,
+                usage,
+                started,
+            };
+            faults::broken_body(fault, body, cut)
+        } else {
+            outcome.usage = Some([
+                usage.prompt_tokens,
+                usage.prompt_tokens_details.cached_tokens,
+                usage.completion_tokens,
+            ]);
+            json_response(StatusCode::OK, body)
         }
     };
     let mut request_id = String::with_capacity(20);

@@ -18,13 +18,11 @@ use hyper::header::{self, HeaderValue};
 
 use super::respond::Body;
 use super::state::State;
-use crate::config::{FaultKind, ModelSettings};
+use crate::config::ModelSettings;
 use crate::latency;
 use crate::rng::SplitMix;
 use crate::script::Reply;
-use crate::wire::{
-    self, ChunkChoice, ChunkWriter, Delta, ErrorBody, ErrorDetail, FunctionDelta, ToolCallDelta,
-};
+use crate::wire::{self, ChunkChoice, ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
 
 /// Pause between the last bytes of a cut body and the cut, so those bytes reach the client.
 const CUT_DELAY: Duration = Duration::from_millis(5);
@@ -43,8 +41,6 @@ pub struct StreamPlan<'a> {
     pub usage: Option<wire::Usage>,
     /// The model's latency settings.
     pub settings: &'a ModelSettings,
-    /// The fault drawn for the request, if any.
-    pub fault: Option<FaultKind>,
 }
 
 /// One SSE event and the delay before it.
@@ -59,7 +55,7 @@ pub struct Event {
 
 impl Event {
     /// An event without usage.
-    fn new(delay: Duration, data: Bytes) -> Event {
+    pub fn new(delay: Duration, data: Bytes) -> Event {
         Event {
             delay,
             data,
@@ -77,14 +73,6 @@ fn sse(writer: &ChunkWriter, choices: &[ChunkChoice<'_>], usage: Option<&wire::U
     Bytes::from(out)
 }
 
-/// One SSE event holding an error object.
-fn sse_error(body: &ErrorBody<'_>) -> Bytes {
-    let mut out = b"data: ".to_vec();
-    let _ = serde_json::to_writer(&mut out, body);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
-}
-
 /// One SSE event holding a chunk of one choice with this delta.
 fn chunk(writer: &ChunkWriter, delta: Delta<'_>, finish: Option<&'static str>) -> Bytes {
     let choice = ChunkChoice {
@@ -96,7 +84,8 @@ fn chunk(writer: &ChunkWriter, delta: Delta<'_>, finish: Option<&'static str>) -
     sse(writer, &[choice], None)
 }
 
-/// Every event of a stream in order, with the latency model's delays, after faults.
+/// Every event of a stream in order, with the latency model's delays (faults break them
+/// afterwards: see `faults::break_stream`).
 pub fn events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
     let writer = ChunkWriter::new(p.id, "chat.completion.chunk", p.created, p.model, None);
     let mut events = Vec::with_capacity(p.reply.pieces.len() + 4);
@@ -121,39 +110,6 @@ pub fn events(p: &StreamPlan<'_>, rng: &mut SplitMix) -> Vec<Event> {
         Duration::ZERO,
         Bytes::from_static(b"data: [DONE]\n\n"),
     ));
-    let pieces = p.reply.pieces.len() + p.reply.call_pieces.iter().map(Vec::len).sum::<usize>();
-    let half = (pieces / 2 + 1).min(events.len());
-    match p.fault {
-        Some(FaultKind::MalformedJson) => {
-            events[0].data = Bytes::from(format!(
-                "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\n\n",
-                p.id
-            ));
-            // Nothing after it but the end marker: a client cannot salvage a usage chunk.
-            events.truncate(1);
-            events.push(Event::new(
-                Duration::ZERO,
-                Bytes::from_static(b"data: [DONE]\n\n"),
-            ));
-        }
-        Some(FaultKind::StreamCut) => events.truncate(half),
-        Some(FaultKind::StreamErrorEvent) => {
-            events.truncate(half);
-            events.push(Event::new(
-                Duration::ZERO,
-                sse_error(&ErrorBody {
-                    error: ErrorDetail {
-                        message: "The server had an error while processing your request. Sorry \
-                                  about that!",
-                        kind: "server_error",
-                        param: None,
-                        code: None,
-                    },
-                }),
-            ));
-        }
-        _ => {}
-    }
     events
 }
 
@@ -291,7 +247,7 @@ pub fn sse_response(
     model: &str,
     usage: wire::Usage,
     events: Vec<Event>,
-    fault: Option<FaultKind>,
+    cut: bool,
     started: tokio::time::Instant,
 ) -> Response<Body> {
     let mut frames: Vec<(Duration, BytesMut, bool)> = Vec::new();
@@ -314,7 +270,7 @@ pub fn sse_response(
         state,
         model: model.to_string(),
         usage,
-        cut: fault == Some(FaultKind::StreamCut),
+        cut,
     };
     let mut r = Response::new(st.into_body());
     let h = r.headers_mut();
