@@ -50,9 +50,15 @@ pub fn draw(faults: &FaultConfig, rng: &mut SplitMix, stream: bool) -> Option<Fa
 pub enum Instead {
     /// This error is sent at once.
     Reply(Response<Body>),
-    /// No reply: the request waits until shutdown.
+    /// Nothing is sent.
+    Silence(Silence),
+}
+
+/// How a request that gets no reply ends.
+pub enum Silence {
+    /// It waits until shutdown.
     Hang,
-    /// No reply: the connection is reset.
+    /// Its connection is reset.
     Reset,
 }
 
@@ -103,8 +109,8 @@ pub fn instead(fault: Option<FaultKind>, model: &str, faults: &FaultConfig) -> O
             None,
             None,
         ),
-        FaultKind::Hang => return Some(Instead::Hang),
-        FaultKind::Reset => return Some(Instead::Reset),
+        FaultKind::Hang => return Some(Instead::Silence(Silence::Hang)),
+        FaultKind::Reset => return Some(Instead::Silence(Silence::Reset)),
         _ => return None,
     };
     Some(Instead::Reply(r))
@@ -116,16 +122,19 @@ pub fn instead(fault: Option<FaultKind>, model: &str, faults: &FaultConfig) -> O
 pub async fn without_reply(
     state: &State,
     outcome: &Outcome<'_>,
-    hang: bool,
+    how: Silence,
     reset: &AtomicBool,
 ) -> io::Error {
     state.stats.record(outcome);
-    if hang {
-        stopped(&mut state.shutdown.clone()).await;
-        io::Error::other("mock fault: hang ended by shutdown")
-    } else {
-        reset.store(true, Ordering::Relaxed);
-        io::Error::other("mock fault: connection reset")
+    match how {
+        Silence::Hang => {
+            stopped(&mut state.shutdown.clone()).await;
+            io::Error::other("mock fault: hang ended by shutdown")
+        }
+        Silence::Reset => {
+            reset.store(true, Ordering::Relaxed);
+            io::Error::other("mock fault: connection reset")
+        }
     }
 }
 

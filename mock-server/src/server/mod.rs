@@ -1,10 +1,17 @@
-//! The HTTP side: accept loop, routing, the chat-completions handler, SSE bodies, faults.
+//! The HTTP side: the accept loop, one hyper HTTP/1.1 connection per task, and the routes.
 //!
 //! One tokio task per connection runs hyper's HTTP/1.1 server. All shared state lives in
 //! [`State`] (`state.rs`) behind an `Arc`; its locks (stats, token cache, tool lists, rate
 //! limits) are short and never held across an await.
+//!
+//! The chat handler (`chat.rs`) is a pipeline over the other files, which depend one way:
+//! `chat` on `request`, `faults` and `reply`; `reply` on `faults` and `stream`; `faults` on
+//! `stream`; all of them on `respond` (reply shapes) and `state`. None of them uses this file,
+//! which only accepts, serves connections and routes.
 
+mod chat;
 mod faults;
+mod reply;
 mod request;
 mod respond;
 mod state;
@@ -17,11 +24,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -29,23 +35,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
-use crate::config::FaultKind;
-use crate::json;
-use crate::latency;
-use crate::limits::LimitHeaders;
-use crate::rng::{SplitMix, combine};
-use crate::script;
-use crate::stats::Outcome;
-use crate::tokens;
-use crate::wire::{self, Choice, Completion, ReplyMessage};
-use faults::{CutBody, Instead};
-use request::Parsed;
-use respond::{Body, add_limit_headers, error, json_response, rate_limited, unauthorized};
+use respond::{Body, error, json_response, unauthorized};
 pub use state::State;
 use state::stopped;
-use stream::{StreamPlan, sse_response};
 
 /// How long a graceful shutdown waits for in-flight replies before dropping connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,7 +182,7 @@ async fn handle(
     let method = req.method();
     match (method, path) {
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => {
-            chat(state, req, reset).await
+            chat::chat(state, req, reset).await
         }
         (&Method::GET, "/health" | "/healthz" | "/v1/health") => Ok(json_response(
             StatusCode::OK,
@@ -223,194 +216,6 @@ async fn handle(
             Some("unknown_url"),
         )),
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Records the outcome with the reply's status and returns the reply.
-fn finish(state: &State, mut outcome: Outcome<'_>, r: Response<Body>) -> Response<Body> {
-    outcome.status = Some(r.status().as_u16());
-    state.stats.record(&outcome);
-    r
-}
-
-async fn chat(
-    state: &Arc<State>,
-    req: Request<Incoming>,
-    reset: &AtomicBool,
-) -> Result<Response<Body>, io::Error> {
-    // Every delay of the reply is an instant measured from here: a relative sleep per token
-    // rounds each gap up to tokio's 1 ms tick, and a 100-token stream ran 10-33% long.
-    let started = tokio::time::Instant::now();
-    let seq = state.stats.chat_request();
-    let config = &state.config;
-    let mut outcome = Outcome::default();
-
-    if !state.authorized(&req) {
-        let r = unauthorized(&req);
-        return Ok(finish(state, outcome, r));
-    }
-    let body = match request::read_body(req, config.max_body_bytes).await? {
-        Ok(body) => body,
-        Err(r) => return Ok(finish(state, outcome, r)),
-    };
-    let mut rest = String::new();
-    let Parsed { request, tools } = match request::parse(&state.tools, &body, &mut rest) {
-        Ok(parsed) => parsed,
-        Err(r) => return Ok(finish(state, outcome, r)),
-    };
-    let checked = match request::check(&request, &tools, config, &mut outcome) {
-        Ok(checked) => checked,
-        Err(r) => return Ok(finish(state, outcome, r)),
-    };
-    let model = checked.model;
-    let messages = checked.messages;
-    let settings = state.settings(model);
-
-    if let Some(o) = state.in_outage(model) {
-        outcome.fault = Some(FaultKind::Outage);
-        return Ok(finish(state, outcome, faults::outage(model, o)));
-    }
-
-    // Per-request randomness: faults and jitter follow the arrival order from the seed.
-    let mut rng = SplitMix::new(combine(config.seed, seq));
-    let fault = faults::draw(&config.faults, &mut rng, request.stream);
-    outcome.fault = fault;
-    match faults::instead(fault, model, &config.faults) {
-        None => {}
-        Some(Instead::Reply(r)) => return Ok(finish(state, outcome, r)),
-        Some(Instead::Hang) => {
-            return Err(faults::without_reply(state, &outcome, true, reset).await);
-        }
-        Some(Instead::Reset) => {
-            return Err(faults::without_reply(state, &outcome, false, reset).await);
-        }
-    }
-
-    let encoding = tokens::encoding_for(model);
-    let prompt = state
-        .tokens
-        .prompt(encoding.bpe(), messages, settings.prompt_caching);
-    if let Err(r) = checked.fits_context(settings, prompt.prompt_tokens) {
-        outcome.fault = None;
-        return Ok(finish(state, outcome, r));
-    }
-
-    let reply = script::reply(
-        config.seed,
-        &config.script,
-        settings.completion_tokens,
-        encoding,
-        &checked.script_input(&request, &tools),
-    );
-
-    let mut limit_headers = LimitHeaders::default();
-    if settings.rpm.is_some() || settings.tpm.is_some() {
-        let cost = prompt.prompt_tokens + reply.completion_tokens;
-        match state
-            .limiter
-            .acquire(model, settings.rpm, settings.tpm, cost, Instant::now())
-        {
-            Ok(h) => limit_headers = h,
-            Err(l) => {
-                let r = rate_limited(model, &l);
-                outcome.fault = None;
-                outcome.rate_limited = Some(l.kind);
-                return Ok(finish(state, outcome, r));
-            }
-        }
-    }
-    outcome.dangerous = reply.dangerous;
-
-    let mut id = String::with_capacity(33);
-    id.push_str("chatcmpl-");
-    json::hex(&mut id, combine(config.seed, seq), 16);
-    json::hex(&mut id, u64::from(seq as u32), 8);
-    let created = unix_now();
-    let usage = wire::Usage::new(
-        prompt.prompt_tokens,
-        prompt.cached_tokens,
-        reply.completion_tokens,
-    );
-    let mut r = if request.stream {
-        let include_usage = request
-            .stream_options
-            .as_ref()
-            .is_some_and(|o| o.include_usage);
-        let mut events = stream::events(
-            &StreamPlan {
-                id: &id,
-                created,
-                model,
-                reply: &reply,
-                usage: include_usage.then_some(usage),
-                settings,
-            },
-            &mut rng,
-        );
-        let pieces = reply.pieces.len() + reply.call_pieces.iter().map(Vec::len).sum::<usize>();
-        faults::break_stream(&mut events, fault, &id, pieces);
-        let cut = fault == Some(FaultKind::StreamCut);
-        sse_response(state.clone(), model, usage, events, cut, started)
-    } else {
-        let tool_calls = reply.tool_calls.clone();
-        let completion = Completion {
-            id: &id,
-            object: "chat.completion",
-            created,
-            model,
-            choices: [Choice {
-                index: 0,
-                message: ReplyMessage {
-                    role: "assistant",
-                    content: reply.content.as_deref(),
-                    refusal: None,
-                    tool_calls: &tool_calls,
-                },
-                logprobs: None,
-                finish_reason: reply.finish_reason,
-            }],
-            usage,
-            system_fingerprint: None,
-        };
-        // Sized for a typical reply at once instead of growing from 128 bytes.
-        let mut body = Vec::with_capacity(1024);
-        completion.write_json(&mut body);
-        let wait = latency::total(settings, reply.completion_tokens, &mut rng);
-        if !wait.is_zero() {
-            tokio::time::sleep_until(started + wait).await;
-        }
-        if faults::breaks_body(fault) {
-            let cut = CutBody {
-                state,
-                model,
-                usage,
-                started,
-            };
-            faults::broken_body(fault, body, cut)
-        } else {
-            outcome.usage = Some([
-                usage.prompt_tokens,
-                usage.prompt_tokens_details.cached_tokens,
-                usage.completion_tokens,
-            ]);
-            json_response(StatusCode::OK, body)
-        }
-    };
-    let mut request_id = String::with_capacity(20);
-    request_id.push_str("req_");
-    json::hex(&mut request_id, seq, 1);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        // A constant name: `insert` with a `&str` name validates it anew on every request.
-        const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
-        r.headers_mut().insert(X_REQUEST_ID, v);
-    }
-    add_limit_headers(&mut r, &limit_headers);
-    Ok(finish(state, outcome, r))
 }
 
 /// The address to print for a bound socket: an unspecified IP becomes loopback.

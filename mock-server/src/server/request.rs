@@ -158,6 +158,9 @@ pub struct Checked<'r> {
     pub max_tokens: Option<u64>,
     /// What the reply must honour (`stop`, `json_object`).
     pub options: ReplyOptions,
+    /// `None` for a whole reply; for a stream, whether it ends with a usage chunk
+    /// (`stream_options.include_usage`).
+    pub stream: Option<bool>,
 }
 
 /// Checks the fields in OpenAI's order, then that the model is served; a 400 (or the 404 of an
@@ -203,11 +206,18 @@ pub fn check<'r>(
             Some("model_not_found"),
         ));
     }
+    let stream = request.stream.then(|| {
+        request
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage)
+    });
     Ok(Checked {
         model,
         messages,
         max_tokens,
         options,
+        stream,
     })
 }
 

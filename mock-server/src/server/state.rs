@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::tool_cache::ToolCache;
 use crate::config::{MockConfig, ModelSettings, Outage};
-use crate::limits::Limiter;
+use crate::limits::{LimitHeaders, Limited, Limiter};
 use crate::stats::Stats;
 use crate::tokens::TokenCounter;
 use crate::wire;
@@ -32,7 +32,7 @@ pub struct State {
     /// Parsed `tools` lists.
     pub tools: ToolCache,
     /// rpm and tpm buckets.
-    pub limiter: Limiter,
+    limiter: Limiter,
     start: Instant,
     /// Becomes true when the handle asks for shutdown.
     pub shutdown: watch::Receiver<bool>,
@@ -97,6 +97,22 @@ impl State {
                 .get(header::AUTHORIZATION)
                 .is_some_and(|v| v.as_bytes() == want.as_bytes()),
         }
+    }
+
+    /// Takes the request's cost (one request, `tokens` tokens) from the model's rpm and tpm
+    /// buckets; the headers to send, or the 429 to send instead. Models with neither limit
+    /// take no lock.
+    pub fn take_limits(
+        &self,
+        model: &str,
+        settings: &ModelSettings,
+        tokens: u64,
+    ) -> Result<LimitHeaders, Limited> {
+        if settings.rpm.is_none() && settings.tpm.is_none() {
+            return Ok(LimitHeaders::default());
+        }
+        self.limiter
+            .acquire(model, settings.rpm, settings.tpm, tokens, Instant::now())
     }
 
     /// The scheduled outage `model` is in now, if any.
