@@ -1,10 +1,12 @@
 //! [`MockConfig::validate`]: every value checked once, so the server can trust a validated
-//! config. Each refusal names the key, the value as written, and what would be accepted.
+//! config; and [`MockConfig::from_toml_file`], which reads a file and checks it. Each refusal
+//! names the key, the value as written, and what would be accepted.
 //!
 //! The checks run in the order of the tables (top-level keys, models, script, faults,
 //! outages) and the first failure is reported.
 
 use std::fmt;
+use std::path::Path;
 
 use super::faults::{FaultConfig, FaultKind, Outage};
 use super::model::ModelConfig;
@@ -19,6 +21,22 @@ fn invalid(key: impl Into<String>, value: impl fmt::Display, hint: &str) -> Conf
 }
 
 impl MockConfig {
+    /// Reads and validates a TOML file holding a [`MockConfig`] at its top level.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<MockConfig, ConfigError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let config: MockConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown,
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every value once; the server trusts a validated config.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_top_level()?;

@@ -5,10 +5,11 @@
 //! tokens long, no limits and no faults. See the crate docs for every key with an example.
 //!
 //! Per-model settings are layered: built-in defaults, then `[models.default]`, then
-//! `[models."NAME"]`; a model table only needs the keys it changes. [`MockConfig::validate`]
-//! checks everything once (`check.rs`); [`MockConfig::model`] resolves one model's settings
-//! (`model.rs`). The `[faults]` and `[[outages]]` tables are in `faults.rs`, the count ranges
-//! every table uses in `range.rs`.
+//! `[models."NAME"]`; a model table only needs the keys it changes. [`MockConfig::model`]
+//! resolves one model's settings (`model.rs`); [`MockConfig::validate`] checks everything once
+//! and [`MockConfig::from_toml_file`] reads a file and checks it (`check.rs`, which sits on
+//! top: this file does not use it). The `[faults]` and `[[outages]]` tables are in
+//! `faults.rs`, the count ranges every table uses in `range.rs`.
 
 mod check;
 mod faults;
@@ -16,7 +17,6 @@ mod model;
 mod range;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -156,22 +156,6 @@ pub const DEFAULT_MODEL_KEY: &str = "default";
 pub const LISTED_WHEN_ANY: &str = "gpt-4.1";
 
 impl MockConfig {
-    /// Reads and validates a TOML file holding a [`MockConfig`] at its top level.
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<MockConfig, ConfigError> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let config: MockConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: shown,
-            message: e.to_string(),
-        })?;
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Whether `model` is served: named in `models`, or any model when `accept_any_model`.
     pub fn serves(&self, model: &str) -> bool {
         self.accept_any_model || (model != DEFAULT_MODEL_KEY && self.models.contains_key(model))

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
+use super::types::{Reply, ScriptInput, ToolStep};
 use super::vocab::{decode, expression, owned, pieces, query, tokens_within};
-use super::{Reply, ScriptInput, ToolStep};
 use crate::config::ScriptConfig;
 use crate::rng::{SplitMix, combine};
 use crate::wire::{ReplyFunction, ReplyToolCall, Tool};

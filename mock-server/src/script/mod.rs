@@ -4,82 +4,25 @@
 //!
 //! [`reply`] finds the turn and the step (`turn.rs`), draws the step's tool and input from
 //! the vocabulary (`vocab.rs`), and builds a native tool step (`calls.rs`), or a text step or
-//! the final answer (`text.rs`).
+//! the final answer (`text.rs`). What they pass each other is in `types.rs`; none of them
+//! uses this file.
 
 mod calls;
 mod text;
 mod turn;
+mod types;
 mod vocab;
-
-use std::borrow::Cow;
 
 use serde_json::Value;
 
 use crate::config::{CountRange, ScriptConfig};
 use crate::rng::{SplitMix, combine};
 use crate::tokens::Encoding;
-use crate::wire::{Message, ReplyToolCall, Tool};
 pub use turn::{OBSERVATION_PREFIX, Turn, text_tools, turn};
+use types::ToolStep;
+pub use types::{Reply, ScriptInput};
 pub use vocab::expression;
 use vocab::{query, vocab};
-
-/// What the model replies, with its exact token count.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reply {
-    /// Text of the reply; `None` when it is a tool call (native protocol).
-    pub content: Option<String>,
-    /// The tool calls of a tool step (native protocol): one, or several when the script's
-    /// `parallel_tool_calls` allows and the request does not forbid it.
-    pub tool_calls: Vec<ReplyToolCall>,
-    /// `stop`, `length` or `tool_calls`.
-    pub finish_reason: &'static str,
-    /// Output tokens: of the content, or of the call's name plus its arguments.
-    pub completion_tokens: u64,
-    /// The content split into tokens, for streaming; empty unless asked.
-    pub pieces: Vec<Cow<'static, str>>,
-    /// Each tool call's arguments split into tokens, for streaming; empty unless asked.
-    pub call_pieces: Vec<Vec<Cow<'static, str>>>,
-    /// True when the step proposes the configured dangerous tool.
-    pub dangerous: bool,
-}
-
-/// Everything the script reads from a request.
-pub struct ScriptInput<'a> {
-    /// The conversation.
-    pub messages: &'a [Message<'a>],
-    /// Tools offered natively.
-    pub tools: &'a [Tool],
-    /// `tool_choice` as sent.
-    pub tool_choice: Option<&'a Value>,
-    /// The completion limit, if any.
-    pub max_tokens: Option<u64>,
-    /// Fill [`Reply::pieces`].
-    pub want_pieces: bool,
-    /// Stop sequences: the content ends before the first one it holds.
-    pub stop: &'a [String],
-    /// `response_format` `json_object`: the content is a JSON object.
-    pub json_object: bool,
-    /// The request allows several tool calls in one reply (`parallel_tool_calls` not false).
-    pub parallel_tool_calls: bool,
-}
-
-/// A tool step of the turn, with its first call as drawn.
-struct ToolStep<'t> {
-    /// The turn's hash: every choice of the turn derives from it.
-    hash: u64,
-    /// Which step of the turn this is (0 for the first).
-    step: u64,
-    /// The names of the tools offered.
-    tools: &'t [&'t str],
-    /// The first call's tool.
-    tool: String,
-    /// The first call's input.
-    arg: String,
-    /// The first call proposes the configured dangerous tool.
-    dangerous: bool,
-    /// `tool_choice` names the tool.
-    forced: bool,
-}
 
 /// Builds the reply for a request. `seed` is the server's seed; `length` the model's
 /// completion length range.
@@ -159,6 +102,7 @@ pub fn reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Message;
 
     fn msgs(json: &str) -> Vec<Message<'_>> {
         serde_json::from_str(json).expect("test messages parse")

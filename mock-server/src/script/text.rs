@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use tiktoken_rs::CoreBPE;
 
+use super::types::{Reply, ScriptInput, ToolStep};
 use super::vocab::{Vocab, owned, pieces};
-use super::{Reply, ScriptInput, ToolStep};
 use crate::rng::SplitMix;
 
 /// A text-protocol tool step: a thought of filler words sized from `target`, then the action
