@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
+use tokio::time::Instant;
 
 use super::respond::{Body, add_retry_headers, error, json_response};
 use super::state::{State, stopped};
@@ -21,7 +22,7 @@ use crate::config::{FaultConfig, FaultKind, Outage};
 use crate::limits::go_duration;
 use crate::rng::SplitMix;
 use crate::stats::Outcome;
-use crate::wire::{ErrorBody, ErrorDetail};
+use crate::wire::{ErrorBody, ErrorDetail, Usage};
 
 /// The 503 of a scheduled outage.
 pub fn outage(model: &str, o: &Outage) -> Response<Body> {
@@ -138,16 +139,17 @@ pub async fn without_reply(
     }
 }
 
-/// Where a broken non-streaming body goes: the counters for a cut one, and when it starts.
+/// What the frames of a cut body are given, as a stream's are. The body never arrives whole,
+/// so its usage is never counted.
 pub struct CutBody<'a> {
-    /// The counters (a cut body holds a usage they never count).
+    /// The server's state (its counters).
     pub state: &'a Arc<State>,
     /// The model asked for.
     pub model: &'a str,
     /// The reply's usage.
-    pub usage: crate::wire::Usage,
+    pub usage: Usage,
     /// The request's start: the half body is due at once.
-    pub started: tokio::time::Instant,
+    pub started: Instant,
 }
 
 /// Whether `fault` breaks a non-streaming reply's body (see [`broken_body`]).

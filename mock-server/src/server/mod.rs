@@ -141,6 +141,8 @@ impl AsyncWrite for ConnIo {
     }
 }
 
+/// Serves one connection until the client closes it, its head times out, or shutdown
+/// drains it.
 async fn connection(stream: TcpStream, state: Arc<State>) {
     let mut shutdown = state.shutdown.clone();
     let header_read_timeout = state.config.header_read_timeout;
@@ -172,6 +174,8 @@ async fn connection(stream: TcpStream, state: Arc<State>) {
     }
 }
 
+/// Routes one request: chat completions to the handler in `chat.rs`, the small GET routes
+/// here.
 async fn handle(
     state: &Arc<State>,
     req: Request<Incoming>,
