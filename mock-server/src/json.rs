@@ -5,9 +5,10 @@
 //! stream is 43 chunks of some twenty fields each, and serde_json escapes every key as it
 //! writes it and goes through its formatter for every fragment (callgrind: 4,800 instructions
 //! a chunk, three quarters of the server's instructions for a streamed request). The writers
-//! in `wire.rs` put the fixed parts as literal bytes and escape only the values, with the same
-//! rules as serde_json, so the bytes are the same: tests compare them with `serde_json`'s
-//! output for the same values (the wire types keep their `Serialize` derives for that).
+//! in `wire/write.rs` put the fixed parts as literal bytes and escape only the values, with
+//! the same rules as serde_json, so the bytes are the same: tests compare them with
+//! `serde_json`'s output for the same values (the wire types keep their `Serialize` derives
+//! for that).
 
 /// What follows a backslash for each byte that must be escaped; `u` means `\u00XX`; 0 means
 /// the byte is written as it is. The same escapes serde_json writes.
