@@ -13,7 +13,7 @@ use clap::Parser;
 use mock_server::{Jitter, MockConfig};
 
 // The server allocates per request (parsed body, reply); mimalloc's per-thread heaps cost less
-// than glibc's arenas under load. Figures in README's Performance section.
+// than glibc's arenas under load. Method and figures: docs/performance.md.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
