@@ -575,14 +575,16 @@ fn compare_gates_latency_and_cost_regressions_between_real_runs() {
         args.extend_from_slice(extra);
         bench(&args)
     };
-    // Identical scenario and seed: same tokens and dollars to the cent; latency within 10%.
-    // Latency on a shared machine wobbles between runs, so its tolerance is loose here; cost is
-    // deterministic, so its gate can be tight.
+    // Identical scenario and seed: same tokens and dollars to the cent. Latency tails on a
+    // loaded test machine move by more than double between identical runs (p95 +177% seen
+    // with four test binaries at once), so its tolerance is wide here: what this checks is
+    // that cost is deterministic and gated tightly; the doubled-latency run below checks the
+    // latency gate.
     let o = cmp(
         &dirs[1],
         &[
             "--default-tolerance",
-            "60%",
+            "500%",
             "--tolerance",
             "cost.usd_per_conversation=1%",
         ],
