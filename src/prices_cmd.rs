@@ -33,6 +33,7 @@ use crate::cli::{Format, PricesArgs};
 use crate::pricing::{
     DAYS_PER_MONTH, PriceTable, TableFormat, TableInfo, TokenMix, WhatIfRow, what_if,
 };
+use crate::report::format::{grouped, price_per_mtok, usd_prices, usd_prices_signed};
 
 /// Keys tried for the run's total prompt tokens.
 const PROMPT_KEYS: &[&str] = &[
@@ -400,19 +401,23 @@ fn cells(report: &Report<'_>) -> (Vec<String>, Vec<Vec<String>>, usize) {
                 } else {
                     r.table_key.clone()
                 },
-                price(r.input_usd_per_mtok),
-                price(r.cached_input_usd_per_mtok),
-                price(r.output_usd_per_mtok),
-                usd(r.usd_per_call),
-                usd(r.usd_per_1k_calls),
-                usd(r.usd_per_day),
-                usd(r.usd_per_month),
+                price_per_mtok(r.input_usd_per_mtok),
+                price_per_mtok(r.cached_input_usd_per_mtok),
+                price_per_mtok(r.output_usd_per_mtok),
+                usd_prices(r.usd_per_call),
+                usd_prices(r.usd_per_1k_calls),
+                usd_prices(r.usd_per_day),
+                usd_prices(r.usd_per_month),
             ];
             if with_reference {
                 if r.is_reference {
                     c.extend(["reference".into(), String::new()]);
                 } else {
-                    c.push(r.saving_usd_per_month.map(signed_usd).unwrap_or_default());
+                    c.push(
+                        r.saving_usd_per_month
+                            .map(usd_prices_signed)
+                            .unwrap_or_default(),
+                    );
                     c.push(
                         r.saving_pct
                             .map(|p| format!("{p:+.1}%"))
@@ -441,7 +446,7 @@ fn cells(report: &Report<'_>) -> (Vec<String>, Vec<Vec<String>>, usize) {
 fn context_line(report: &Report<'_>) -> String {
     let m = &report.mix;
     let unit = report.unit.name();
-    let per = |total: u64| group(total as f64 / m.calls as f64, 0);
+    let per = |total: u64| grouped(total as f64 / m.calls as f64, 0);
     let mut s = format!(
         "Token mix: {} input ({} cached) + {} output tokens per {unit}",
         per(m.prompt_tokens),
@@ -452,14 +457,14 @@ fn context_line(report: &Report<'_>) -> String {
         let _ = write!(
             s,
             ", from {} {unit}s in {}",
-            group(m.calls as f64, 0),
+            grouped(m.calls as f64, 0),
             file.display()
         );
     }
     let _ = write!(
         s,
         "; {} {unit}s/day, {}-day month",
-        group(report.per_day as f64, 0),
+        grouped(report.per_day as f64, 0),
         report.days_per_month
     );
     s
@@ -533,92 +538,9 @@ fn render_markdown(report: &Report<'_>) -> String {
     out
 }
 
-/// A price per million tokens, with as many decimals as it needs (0.028, 2.50, 15.00).
-fn price(x: f64) -> String {
-    let s = format!("{x:.4}");
-    let s = s.trim_end_matches('0');
-    match s.split_once('.') {
-        Some((_, frac)) if frac.len() < 2 => format!("{x:.2}"),
-        _ => s.to_string(),
-    }
-}
-
-/// Dollars with precision that suits the size: fractions of a cent keep six decimals.
-fn usd(x: f64) -> String {
-    let a = x.abs();
-    let decimals = if a == 0.0 || a >= 1.0 {
-        2
-    } else if a >= 0.01 {
-        4
-    } else {
-        6
-    };
-    format!("${}", group(x, decimals))
-}
-
-fn signed_usd(x: f64) -> String {
-    let body = usd(x.abs());
-    if x < 0.0 {
-        format!("-{body}")
-    } else {
-        format!("+{body}")
-    }
-}
-
-/// `x` with `decimals` decimals and thousands separated by commas.
-fn group(x: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, x.abs());
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if x < 0.0 && s_nonzero(&grouped, frac.as_deref()) {
-        "-"
-    } else {
-        ""
-    };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
-fn s_nonzero(int: &str, frac: Option<&str>) -> bool {
-    int.chars()
-        .chain(frac.unwrap_or("").chars())
-        .any(|c| c.is_ascii_digit() && c != '0')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        for (x, d, want) in [
-            (1234567.891, 2, "1,234,567.89"),
-            (999.0, 0, "999"),
-            (-1000.5, 1, "-1,000.5"),
-            (-0.0001, 2, "0.00"),
-        ] {
-            assert_eq!(group(x, d), want, "{x}");
-        }
-        assert_eq!(usd(0.008), "$0.008000");
-        assert_eq!(usd(2400.0), "$2,400.00");
-        assert_eq!(usd(0.5), "$0.5000");
-        assert_eq!(usd(6.0), "$6.00");
-        assert_eq!(signed_usd(-3.0), "-$3.00");
-        assert_eq!(price(0.028), "0.028");
-        assert_eq!(price(2.5), "2.50");
-        assert_eq!(price(15.0), "15.00");
-    }
 
     #[test]
     fn reads_counts_under_documented_keys() {

@@ -19,7 +19,8 @@ use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::gates::{closest, format_value, is_metric_path};
+use super::format::{figure as format_value, usd_figure};
+use super::gates::{closest, is_metric_path};
 use super::hlog::{HLOG_FILE as HISTOGRAM_LOG, LATENCY_HISTOGRAMS, histogram_name};
 use super::summary::Summary;
 use super::terminal::Table;
@@ -556,7 +557,7 @@ fn value_text(metric: &str, v: Option<f64>) -> String {
         None => "n/a".to_string(),
         Some(v) => match unit_of(metric) {
             Unit::Ms => format!("{} ms", format_value(v)),
-            Unit::Usd => format!("${}", format_value(v)),
+            Unit::Usd => usd_figure(v),
             Unit::Ratio if metric.ends_with("_rate") => {
                 format!("{}%", format_value(v * 100.0))
             }

@@ -29,6 +29,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// A number for people (six significant digits): the one rule, in [`super::format::figure`].
+pub use super::format::figure as format_value;
 pub use super::summary::ThresholdResult;
 use super::summary::{ModelCalls, ModelCost, Summary};
 
@@ -443,23 +445,6 @@ fn denominator(metric: &str) -> Option<&'static str> {
 /// True when every threshold passed (or was skipped).
 pub fn all_passed(results: &[ThresholdResult]) -> bool {
     results.iter().all(|r| r.passed)
-}
-
-/// A number for people: up to six significant digits, no exponent for everyday magnitudes.
-pub fn format_value(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    // Round to 6 significant digits, then print the shortest form of that.
-    let rounded: f64 = format!("{v:.5e}").parse().unwrap_or(v);
-    if rounded.abs() >= 1e-4 && rounded.abs() < 1e15 {
-        format!("{rounded}")
-    } else {
-        format!("{rounded:e}")
-    }
 }
 
 fn measured_text(r: &ThresholdResult) -> String {

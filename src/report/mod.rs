@@ -15,6 +15,7 @@
 //!   a run directory by `bench report`).
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
+//! - [`format`]: how dollars, counts and durations read, one rule per context.
 //! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
 //!   side by side with tolerances (`bench compare`).
 //!
@@ -24,6 +25,7 @@
 pub mod atomic;
 pub mod compare;
 pub mod csv;
+pub mod format;
 pub mod gates;
 pub mod histlog;
 pub mod hlog;

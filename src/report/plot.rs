@@ -23,6 +23,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::format::{finite_or_zero, tick, usd_compact, usd_tick};
+
 /// Family name under which the bundled font is registered. Deliberately not "DejaVu Sans" nor a
 /// generic name, so that nothing could ever resolve it to a system font.
 pub const FONT_FAMILY: &str = "reactbench-dejavu-sans";
@@ -179,7 +181,7 @@ pub fn plot_cost_by_model(path: &Path, costs: &[ModelCost]) -> anyhow::Result<()
             name: c.model.clone(),
             value: finite_or_zero(c.usd),
             color: PALETTE[0],
-            note: format_usd(finite_or_zero(c.usd)),
+            note: usd_compact(finite_or_zero(c.usd)),
         })
         .collect();
     bars.sort_by(|a, b| b.value.total_cmp(&a.value));
@@ -208,7 +210,7 @@ pub fn plot_price_comparison(path: &Path, rows: &[PriceComparisonRow]) -> anyhow
             let (color, note, name) = if r.is_reference {
                 (
                     RGBColor(31, 119, 180),
-                    format!("{} (reference)", format_usd(value)),
+                    format!("{} (reference)", usd_compact(value)),
                     r.model.clone(),
                 )
             } else {
@@ -223,7 +225,7 @@ pub fn plot_price_comparison(path: &Path, rows: &[PriceComparisonRow]) -> anyhow
                 };
                 (
                     color,
-                    format!("{}{}", format_usd(value), versus.unwrap_or_default()),
+                    format!("{}{}", usd_compact(value), versus.unwrap_or_default()),
                     r.model.clone(),
                 )
             };
@@ -305,10 +307,6 @@ fn title_style() -> TextStyle<'static> {
     font(28)
 }
 
-fn finite_or_zero(v: f64) -> f64 {
-    if v.is_finite() { v } else { 0.0 }
-}
-
 /// Cuts a title to what fits across a plot at the title's size.
 fn shorten_title(title: &str) -> String {
     truncate_chars(title, 80)
@@ -327,75 +325,6 @@ fn truncate_chars(text: &str, max: usize) -> String {
         let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
         s.push('…');
         s
-    }
-}
-
-/// Dollars with as many decimals as the magnitude needs: `$1,234`, `$12.35`, `$0.004213`.
-pub fn format_usd(usd: f64) -> String {
-    let usd = finite_or_zero(usd);
-    let sign = if usd < 0.0 { "-" } else { "" };
-    let a = usd.abs();
-    let body = if a >= 1000.0 {
-        group_thousands(a.round() as u64)
-    } else if a >= 1.0 || a == 0.0 {
-        format!("{a:.2}")
-    } else {
-        // Four significant digits: enough to tell cheap models apart.
-        let decimals = (3 - a.log10().floor() as i32).clamp(2, 10) as usize;
-        let mut text = format!("{a:.decimals$}");
-        // Drop trailing zeros but keep cents: "$0.0412", "$0.50".
-        while text.ends_with('0') && text.len() > "0.00".len() {
-            text.pop();
-        }
-        text
-    };
-    format!("{sign}${body}")
-}
-
-/// Dollars for an axis tick: the same number of decimals on every tick of an axis spanning
-/// `span` dollars, so the labels line up ("$0.00, $0.50, $1.00", not "$0.5000, $1.00").
-fn format_usd_tick(usd: f64, span: f64) -> String {
-    let sign = if usd < -1e-12 { "-" } else { "" };
-    let a = usd.abs();
-    if span >= 1000.0 {
-        return format!("{sign}${}", group_thousands(a.round() as u64));
-    }
-    let decimals = if span >= 1.0 {
-        2
-    } else {
-        (2 - span.log10().floor() as i32).clamp(2, 10) as usize
-    };
-    format!("{sign}${a:.decimals$}")
-}
-
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A tick label for an axis spanning `span`: no decimals for wide ranges, more for narrow ones.
-fn format_tick(value: f64, span: f64) -> String {
-    let v = if value.abs() < 1e-12 { 0.0 } else { value };
-    if span >= 20.0 {
-        if v.abs() >= 1000.0 {
-            let sign = if v < 0.0 { "-" } else { "" };
-            format!("{sign}{}", group_thousands(v.abs().round() as u64))
-        } else {
-            format!("{v:.0}")
-        }
-    } else if span >= 2.0 {
-        format!("{v:.1}")
-    } else if span >= 0.2 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
     }
 }
 
@@ -474,7 +403,7 @@ fn draw_percentiles(
     let (_, y_max) = non_empty_range(0.0, max_ms * 1.08);
 
     let x_fmt = |x: &f64| percentile_label(*x);
-    let y_fmt = |y: &f64| format_tick(*y, y_max);
+    let y_fmt = |y: &f64| tick(*y, y_max);
 
     let mut chart = ChartBuilder::on(root)
         .caption(shorten_title(title), title_style())
@@ -523,9 +452,9 @@ fn draw_percentiles(
             "{}  (n={}, p50 {} ms, p99 {} ms, max {} ms)",
             shorten(if s.name.is_empty() { "latency" } else { s.name }),
             h.len(),
-            format_tick(h.value_at_quantile(0.5) as f64 / 1000.0, y_max),
-            format_tick(h.value_at_quantile(0.99) as f64 / 1000.0, y_max),
-            format_tick(h.max() as f64 / 1000.0, y_max),
+            tick(h.value_at_quantile(0.5) as f64 / 1000.0, y_max),
+            tick(h.value_at_quantile(0.99) as f64 / 1000.0, y_max),
+            tick(h.max() as f64 / 1000.0, y_max),
         );
         let style = ShapeStyle::from(&color).stroke_width(3);
         let drawn_series = chart
@@ -657,10 +586,10 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     let hi = lo + step * buckets as f64;
     // Counts are whole numbers: at least 0..5 on the axis, and no label between integers.
     let y_max = (counts.iter().copied().max().unwrap_or(0) as f64 * 1.1).max(5.0);
-    let x_fmt = |x: &f64| format_tick(*x, hi - lo);
+    let x_fmt = |x: &f64| tick(*x, hi - lo);
     let y_fmt = |y: &f64| {
         if (y - y.round()).abs() < 1e-9 {
-            format_tick(y.round(), 20.0)
+            tick(y.round(), 20.0)
         } else {
             String::new()
         }
@@ -679,10 +608,7 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
         .max_light_lines(1)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .x_desc(format!(
-            "Latency (ms), buckets of {} ms",
-            format_tick(step, step)
-        ))
+        .x_desc(format!("Latency (ms), buckets of {} ms", tick(step, step)))
         .y_desc("Calls (count)")
         .label_style(font(16))
         .axis_desc_style(font(18))
@@ -708,15 +634,15 @@ fn draw_histogram(root: &Area<'_>, title: &str, h: &Histogram<u64>) -> anyhow::R
     let mut note = format!(
         "n = {}   p50 {} ms   p95 {} ms   p99 {} ms   max {} ms",
         h.len(),
-        format_tick(h.value_at_quantile(0.5) as f64 / 1000.0, hi - lo),
-        format_tick(h.value_at_quantile(0.95) as f64 / 1000.0, hi - lo),
-        format_tick(h.value_at_quantile(0.99) as f64 / 1000.0, hi - lo),
-        format_tick(max_ms, hi - lo),
+        tick(h.value_at_quantile(0.5) as f64 / 1000.0, hi - lo),
+        tick(h.value_at_quantile(0.95) as f64 / 1000.0, hi - lo),
+        tick(h.value_at_quantile(0.99) as f64 / 1000.0, hi - lo),
+        tick(max_ms, hi - lo),
     );
     if above > 0 {
         note.push_str(&format!(
             "\n{above} sample(s) above {} ms are counted in the last bar",
-            format_tick(hi, hi - lo)
+            tick(hi, hi - lo)
         ));
     }
     let (w, _) = root.dim_in_pixel();
@@ -818,9 +744,9 @@ fn draw_timeline(
     let (_, calls_hi) = non_empty_range(0.0, calls_max * 1.4);
     let p95_max = bins.iter().filter_map(|b| b.p95_ms).fold(0.0, f64::max);
     let (_, p95_hi) = non_empty_range(0.0, p95_max * 1.3);
-    let x_fmt = |x: &f64| format_tick(*x, (x_hi - x_lo).max(20.0));
-    let calls_fmt = |y: &f64| format_tick(*y, calls_hi);
-    let p95_fmt = |y: &f64| format_tick(*y, p95_hi);
+    let x_fmt = |x: &f64| tick(*x, (x_hi - x_lo).max(20.0));
+    let calls_fmt = |y: &f64| tick(*y, calls_hi);
+    let p95_fmt = |y: &f64| tick(*y, p95_hi);
     let (calls_desc, p95_desc, x_desc) = if width == 1 {
         (
             "Calls per second".to_string(),
@@ -1061,7 +987,7 @@ fn draw_bars(root: &Area<'_>, chart_data: &BarChart<'_>) -> anyhow::Result<()> {
     let note_frac = (f64::from(note_width) + 16.0) / plot_px;
     let hi = hi + (hi - lo) * (note_frac / (1.0 - note_frac).max(0.3));
     let n = chart_data.bars.len() as f64;
-    let x_fmt = |x: &f64| format_usd_tick(*x, hi - lo);
+    let x_fmt = |x: &f64| usd_tick(*x, hi - lo);
 
     let mut chart = ChartBuilder::on(root)
         .caption(chart_data.title, title_style())

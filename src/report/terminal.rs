@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
+use super::format::{ms_table, percent, usd_summary};
 use super::summary::{LatencyMs, Summary};
 
 /// True when colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
@@ -119,33 +120,6 @@ impl Table {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
-}
-
-fn num_ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 1.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-/// Dollars with enough digits to show small per-conversation costs.
-pub fn usd(x: f64) -> String {
-    if x == 0.0 {
-        "$0".to_string()
-    } else if x.abs() >= 1.0 {
-        format!("${x:.2}")
-    } else if x.abs() >= 0.01 {
-        format!("${x:.4}")
-    } else {
-        format!("${x:.6}")
-    }
-}
-
 /// The summary's sections as (title, table) pairs, shared by the text and Markdown forms.
 pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut out = Vec::new();
@@ -155,7 +129,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         "conversations sent to the model".into(),
         s.conversation.sent.to_string(),
         format!("{:.2}", s.conversation.per_second),
-        pct(s.conversation.error_rate),
+        percent(s.conversation.error_rate),
     ]);
     if s.conversation.local_only > 0 {
         // Settled without a request (blocked input, refused session, the local per-user rate
@@ -171,7 +145,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         "llm calls".into(),
         s.llm_call.count.to_string(),
         format!("{:.2}", s.llm_call.per_second),
-        pct(s.llm_call.error_rate),
+        percent(s.llm_call.error_rate),
     ]);
     out.push(("Throughput".to_string(), t));
 
@@ -184,7 +158,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             format!("{:.3}", s.llm_call.retry_amplification),
         ),
         ("fallbacks", s.llm_call.fallbacks.to_string()),
-        ("fallback rate", pct(s.llm_call.fallback_rate)),
+        ("fallback rate", percent(s.llm_call.fallback_rate)),
         (
             "attempts refused locally",
             s.attempt.local_refusals.to_string(),
@@ -205,11 +179,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             t.row(vec![
                 name,
                 l.count.to_string(),
-                num_ms(l.p50),
-                num_ms(l.p90),
-                num_ms(l.p95),
-                num_ms(l.p99),
-                num_ms(l.max),
+                ms_table(l.p50),
+                ms_table(l.p90),
+                ms_table(l.p95),
+                ms_table(l.p99),
+                ms_table(l.max),
             ]);
         }
     };
@@ -261,7 +235,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut t = Table::new(&["outcome", "conversations", "share"]);
     let total = s.conversation.count.max(1) as f64;
     for (o, n) in s.conversation.by_outcome.iter().filter(|(_, n)| **n > 0) {
-        t.row(vec![o.clone(), n.to_string(), pct(*n as f64 / total)]);
+        t.row(vec![o.clone(), n.to_string(), percent(*n as f64 / total)]);
     }
     out.push(("Outcomes".to_string(), t));
 
@@ -292,8 +266,8 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             c.prompt.to_string(),
             c.cached.to_string(),
             c.completion.to_string(),
-            usd(c.usd),
-            usd(if c.calls == 0 {
+            usd_summary(c.usd),
+            usd_summary(if c.calls == 0 {
                 0.0
             } else {
                 c.usd / c.calls as f64
@@ -306,8 +280,8 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         s.tokens.prompt.to_string(),
         s.tokens.cached.to_string(),
         s.tokens.completion.to_string(),
-        usd(s.cost.usd_total),
-        usd(s.cost.usd_per_call),
+        usd_summary(s.cost.usd_total),
+        usd_summary(s.cost.usd_per_call),
     ]);
     let title = if s.tokens.estimated {
         "Tokens and cost by model (some token counts estimated locally)"
@@ -320,11 +294,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut t = Table::new(&["cost per conversation", "mean", "p50", "p95", "p99", "max"]);
     t.row(vec![
         "usd".into(),
-        usd(s.cost.usd_per_conversation),
-        usd(p.p50),
-        usd(p.p95),
-        usd(p.p99),
-        usd(p.max),
+        usd_summary(s.cost.usd_per_conversation),
+        usd_summary(p.p50),
+        usd_summary(p.p95),
+        usd_summary(p.p99),
+        usd_summary(p.max),
     ]);
     out.push(("Cost per conversation".to_string(), t));
 

@@ -17,6 +17,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::atomic;
+use super::format::{self, ms_unit};
 use super::hlog;
 use super::html::{self, HtmlImage, HtmlReport, HtmlTable};
 use super::plot::{self, LatencySeries, ModelCost, OpenPeriod, PriceComparisonRow, TimelinePoint};
@@ -652,10 +653,6 @@ fn image_title(file: &str) -> &'static str {
     }
 }
 
-fn ms(v: f64) -> String {
-    format!("{v:.1} ms")
-}
-
 fn percentile_table(data: &ReportData) -> HtmlTable {
     let mut rows = Vec::new();
     for (name, h) in &data.histograms {
@@ -665,13 +662,13 @@ fn percentile_table(data: &ReportData) -> HtmlTable {
             metric.to_string(),
             model.to_string(),
             l.count.to_string(),
-            ms(l.p50),
-            ms(l.p90),
-            ms(l.p95),
-            ms(l.p99),
-            ms(l.p99_9),
-            ms(l.max),
-            ms(l.mean),
+            ms_unit(l.p50),
+            ms_unit(l.p90),
+            ms_unit(l.p95),
+            ms_unit(l.p99),
+            ms_unit(l.p99_9),
+            ms_unit(l.max),
+            ms_unit(l.mean),
         ]);
     }
     HtmlTable {
@@ -687,7 +684,7 @@ fn percentile_table(data: &ReportData) -> HtmlTable {
 }
 
 fn price_table(pc: &PriceComparison) -> HtmlTable {
-    let money = |v: f64| plot::format_usd(v);
+    let money = |v: f64| format::usd_compact(v);
     let rows = pc
         .rows
         .iter()
@@ -740,7 +737,7 @@ fn threshold_table(s: &Summary) -> Option<HtmlTable> {
     if s.thresholds.is_empty() {
         return None;
     }
-    let num = |v: Option<f64>| v.map(super::gates::format_value).unwrap_or_default();
+    let num = |v: Option<f64>| v.map(format::figure).unwrap_or_default();
     Some(HtmlTable {
         title: "Thresholds".into(),
         headers: ["result", "metric", "condition", "limit", "measured", "note"]
