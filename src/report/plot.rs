@@ -2,7 +2,7 @@
 //! cost by model and the what-if price comparison.
 //!
 //! Every function takes plain data (no dependency on the metrics or pricing types), draws with
-//! plotters into an in-memory RGB buffer, encodes it as PNG and writes it atomically (temporary
+//! plotters into an in-memory RGB buffer, encodes it as PNG and writes it through [`super::atomic`] (temporary
 //! file in the same directory, then rename), so an interrupted run never leaves half an image.
 //!
 //! Text is drawn with DejaVu Sans, shipped in `assets/fonts/` and embedded in the binary: plotters'
@@ -128,12 +128,6 @@ pub fn ensure_font_registered() -> anyhow::Result<()> {
              clean checkout"
         ))
     }
-}
-
-/// Writes `bytes` to `path` atomically (see [`super::atomic`]): an interrupted or failed write
-/// leaves either the old file or the new one, never half of one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    super::atomic::write_bytes(path, bytes)
 }
 
 /// Plots latency against percentile, one curve per series, in the HdrHistogram style: the x axis
@@ -276,7 +270,7 @@ fn render(
     )
     .write_image(&rgb, width, height, image::ColorType::Rgb8)
     .with_context(|| format!("encoding {} as PNG", path.display()))?;
-    write_atomically(path, &png)
+    super::atomic::write_bytes(path, &png)
 }
 
 /// The legend box every chart uses: translucent white on a light grey border.
