@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::format::{figure as format_value, usd_figure};
 use super::gates::{closest, is_metric_path};
 use super::hlog::{HLOG_FILE as HISTOGRAM_LOG, LATENCY_HISTOGRAMS, histogram_name};
+use super::run_dir::RunDir;
 use super::summary::Summary;
 use super::terminal::Table;
 
@@ -102,31 +103,11 @@ pub struct RunData {
 /// Reads a run: a run directory (its `summary.json` and, if present, `histograms.hlog`) or a
 /// `summary.json` file (and a `histograms.hlog` beside it, if present).
 pub fn load_run(path: &Path) -> anyhow::Result<RunData> {
-    let file = if path.is_dir() {
-        path.join("summary.json")
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file).with_context(|| {
-        format!(
-            "cannot read {}; give a run directory (holding summary.json) or a summary.json file",
-            file.display()
-        )
-    })?;
-    let summary = Summary::from_json(&text)
-        .with_context(|| format!("{} is not a reactbench summary.json", file.display()))?;
-    let log = file
-        .parent()
-        .map_or_else(|| PathBuf::from(HISTOGRAM_LOG), |d| d.join(HISTOGRAM_LOG));
-    let histograms = if log.is_file() {
-        Some(super::hlog::read_histograms(&log)?)
-    } else {
-        None
-    };
+    let run = RunDir::open(path)?;
     Ok(RunData {
-        source: file,
-        summary,
-        histograms,
+        histograms: run.histograms()?,
+        source: run.summary_path,
+        summary: run.summary,
     })
 }
 

@@ -620,18 +620,21 @@ impl Summary {
         serde_json::to_string_pretty(self).expect("a Summary always serializes")
     }
 
-    /// Reads a summary back from JSON (for `bench compare` and `bench report`).
+    /// Reads a summary back from JSON (for `bench compare`, `bench report` and `bench prices`).
+    /// The version is checked before the keys, so a summary of another version is refused
+    /// with a message saying what changed, not with the first key it lacks.
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
-        let s: Summary = serde_json::from_str(text)?;
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
         anyhow::ensure!(
-            s.version == SUMMARY_VERSION,
-            "summary.json has version {}, this bench reads version {SUMMARY_VERSION}; \
+            version == Some(u64::from(SUMMARY_VERSION)),
+            "summary.json has {}, this bench reads version {SUMMARY_VERSION}; \
              re-run the scenario or use a matching bench (version 2 renamed \
              `llm_call.inter_token_ms` to `inter_chunk_ms` and the outcome `rate_limited` to \
              `session_rate_limited`: see docs/report-files.md)",
-            s.version
+            version.map_or_else(|| "no version".to_string(), |v| format!("version {v}"))
         );
-        Ok(s)
+        Ok(serde_json::from_value(value)?)
     }
 
     /// The number at a dotted metric path such as `llm_call.latency_ms.p95`, or `None` if the

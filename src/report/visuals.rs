@@ -21,6 +21,7 @@ use super::format::{self, ms_unit};
 use super::hlog;
 use super::html::{self, HtmlImage, HtmlReport, HtmlTable};
 use super::plot::{self, LatencySeries, ModelCost, OpenPeriod, PriceComparisonRow, TimelinePoint};
+use super::run_dir::{RunDir, TIMELINE_FILE};
 use super::summary::{LatencyMs, Summary};
 use super::terminal;
 use crate::metrics::RunMetrics;
@@ -350,35 +351,27 @@ impl ReportData {
     /// (or, for the inputs, compares the run's own models under the shipped table) and adds a
     /// note saying so.
     pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
-        let summary_path = dir.join("summary.json");
-        let text = std::fs::read_to_string(&summary_path).with_context(|| {
-            format!(
-                "{} is not a run directory: it has no readable summary.json; give a directory \
-                 that `bench run` wrote, such as reports/<name>-<time>/",
-                dir.display()
-            )
-        })?;
-        let summary = Summary::from_json(&text)
-            .with_context(|| format!("{} is not a reactbench summary", summary_path.display()))?;
+        let run = RunDir::open(dir)?;
         let mut notes = Vec::new();
-        let hlog_path = dir.join(hlog::HLOG_FILE);
-        let histograms = if hlog_path.is_file() {
-            hlog::read_histograms(&hlog_path)?
-        } else {
-            notes.push(format!(
-                "{} is missing: the latency plots are empty",
-                hlog::HLOG_FILE
-            ));
-            BTreeMap::new()
+        let histograms = match run.histograms()? {
+            Some(h) => h,
+            None => {
+                notes.push(format!(
+                    "{} is missing: the latency plots are empty",
+                    hlog::HLOG_FILE
+                ));
+                BTreeMap::new()
+            }
         };
-        let timeline_path = dir.join("timeline.csv");
-        let timeline = if timeline_path.is_file() {
-            read_timeline(&timeline_path)?
-        } else {
-            notes.push("timeline.csv is missing: the timeline is empty".to_string());
-            Vec::new()
+        let timeline = match run.timeline()? {
+            Some(t) => t,
+            None => {
+                notes.push(format!("{TIMELINE_FILE} is missing: the timeline is empty"));
+                Vec::new()
+            }
         };
-        let inputs_path = dir.join(REPORT_INPUTS_FILE);
+        let inputs_path = run.file(REPORT_INPUTS_FILE);
+        let summary = run.summary;
         let (settings, prices) = if inputs_path.is_file() {
             let text = std::fs::read_to_string(&inputs_path)
                 .with_context(|| format!("cannot read {}", inputs_path.display()))?;
@@ -427,56 +420,6 @@ impl ReportData {
             notes,
         })
     }
-}
-
-/// Reads the plotted columns of `timeline.csv` back (by header name, so added columns do not
-/// break it).
-fn read_timeline(path: &Path) -> anyhow::Result<Vec<TimelinePoint>> {
-    let mut r = ::csv::Reader::from_path(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let header = r.headers()?.clone();
-    let col = |name: &str| {
-        header.iter().position(|h| h == name).with_context(|| {
-            format!(
-                "{} has no `{name}` column; it is not a reactbench timeline",
-                path.display()
-            )
-        })
-    };
-    let (second, calls, errors, p95) = (
-        col("second")?,
-        col("calls")?,
-        col("errors")?,
-        col("call_p95_ms")?,
-    );
-    let mut out = Vec::new();
-    for (i, row) in r.records().enumerate() {
-        let row = row.with_context(|| format!("{} row {}", path.display(), i + 2))?;
-        let cell = |c: usize| row.get(c).unwrap_or("");
-        let int = |c: usize| {
-            cell(c).parse::<u64>().with_context(|| {
-                format!(
-                    "{} row {}: `{}` is not a whole number",
-                    path.display(),
-                    i + 2,
-                    cell(c)
-                )
-            })
-        };
-        let p95_ms = match cell(p95) {
-            "" => None,
-            t => Some(t.parse::<f64>().with_context(|| {
-                format!("{} row {}: `{t}` is not a number", path.display(), i + 2)
-            })?),
-        };
-        out.push(TimelinePoint {
-            second: int(second)?,
-            calls: int(calls)?,
-            errors: int(errors)?,
-            p95_ms,
-        });
-    }
-    Ok(out)
 }
 
 /// Breaker-open periods from the summary's transitions; a breaker still open at the end stays
