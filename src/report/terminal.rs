@@ -120,10 +120,24 @@ impl Table {
     }
 }
 
-/// The summary's sections as (title, table) pairs, shared by the text and Markdown forms.
+/// The summary's sections as (title, table) pairs, shared by the text and Markdown forms;
+/// sections with nothing to show are left out.
 pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut out = Vec::new();
+    out.push(throughput(s));
+    out.push(retries(s));
+    out.push(latency(s));
+    out.extend(finish_reasons(s));
+    out.push(outcomes(s));
+    out.extend(errors(s));
+    out.push(cost_by_model(s));
+    out.push(cost_per_conversation(s));
+    out.extend(controls(s));
+    out
+}
 
+/// Conversations and calls: counts, rates and error rates.
+fn throughput(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["", "count", "per second", "error rate"]);
     t.row(vec![
         "conversations sent to the model".into(),
@@ -147,8 +161,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         format!("{:.2}", s.llm_call.per_second),
         percent(s.llm_call.error_rate),
     ]);
-    out.push(("Throughput".to_string(), t));
+    ("Throughput".to_string(), t)
+}
 
+/// Retries, fallbacks and local refusals.
+fn retries(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["calls", "value"]);
     let rows = [
         ("attempts sent", s.attempt.count.to_string()),
@@ -171,8 +188,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     for (k, v) in rows {
         t.row(vec![k.to_string(), v]);
     }
-    out.push(("Retries and fallbacks".to_string(), t));
+    ("Retries and fallbacks".to_string(), t)
+}
 
+/// Latency percentiles of every histogram with samples (the main ones always).
+fn latency(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["latency (ms)", "count", "p50", "p90", "p95", "p99", "max"]);
     let mut lat = |name: String, l: &LatencyMs, always: bool| {
         if always || l.count > 0 {
@@ -216,8 +236,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         &s.sessions.wait_ms,
         false,
     );
-    out.push(("Latency".to_string(), t));
+    ("Latency".to_string(), t)
+}
 
+/// Answered calls by finish reason; `None` when none was reported.
+fn finish_reasons(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["finish reason", "answered calls"]);
     for (reason, n) in s.llm_call.by_finish_reason.iter().filter(|(_, n)| **n > 0) {
         t.row(vec![reason.clone(), n.to_string()]);
@@ -228,17 +251,21 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             s.llm_call.stream_ignored.to_string(),
         ]);
     }
-    if !t.rows.is_empty() {
-        out.push(("Finish reasons".to_string(), t));
-    }
+    (!t.rows.is_empty()).then(|| ("Finish reasons".to_string(), t))
+}
 
+/// Conversations by outcome.
+fn outcomes(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["outcome", "conversations", "share"]);
     let total = s.conversation.count.max(1) as f64;
     for (o, n) in s.conversation.by_outcome.iter().filter(|(_, n)| **n > 0) {
         t.row(vec![o.clone(), n.to_string(), percent(*n as f64 / total)]);
     }
-    out.push(("Outcomes".to_string(), t));
+    ("Outcomes".to_string(), t)
+}
 
+/// Failed calls and attempts by error class; `None` without failures.
+fn errors(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["error class", "failed calls", "failed attempts"]);
     for (class, attempts) in &s.attempt.by_error_class {
         let calls = s.llm_call.by_error_class.get(class).copied().unwrap_or(0);
@@ -246,10 +273,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             t.row(vec![class.clone(), calls.to_string(), attempts.to_string()]);
         }
     }
-    if !t.rows.is_empty() {
-        out.push(("Errors".to_string(), t));
-    }
+    (!t.rows.is_empty()).then(|| ("Errors".to_string(), t))
+}
 
+/// Tokens and dollars by model, with the total.
+fn cost_by_model(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&[
         "model",
         "calls",
@@ -288,8 +316,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     } else {
         "Tokens and cost by model"
     };
-    out.push((title.to_string(), t));
+    (title.to_string(), t)
+}
 
+/// Dollars per conversation: mean and percentiles.
+fn cost_per_conversation(s: &Summary) -> (String, Table) {
     let p = &s.cost.usd_per_conversation_percentiles;
     let mut t = Table::new(&["cost per conversation", "mean", "p50", "p95", "p99", "max"]);
     t.row(vec![
@@ -300,8 +331,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         usd_summary(p.p99),
         usd_summary(p.max),
     ]);
-    out.push(("Cost per conversation".to_string(), t));
+    ("Cost per conversation".to_string(), t)
+}
 
+/// Breakers, sanitizer, budget, sessions and drops that acted; `None` when none did.
+fn controls(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["control", "count"]);
     let mut ctl = |name: &str, n: u64| {
         if n > 0 {
@@ -333,10 +367,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             format!("{secs:.1}"),
         ]);
     }
-    if !t.rows.is_empty() {
-        out.push(("Controls".to_string(), t));
-    }
-    out
+    (!t.rows.is_empty()).then(|| ("Controls".to_string(), t))
 }
 
 fn headline(s: &Summary) -> String {
