@@ -10,7 +10,7 @@
 //! - LiteLLM's `model_prices_and_context_window.json` as it ships: per-token prices, chat models
 //!   only, odd entries skipped and counted rather than failing the whole file.
 //!
-//! [`what_if`] re-prices one token mix under many models, for `bench prices` and the report's
+//! [`what_if`](fn@what_if) re-prices one token mix under many models, for `bench prices` and the report's
 //! price comparison.
 
 pub mod litellm;

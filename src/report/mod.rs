@@ -17,7 +17,7 @@
 //!   versioned `summary.json`) for `bench compare`, `bench report` and `bench prices --run`.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
-//! - [`format`]: how dollars, counts and durations read, one rule per context.
+//! - [`format`](mod@format): how dollars, counts and durations read, one rule per context.
 //! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
 //!   side by side with tolerances (`bench compare`).
 //!

@@ -1,6 +1,6 @@
 //! `calls.csv` and `conversations.csv`, streamed: [`RecordCsv`] appends each record's rows as
 //! it arrives, into temporary files renamed into place when the run ends. The rows are built by
-//! hand ([`Row`]) because this is the recorder's hot path.
+//! hand (`Row`) because this is the recorder's hot path.
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! CI gates: a scenario's `[thresholds]` parsed into [`Threshold`]s, evaluated against a
-//! [`Summary`], and reported in the terminal, `summary.json`, `summary.md` and JUnit XML.
+//! [`Summary`](super::summary::Summary), and reported in the terminal, `summary.json`,
+//! `summary.md` and JUnit XML.
 //!
 //! A threshold names a `summary.json` metric path (`llm_call.latency_ms.p95`) and a condition:
 //!
@@ -24,7 +25,7 @@
 
 //!
 //! - [`parse`]: the grammar, metric paths and suggestions;
-//! - [`evaluate`]: verdicts, early abort, warm-up and the load generator's health;
+//! - [`evaluate`](mod@evaluate): verdicts, early abort, warm-up and the load generator's health;
 //! - [`render`]: terminal, Markdown and JUnit XML.
 
 pub mod evaluate;

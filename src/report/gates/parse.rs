@@ -123,7 +123,7 @@ pub struct Threshold {
     pub op: Op,
     /// What the metric is compared with.
     pub bound: Bound,
-    /// End the run early once this condition is lost ([`should_abort`]).
+    /// End the run early once this condition is lost ([`should_abort`](super::evaluate::should_abort)).
     pub abort_on_fail: bool,
     /// Conversations that must have finished before an abort is considered.
     pub min_samples: u64,

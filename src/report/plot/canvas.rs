@@ -1,5 +1,5 @@
 //! What every chart shares: the bundled font, the image size, the palette, text styles, and
-//! [`render`], which draws into memory, encodes the PNG and writes it atomically.
+//! `render`, which draws into memory, encodes the PNG and writes it atomically.
 
 use std::fmt::Display;
 use std::path::Path;
