@@ -7,19 +7,12 @@
 //! names and aliases, since LiteLLM lists thousands of chat models.
 //!
 //! # Reading a run (`--run DIR`)
-//! `DIR/summary.json` (or the file itself) is read defensively, since its layout belongs to the
-//! metrics code: the first of these keys found (as JSON paths) is used, each a whole number.
-//! - prompt tokens: `tokens.prompt_tokens`, `tokens.prompt`, `tokens.input_tokens`,
-//!   `tokens.input`, `usage.prompt_tokens`, `totals.prompt_tokens`, `prompt_tokens`;
-//! - cached tokens (optional, 0 when absent): `tokens.cached_tokens`, `tokens.cached`,
-//!   `tokens.cached_input_tokens`, `usage.cached_tokens`, `totals.cached_tokens`, `cached_tokens`;
-//! - completion tokens: `tokens.completion_tokens`, `tokens.completion`, `tokens.output_tokens`,
-//!   `tokens.output`, `usage.completion_tokens`, `totals.completion_tokens`, `completion_tokens`;
-//! - the unit, conversations first: `conversations.total`, `conversations.count`,
-//!   `totals.conversations`, `conversations`; else LLM calls: `llm_calls.total`,
-//!   `llm_calls.count`, `totals.llm_calls`, `llm_calls`, `calls`.
-//!
-//! A missing required key is an error that lists the keys tried.
+//! `DIR` is a finished run's directory or its `summary.json`, read as the report's versioned
+//! [`Summary`](crate::report::summary::Summary) through [`RunDir`], the one reader of run folders
+//! (a summary of another version is refused with a message saying what changed). The mix is
+//! the one the report's price comparison re-prices ([`run_token_mix`]): the run's prompt,
+//! cached and completion tokens over its conversations, or over its LLM calls if it counts no
+//! conversation.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -33,51 +26,9 @@ use crate::cli::{Format, PricesArgs};
 use crate::pricing::{
     DAYS_PER_MONTH, PriceTable, TableFormat, TableInfo, TokenMix, WhatIfRow, what_if,
 };
-
-/// Keys tried for the run's total prompt tokens.
-const PROMPT_KEYS: &[&str] = &[
-    "tokens.prompt_tokens",
-    "tokens.prompt",
-    "tokens.input_tokens",
-    "tokens.input",
-    "usage.prompt_tokens",
-    "totals.prompt_tokens",
-    "prompt_tokens",
-];
-/// Keys tried for the run's total cached prompt tokens.
-const CACHED_KEYS: &[&str] = &[
-    "tokens.cached_tokens",
-    "tokens.cached",
-    "tokens.cached_input_tokens",
-    "usage.cached_tokens",
-    "totals.cached_tokens",
-    "cached_tokens",
-];
-/// Keys tried for the run's total completion tokens.
-const COMPLETION_KEYS: &[&str] = &[
-    "tokens.completion_tokens",
-    "tokens.completion",
-    "tokens.output_tokens",
-    "tokens.output",
-    "usage.completion_tokens",
-    "totals.completion_tokens",
-    "completion_tokens",
-];
-/// Keys tried for the run's number of conversations.
-const CONVERSATION_KEYS: &[&str] = &[
-    "conversations.total",
-    "conversations.count",
-    "totals.conversations",
-    "conversations",
-];
-/// Keys tried for the run's number of LLM calls.
-const CALL_KEYS: &[&str] = &[
-    "llm_calls.total",
-    "llm_calls.count",
-    "totals.llm_calls",
-    "llm_calls",
-    "calls",
-];
+use crate::report::format::{grouped, price_per_mtok, usd_prices, usd_prices_signed};
+use crate::report::run_dir::RunDir;
+use crate::report::visuals::run_token_mix;
 
 /// What the per-unit figures are per.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -227,97 +178,23 @@ fn default_models_in(table: &PriceTable) -> anyhow::Result<Vec<String>> {
     Ok(found)
 }
 
-/// Reads a run's token totals; see the module docs for the keys.
-fn mix_from_run(dir: &Path) -> anyhow::Result<(TokenMix, Unit, PathBuf)> {
-    let file = if dir.is_dir() {
-        dir.join("summary.json")
+/// Reads a run's token totals; see the module docs.
+fn mix_from_run(path: &Path) -> anyhow::Result<(TokenMix, Unit, PathBuf)> {
+    let run = RunDir::open(path)?;
+    let mut mix = run_token_mix(&run.summary);
+    let unit = if mix.calls > 0 {
+        Unit::Conversation
     } else {
-        dir.to_path_buf()
+        mix.calls = run.summary.llm_call.count;
+        Unit::Call
     };
-    let text = std::fs::read_to_string(&file).with_context(|| {
-        format!(
-            "cannot read {}; --run takes a finished run's directory (with summary.json) or the file",
-            file.display()
-        )
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", file.display()))?;
-    let shown = file.display();
-    let need = |keys: &[&str], what: &str| -> anyhow::Result<u64> {
-        find_count(&json, keys, &shown)?.with_context(|| {
-            format!(
-                "{shown}: no {what} found; looked for the key {}; give a token profile with --input-tokens and --output-tokens instead",
-                keys.join(", ")
-            )
-        })
-    };
-    let prompt = need(PROMPT_KEYS, "total prompt tokens")?;
-    let completion = need(COMPLETION_KEYS, "total completion tokens")?;
-    let cached = match find_count(&json, CACHED_KEYS, &shown)? {
-        Some(n) => n,
-        None => {
-            eprintln!(
-                "note: {shown} has no cached-token total (looked for {}); pricing every prompt token as uncached",
-                CACHED_KEYS.join(", ")
-            );
-            0
-        }
-    };
-    let (calls, unit) = match find_count(&json, CONVERSATION_KEYS, &shown)? {
-        Some(n) if n > 0 => (n, Unit::Conversation),
-        _ => (
-            need(CALL_KEYS, "number of conversations or LLM calls")
-                .with_context(|| format!("also looked for {}", CONVERSATION_KEYS.join(", ")))?,
-            Unit::Call,
-        ),
-    };
-    if calls == 0 {
-        bail!("{shown}: the run has zero conversations and zero LLM calls; nothing to price");
-    }
-    if cached > prompt {
+    if mix.calls == 0 {
         bail!(
-            "{shown}: {cached} cached tokens but only {prompt} prompt tokens; the summary is inconsistent"
+            "{}: the run has zero conversations and zero LLM calls; nothing to price",
+            run.summary_path.display()
         );
     }
-    let mix = TokenMix {
-        calls,
-        prompt_tokens: prompt,
-        cached_tokens: cached,
-        completion_tokens: completion,
-    };
-    Ok((mix, unit, file))
-}
-
-/// The first of `keys` (dotted paths) present in `json`, as a whole number. A key present with
-/// another kind of value is an error, not skipped: it is the summary's, just not what we expect.
-fn find_count(
-    json: &serde_json::Value,
-    keys: &[&str],
-    file: &impl std::fmt::Display,
-) -> anyhow::Result<Option<u64>> {
-    for key in keys {
-        let pointer = format!("/{}", key.replace('.', "/"));
-        let Some(value) = json.pointer(&pointer) else {
-            continue;
-        };
-        if value.is_object() {
-            // `conversations` may be a section holding the count under a deeper key.
-            continue;
-        }
-        let n = value
-            .as_u64()
-            .or_else(|| {
-                value
-                    .as_f64()
-                    .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < u64::MAX as f64)
-                    .map(|x| x as u64)
-            })
-            .with_context(|| {
-                format!("{file}: key `{key}` is {value}, not a whole number of tokens or calls")
-            })?;
-        return Ok(Some(n));
-    }
-    Ok(None)
+    Ok((mix, unit, run.summary_path))
 }
 
 /// Tells the reader, on stderr, what the table left out or assumed.
@@ -400,19 +277,23 @@ fn cells(report: &Report<'_>) -> (Vec<String>, Vec<Vec<String>>, usize) {
                 } else {
                     r.table_key.clone()
                 },
-                price(r.input_usd_per_mtok),
-                price(r.cached_input_usd_per_mtok),
-                price(r.output_usd_per_mtok),
-                usd(r.usd_per_call),
-                usd(r.usd_per_1k_calls),
-                usd(r.usd_per_day),
-                usd(r.usd_per_month),
+                price_per_mtok(r.input_usd_per_mtok),
+                price_per_mtok(r.cached_input_usd_per_mtok),
+                price_per_mtok(r.output_usd_per_mtok),
+                usd_prices(r.usd_per_call),
+                usd_prices(r.usd_per_1k_calls),
+                usd_prices(r.usd_per_day),
+                usd_prices(r.usd_per_month),
             ];
             if with_reference {
                 if r.is_reference {
                     c.extend(["reference".into(), String::new()]);
                 } else {
-                    c.push(r.saving_usd_per_month.map(signed_usd).unwrap_or_default());
+                    c.push(
+                        r.saving_usd_per_month
+                            .map(usd_prices_signed)
+                            .unwrap_or_default(),
+                    );
                     c.push(
                         r.saving_pct
                             .map(|p| format!("{p:+.1}%"))
@@ -441,7 +322,7 @@ fn cells(report: &Report<'_>) -> (Vec<String>, Vec<Vec<String>>, usize) {
 fn context_line(report: &Report<'_>) -> String {
     let m = &report.mix;
     let unit = report.unit.name();
-    let per = |total: u64| group(total as f64 / m.calls as f64, 0);
+    let per = |total: u64| grouped(total as f64 / m.calls as f64, 0);
     let mut s = format!(
         "Token mix: {} input ({} cached) + {} output tokens per {unit}",
         per(m.prompt_tokens),
@@ -452,14 +333,14 @@ fn context_line(report: &Report<'_>) -> String {
         let _ = write!(
             s,
             ", from {} {unit}s in {}",
-            group(m.calls as f64, 0),
+            grouped(m.calls as f64, 0),
             file.display()
         );
     }
     let _ = write!(
         s,
         "; {} {unit}s/day, {}-day month",
-        group(report.per_day as f64, 0),
+        grouped(report.per_day as f64, 0),
         report.days_per_month
     );
     s
@@ -531,107 +412,4 @@ fn render_markdown(report: &Report<'_>) -> String {
         out.push_str(&format!("| {} |\n", escaped.join(" | ")));
     }
     out
-}
-
-/// A price per million tokens, with as many decimals as it needs (0.028, 2.50, 15.00).
-fn price(x: f64) -> String {
-    let s = format!("{x:.4}");
-    let s = s.trim_end_matches('0');
-    match s.split_once('.') {
-        Some((_, frac)) if frac.len() < 2 => format!("{x:.2}"),
-        _ => s.to_string(),
-    }
-}
-
-/// Dollars with precision that suits the size: fractions of a cent keep six decimals.
-fn usd(x: f64) -> String {
-    let a = x.abs();
-    let decimals = if a == 0.0 || a >= 1.0 {
-        2
-    } else if a >= 0.01 {
-        4
-    } else {
-        6
-    };
-    format!("${}", group(x, decimals))
-}
-
-fn signed_usd(x: f64) -> String {
-    let body = usd(x.abs());
-    if x < 0.0 {
-        format!("-{body}")
-    } else {
-        format!("+{body}")
-    }
-}
-
-/// `x` with `decimals` decimals and thousands separated by commas.
-fn group(x: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, x.abs());
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if x < 0.0 && s_nonzero(&grouped, frac.as_deref()) {
-        "-"
-    } else {
-        ""
-    };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
-fn s_nonzero(int: &str, frac: Option<&str>) -> bool {
-    int.chars()
-        .chain(frac.unwrap_or("").chars())
-        .any(|c| c.is_ascii_digit() && c != '0')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        for (x, d, want) in [
-            (1234567.891, 2, "1,234,567.89"),
-            (999.0, 0, "999"),
-            (-1000.5, 1, "-1,000.5"),
-            (-0.0001, 2, "0.00"),
-        ] {
-            assert_eq!(group(x, d), want, "{x}");
-        }
-        assert_eq!(usd(0.008), "$0.008000");
-        assert_eq!(usd(2400.0), "$2,400.00");
-        assert_eq!(usd(0.5), "$0.5000");
-        assert_eq!(usd(6.0), "$6.00");
-        assert_eq!(signed_usd(-3.0), "-$3.00");
-        assert_eq!(price(0.028), "0.028");
-        assert_eq!(price(2.5), "2.50");
-        assert_eq!(price(15.0), "15.00");
-    }
-
-    #[test]
-    fn reads_counts_under_documented_keys() {
-        let json: serde_json::Value = serde_json::json!({
-            "conversations": {"total": 4},
-            "tokens": {"prompt_tokens": 100, "completion": 20.0},
-            "llm_calls": "many"
-        });
-        assert_eq!(find_count(&json, CONVERSATION_KEYS, &"s").unwrap(), Some(4));
-        assert_eq!(find_count(&json, PROMPT_KEYS, &"s").unwrap(), Some(100));
-        assert_eq!(find_count(&json, COMPLETION_KEYS, &"s").unwrap(), Some(20));
-        assert_eq!(find_count(&json, CACHED_KEYS, &"s").unwrap(), None);
-        let err = find_count(&json, CALL_KEYS, &"s").unwrap_err().to_string();
-        assert!(err.contains("`llm_calls`"), "{err}");
-    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use super::plot::write_atomically;
+use super::atomic;
 
 /// Everything the page shows. Plain strings, so any part of the harness can fill it in.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,7 +55,7 @@ pub struct HtmlImage {
 /// cannot be read.
 pub fn write_html(path: &Path, report: &HtmlReport) -> anyhow::Result<()> {
     let page = render_html(report)?;
-    write_atomically(path, page.as_bytes())
+    atomic::write_bytes(path, page.as_bytes())
 }
 
 /// Renders the page to a string, reading and embedding every image.

@@ -13,8 +13,11 @@
 //!   interval-log file format it is written in.
 //! - [`visuals`]: the PNG plots, `price_comparison.csv` and `index.html` (also re-rendered from
 //!   a run directory by `bench report`).
+//! - [`run_dir`]: [`run_dir::RunDir`], the one reader of a finished run's folder (by its
+//!   versioned `summary.json`) for `bench compare`, `bench report` and `bench prices --run`.
 //! - [`terminal`]: the end-of-run tables (stdout) and their Markdown form.
 //! - [`progress`]: the live progress line (stderr).
+//! - [`format`](mod@format): how dollars, counts and durations read, one rule per context.
 //! - [`gates`]: `[thresholds]` conditions, their verdicts and JUnit XML; [`compare`]: two runs
 //!   side by side with tolerances (`bench compare`).
 //!
@@ -24,12 +27,14 @@
 pub mod atomic;
 pub mod compare;
 pub mod csv;
+pub mod format;
 pub mod gates;
 pub mod histlog;
 pub mod hlog;
 pub mod html;
 pub mod plot;
 pub mod progress;
+pub mod run_dir;
 pub mod summary;
 pub mod terminal;
 pub mod visuals;

@@ -82,7 +82,7 @@ impl ProgressLine {
             now.p95_call_us as f64 / 1000.0,
             errors,
             now.fallbacks,
-            super::terminal::usd(now.usd()),
+            super::format::usd_summary(now.usd()),
         )
     }
 }

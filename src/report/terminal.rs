@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
+use super::format::{ms_table, percent, usd_summary};
 use super::summary::{LatencyMs, Summary};
 
 /// True when colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
@@ -119,43 +120,30 @@ impl Table {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
-}
-
-fn num_ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 1.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-/// Dollars with enough digits to show small per-conversation costs.
-pub fn usd(x: f64) -> String {
-    if x == 0.0 {
-        "$0".to_string()
-    } else if x.abs() >= 1.0 {
-        format!("${x:.2}")
-    } else if x.abs() >= 0.01 {
-        format!("${x:.4}")
-    } else {
-        format!("${x:.6}")
-    }
-}
-
-/// The summary's sections as (title, table) pairs, shared by the text and Markdown forms.
+/// The summary's sections as (title, table) pairs, shared by the text and Markdown forms;
+/// sections with nothing to show are left out.
 pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     let mut out = Vec::new();
+    out.push(throughput(s));
+    out.push(retries(s));
+    out.push(latency(s));
+    out.extend(finish_reasons(s));
+    out.push(outcomes(s));
+    out.extend(errors(s));
+    out.push(cost_by_model(s));
+    out.push(cost_per_conversation(s));
+    out.extend(controls(s));
+    out
+}
 
+/// Conversations and calls: counts, rates and error rates.
+fn throughput(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["", "count", "per second", "error rate"]);
     t.row(vec![
         "conversations sent to the model".into(),
         s.conversation.sent.to_string(),
         format!("{:.2}", s.conversation.per_second),
-        pct(s.conversation.error_rate),
+        percent(s.conversation.error_rate),
     ]);
     if s.conversation.local_only > 0 {
         // Settled without a request (blocked input, refused session, the local per-user rate
@@ -171,10 +159,13 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         "llm calls".into(),
         s.llm_call.count.to_string(),
         format!("{:.2}", s.llm_call.per_second),
-        pct(s.llm_call.error_rate),
+        percent(s.llm_call.error_rate),
     ]);
-    out.push(("Throughput".to_string(), t));
+    ("Throughput".to_string(), t)
+}
 
+/// Retries, fallbacks and local refusals.
+fn retries(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["calls", "value"]);
     let rows = [
         ("attempts sent", s.attempt.count.to_string()),
@@ -184,7 +175,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             format!("{:.3}", s.llm_call.retry_amplification),
         ),
         ("fallbacks", s.llm_call.fallbacks.to_string()),
-        ("fallback rate", pct(s.llm_call.fallback_rate)),
+        ("fallback rate", percent(s.llm_call.fallback_rate)),
         (
             "attempts refused locally",
             s.attempt.local_refusals.to_string(),
@@ -197,19 +188,22 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     for (k, v) in rows {
         t.row(vec![k.to_string(), v]);
     }
-    out.push(("Retries and fallbacks".to_string(), t));
+    ("Retries and fallbacks".to_string(), t)
+}
 
+/// Latency percentiles of every histogram with samples (the main ones always).
+fn latency(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["latency (ms)", "count", "p50", "p90", "p95", "p99", "max"]);
     let mut lat = |name: String, l: &LatencyMs, always: bool| {
         if always || l.count > 0 {
             t.row(vec![
                 name,
                 l.count.to_string(),
-                num_ms(l.p50),
-                num_ms(l.p90),
-                num_ms(l.p95),
-                num_ms(l.p99),
-                num_ms(l.max),
+                ms_table(l.p50),
+                ms_table(l.p90),
+                ms_table(l.p95),
+                ms_table(l.p99),
+                ms_table(l.max),
             ]);
         }
     };
@@ -242,8 +236,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         &s.sessions.wait_ms,
         false,
     );
-    out.push(("Latency".to_string(), t));
+    ("Latency".to_string(), t)
+}
 
+/// Answered calls by finish reason; `None` when none was reported.
+fn finish_reasons(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["finish reason", "answered calls"]);
     for (reason, n) in s.llm_call.by_finish_reason.iter().filter(|(_, n)| **n > 0) {
         t.row(vec![reason.clone(), n.to_string()]);
@@ -254,17 +251,21 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             s.llm_call.stream_ignored.to_string(),
         ]);
     }
-    if !t.rows.is_empty() {
-        out.push(("Finish reasons".to_string(), t));
-    }
+    (!t.rows.is_empty()).then(|| ("Finish reasons".to_string(), t))
+}
 
+/// Conversations by outcome.
+fn outcomes(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&["outcome", "conversations", "share"]);
     let total = s.conversation.count.max(1) as f64;
     for (o, n) in s.conversation.by_outcome.iter().filter(|(_, n)| **n > 0) {
-        t.row(vec![o.clone(), n.to_string(), pct(*n as f64 / total)]);
+        t.row(vec![o.clone(), n.to_string(), percent(*n as f64 / total)]);
     }
-    out.push(("Outcomes".to_string(), t));
+    ("Outcomes".to_string(), t)
+}
 
+/// Failed calls and attempts by error class; `None` without failures.
+fn errors(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["error class", "failed calls", "failed attempts"]);
     for (class, attempts) in &s.attempt.by_error_class {
         let calls = s.llm_call.by_error_class.get(class).copied().unwrap_or(0);
@@ -272,10 +273,11 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             t.row(vec![class.clone(), calls.to_string(), attempts.to_string()]);
         }
     }
-    if !t.rows.is_empty() {
-        out.push(("Errors".to_string(), t));
-    }
+    (!t.rows.is_empty()).then(|| ("Errors".to_string(), t))
+}
 
+/// Tokens and dollars by model, with the total.
+fn cost_by_model(s: &Summary) -> (String, Table) {
     let mut t = Table::new(&[
         "model",
         "calls",
@@ -292,8 +294,8 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             c.prompt.to_string(),
             c.cached.to_string(),
             c.completion.to_string(),
-            usd(c.usd),
-            usd(if c.calls == 0 {
+            usd_summary(c.usd),
+            usd_summary(if c.calls == 0 {
                 0.0
             } else {
                 c.usd / c.calls as f64
@@ -306,28 +308,34 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
         s.tokens.prompt.to_string(),
         s.tokens.cached.to_string(),
         s.tokens.completion.to_string(),
-        usd(s.cost.usd_total),
-        usd(s.cost.usd_per_call),
+        usd_summary(s.cost.usd_total),
+        usd_summary(s.cost.usd_per_call),
     ]);
     let title = if s.tokens.estimated {
         "Tokens and cost by model (some token counts estimated locally)"
     } else {
         "Tokens and cost by model"
     };
-    out.push((title.to_string(), t));
+    (title.to_string(), t)
+}
 
+/// Dollars per conversation: mean and percentiles.
+fn cost_per_conversation(s: &Summary) -> (String, Table) {
     let p = &s.cost.usd_per_conversation_percentiles;
     let mut t = Table::new(&["cost per conversation", "mean", "p50", "p95", "p99", "max"]);
     t.row(vec![
         "usd".into(),
-        usd(s.cost.usd_per_conversation),
-        usd(p.p50),
-        usd(p.p95),
-        usd(p.p99),
-        usd(p.max),
+        usd_summary(s.cost.usd_per_conversation),
+        usd_summary(p.p50),
+        usd_summary(p.p95),
+        usd_summary(p.p99),
+        usd_summary(p.max),
     ]);
-    out.push(("Cost per conversation".to_string(), t));
+    ("Cost per conversation".to_string(), t)
+}
 
+/// Breakers, sanitizer, budget, sessions and drops that acted; `None` when none did.
+fn controls(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["control", "count"]);
     let mut ctl = |name: &str, n: u64| {
         if n > 0 {
@@ -359,10 +367,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
             format!("{secs:.1}"),
         ]);
     }
-    if !t.rows.is_empty() {
-        out.push(("Controls".to_string(), t));
-    }
-    out
+    (!t.rows.is_empty()).then(|| ("Controls".to_string(), t))
 }
 
 fn headline(s: &Summary) -> String {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use reactbench::pricing::{PriceTable, PricingError, TableFormat, TokenMix, what_if};
+use reactbench::report::summary::{SUMMARY_VERSION, Summary};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -368,12 +369,16 @@ fn cli_exits_2_on_a_bad_table_or_model() {
 #[test]
 fn cli_prices_a_run_directory_per_conversation() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("summary.json"),
-        r#"{"version": 1, "conversations": {"total": 4, "answered": 4},
-            "tokens": {"prompt_tokens": 40000, "cached_tokens": 8000, "completion_tokens": 4000}}"#,
-    )
-    .expect("write");
+    let mut summary = Summary {
+        version: SUMMARY_VERSION,
+        ..Summary::default()
+    };
+    summary.conversation.count = 4;
+    summary.llm_call.count = 9;
+    summary.tokens.prompt = 40000;
+    summary.tokens.cached = 8000;
+    summary.tokens.completion = 4000;
+    std::fs::write(dir.path().join("summary.json"), summary.to_json()).expect("write");
     let run_dir = dir.path().to_str().expect("utf-8 path");
     let out = bench(&[
         "prices", "--run", run_dir, "--models", "gpt-4.1", "--format", "json",
@@ -381,22 +386,38 @@ fn cli_prices_a_run_directory_per_conversation() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(json["unit"], "conversation");
+    assert_eq!(json["mix"]["calls"], 4);
     // Per conversation: 8,000 uncached * 2 + 2,000 cached * 0.5 + 1,000 output * 8 = $0.025.
     let per = json["rows"][0]["usd_per_call"].as_f64().expect("a number");
     assert!((per - 0.025).abs() < 1e-12, "{per}");
+}
+
+#[test]
+fn cli_refuses_a_summary_of_another_version_or_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_dir = dir.path().to_str().expect("utf-8 path");
+    let out = bench(&["prices", "--run", run_dir]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a run directory") && stderr.contains("summary.json"),
+        "{stderr}"
+    );
 
     std::fs::write(
         dir.path().join("summary.json"),
-        r#"{"conversations": {"total": 4}, "tokens": {"prompt_tokens": 40000}}"#,
+        r#"{"version": 1, "conversations": {"total": 4},
+            "tokens": {"prompt_tokens": 40000, "completion_tokens": 4000}}"#,
     )
     .expect("write");
     let out = bench(&["prices", "--run", run_dir]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("completion tokens") && stderr.contains("tokens.completion_tokens"),
+        stderr.contains("version 1") && stderr.contains("reads version 2"),
         "{stderr}"
     );
+    assert!(out.stdout.is_empty(), "printed data on failure");
 }
 
 #[test]

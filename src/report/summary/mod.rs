@@ -7,14 +7,15 @@
 //!
 //! Latency objects are milliseconds (fractional); a histogram with no samples reports
 //! `count: 0` and zeros, so a gate should look at `count` before trusting a percentile.
+//!
+//! The schema lives here; [`build`] fills it from a run's metrics.
+
+pub mod build;
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-
-use crate::metrics::{NANO_USD_PER_USD, RunMetrics};
-use crate::record::{ErrorClass, Outcome};
 
 /// Version of the `summary.json` schema.
 pub const SUMMARY_VERSION: u32 = 2;
@@ -383,255 +384,33 @@ fn one() -> f64 {
     1.0
 }
 
-/// Status counts keyed by the status as text, `none` for no response.
-fn status_map(m: &BTreeMap<Option<u16>, u64>) -> BTreeMap<String, u64> {
-    m.iter()
-        .map(|(k, v)| (crate::metrics::status_key(*k), *v))
-        .collect()
-}
-
-fn rate(n: u64, d: u64) -> f64 {
-    if d == 0 { 0.0 } else { n as f64 / d as f64 }
-}
-
 /// UTC RFC 3339 with seconds, e.g. `2026-11-28T11:25:00Z`.
 pub fn rfc3339_utc(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
 impl Summary {
-    /// Summarizes a run's metrics.
-    pub fn from_metrics(m: &RunMetrics) -> Self {
-        let c = &m.counters;
-        let secs = m.duration.as_secs_f64();
-        let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        let conversations = m.conversations();
-        let sent = m.conversations_sent();
-        let conv_errors = m.conversation_errors();
-        let outcome_count = |o: Outcome| c.outcomes.get(&o).copied().unwrap_or(0);
-        let by_outcome = Outcome::ALL
-            .iter()
-            .map(|o| (o.as_str().to_string(), outcome_count(*o)))
-            .collect();
-        let classes = |map: &BTreeMap<ErrorClass, u64>| -> BTreeMap<String, u64> {
-            ErrorClass::ALL
-                .iter()
-                .map(|e| (e.as_str().to_string(), map.get(e).copied().unwrap_or(0)))
-                .collect()
-        };
-        let mut tools_by_status: BTreeMap<String, u64> = ["ok", "error", "refused"]
-            .iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
-        for (k, v) in &c.tools_by_status {
-            *tools_by_status.entry(k.to_string()).or_default() += v;
-        }
-        let cost_h = &m.hist.conversation_cost_nano_usd;
-        // Clamped to the exact maximum: HDR reports a bucket's top, up to 0.1% above.
-        let usd = |nano: u64| (nano as f64 / NANO_USD_PER_USD).min(c.max_conversation_usd);
-        let usd_pct = if cost_h.is_empty() {
-            UsdPercentiles::default()
-        } else {
-            UsdPercentiles {
-                p50: usd(cost_h.value_at_quantile(0.50)),
-                p95: usd(cost_h.value_at_quantile(0.95)),
-                p99: usd(cost_h.value_at_quantile(0.99)),
-                max: c.max_conversation_usd,
-            }
-        };
-        let mut open_s: BTreeMap<String, f64> = BTreeMap::new();
-        for s in &m.timeline.seconds {
-            for (k, v) in &s.breaker_open_s {
-                *open_s.entry(k.clone()).or_default() += v;
-            }
-        }
-        let threats: u64 = c.sanitizer_threats.values().sum();
-        Summary {
-            version: SUMMARY_VERSION,
-            run: RunSection {
-                name: m.info.name.clone(),
-                seed: m.info.seed,
-                started_at: rfc3339_utc(m.info.started_at),
-                duration_s: secs,
-                interrupted: m.interrupted,
-                endpoint_kind: m.info.endpoint_kind.clone(),
-                load_model: m.info.load_model.clone(),
-            },
-            conversation: ConversationSection {
-                count: conversations,
-                sent,
-                local_only: conversations - sent,
-                by_outcome,
-                errors: conv_errors,
-                error_rate: rate(conv_errors, conversations),
-                per_second: per_s(sent),
-                steps_mean: rate(c.steps, conversations),
-                latency_ms: LatencyMs::from_us(&m.hist.conversation_us),
-                latency_from_intended_ms: LatencyMs::from_us(&m.hist.conversation_from_intended_us),
-            },
-            llm_call: LlmCallSection {
-                count: c.calls,
-                attempts: c.attempts,
-                retries: c.retries,
-                retry_amplification: rate(c.attempts, c.calls),
-                fallbacks: c.fallbacks,
-                fallback_rate: rate(c.fallbacks, c.calls),
-                errors: c.call_errors,
-                error_rate: rate(c.call_errors, c.calls),
-                per_second: per_s(c.calls),
-                by_status: status_map(&c.calls_by_status),
-                by_error_class: classes(&c.calls_by_error),
-                latency_ms: LatencyMs::from_us(&m.hist.call_us),
-                ttft_ms: LatencyMs::from_us(&m.hist.ttft_us),
-                ttft_answer_ms: LatencyMs::from_us(&m.hist.ttft_answer_us),
-                inter_chunk_ms: LatencyMs::from_us(&m.hist.inter_chunk_us),
-                tpot_ms: LatencyMs::from_us(&m.hist.tpot_us),
-                // Thousandths of a token per second, so the microsecond-to-millisecond
-                // scaling of `from_us` yields tokens per second.
-                output_tokens_per_s: LatencyMs::from_us(&m.hist.output_milli_tokens_per_s),
-                by_finish_reason: crate::metrics::FINISH_REASONS
-                    .iter()
-                    .map(|k| (k.to_string(), c.finish_reasons.get(k).copied().unwrap_or(0)))
-                    .collect(),
-                stream_ignored: c.stream_ignored,
-                by_model: m
-                    .models
-                    .iter()
-                    .map(|(name, mm)| {
-                        (
-                            name.clone(),
-                            ModelCalls {
-                                calls: mm.calls,
-                                errors: mm.errors,
-                                fallbacks: mm.fallbacks,
-                                latency_ms: LatencyMs::from_us(&mm.call_latency_us),
-                                ttft_ms: LatencyMs::from_us(&mm.ttft_us),
-                            },
-                        )
-                    })
-                    .collect(),
-            },
-            attempt: AttemptSection {
-                count: c.attempts,
-                local_refusals: c.local_refusals,
-                by_status: status_map(&c.attempts_by_status),
-                by_error_class: classes(&c.attempts_by_error),
-                latency_ms: LatencyMs::from_us(&m.hist.attempt_us),
-            },
-            tool: ToolSection {
-                count: c.tools_by_status.values().sum(),
-                by_status: tools_by_status,
-                latency_ms: LatencyMs::from_us(&m.hist.tool_us),
-            },
-            tokens: TokensSection {
-                prompt: c.usage.prompt_tokens,
-                cached: c.usage.cached_tokens,
-                completion: c.usage.completion_tokens,
-                reasoning: c.usage.reasoning_tokens,
-                total: c.usage.total(),
-                estimated: c.usage.estimated,
-                per_conversation: rate(c.usage.total(), conversations),
-            },
-            cost: CostSection {
-                usd_total: c.usd_total,
-                usd_per_conversation: if sent == 0 {
-                    0.0
-                } else {
-                    c.usd_total / sent as f64
-                },
-                usd_per_conversation_percentiles: usd_pct,
-                usd_per_call: if c.calls == 0 {
-                    0.0
-                } else {
-                    c.usd_total / c.calls as f64
-                },
-                unpriced_calls: c.unpriced_calls,
-                by_model: m
-                    .models
-                    .iter()
-                    .map(|(name, mm)| {
-                        (
-                            name.clone(),
-                            ModelCost {
-                                calls: mm.calls,
-                                prompt: mm.usage.prompt_tokens,
-                                cached: mm.usage.cached_tokens,
-                                completion: mm.usage.completion_tokens,
-                                reasoning: mm.usage.reasoning_tokens,
-                                usd: mm.usd,
-                            },
-                        )
-                    })
-                    .collect(),
-            },
-            breaker: BreakerSection {
-                opened: m
-                    .breaker_transitions
-                    .iter()
-                    .filter(|t| t.to == "open")
-                    .count() as u64,
-                transitions: m
-                    .breaker_transitions
-                    .iter()
-                    .map(|t| TransitionEntry {
-                        key: t.key.clone(),
-                        from: t.from.clone(),
-                        to: t.to.clone(),
-                        at_s: t.at.as_secs_f64(),
-                    })
-                    .collect(),
-                open_s,
-            },
-            sanitizer: SanitizerSection {
-                blocked_conversations: outcome_count(Outcome::BlockedBySanitizer),
-                conversations_with_threats: c.conversations_with_threats,
-                threats,
-                by_threat: c.sanitizer_threats.clone(),
-            },
-            budget: BudgetSection {
-                warnings: c.budget_warnings,
-                exceeded: outcome_count(Outcome::BudgetExceeded),
-                max_steps: outcome_count(Outcome::MaxSteps),
-            },
-            sessions: SessionsSection {
-                evictions: m.session_evictions,
-                rate_limit_rejections: m.local_rate_limit_rejections,
-                rate_limited_turns: c.session_rate_limited_turns,
-                wait_ms: LatencyMs::from_us(&m.hist.session_wait_us),
-            },
-            load: LoadSection {
-                dropped_arrivals: m.dropped_arrivals,
-                intended_starts: m.intended_starts,
-                achieved_conversations_per_s: per_s(conversations),
-                scheduler_lag_ms: LatencyMs::from_us(&m.hist.scheduler_lag_us),
-                achieved_rate_ratio: if m.intended_starts == 0 {
-                    1.0
-                } else {
-                    conversations as f64 / m.intended_starts as f64
-                },
-            },
-            thresholds: Vec::new(),
-        }
-    }
-
     /// The summary as pretty JSON.
     pub fn to_json(&self) -> String {
         // Every field is a string, number, bool, map with string keys or list: cannot fail.
         serde_json::to_string_pretty(self).expect("a Summary always serializes")
     }
 
-    /// Reads a summary back from JSON (for `bench compare` and `bench report`).
+    /// Reads a summary back from JSON (for `bench compare`, `bench report` and `bench prices`).
+    /// The version is checked before the keys, so a summary of another version is refused
+    /// with a message saying what changed, not with the first key it lacks.
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
-        let s: Summary = serde_json::from_str(text)?;
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
         anyhow::ensure!(
-            s.version == SUMMARY_VERSION,
-            "summary.json has version {}, this bench reads version {SUMMARY_VERSION}; \
+            version == Some(u64::from(SUMMARY_VERSION)),
+            "summary.json has {}, this bench reads version {SUMMARY_VERSION}; \
              re-run the scenario or use a matching bench (version 2 renamed \
              `llm_call.inter_token_ms` to `inter_chunk_ms` and the outcome `rate_limited` to \
              `session_rate_limited`: see docs/report-files.md)",
-            s.version
+            version.map_or_else(|| "no version".to_string(), |v| format!("version {v}"))
         );
-        Ok(s)
+        Ok(serde_json::from_value(value)?)
     }
 
     /// The number at a dotted metric path such as `llm_call.latency_ms.p95`, or `None` if the
@@ -640,18 +419,6 @@ impl Summary {
     pub fn metric(&self, path: &str) -> Option<f64> {
         let json = serde_json::to_value(self).ok()?;
         lookup(&json, path)
-    }
-
-    /// Every numeric (or boolean) metric path of the fixed schema, in key order. Maps whose
-    /// keys depend on the run (`by_model`, `by_status`, `by_threat`, `open_s`) are left out;
-    /// maps with a fixed key set (`by_outcome`, `by_error_class`, tool `by_status`) are in.
-    pub fn metric_paths() -> Vec<String> {
-        let template = Summary::from_metrics(&empty_metrics());
-        let mut out = Vec::new();
-        if let Ok(json) = serde_json::to_value(&template) {
-            collect_paths(&json, String::new(), &mut out);
-        }
-        out
     }
 }
 
@@ -721,25 +488,4 @@ pub(crate) fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec
         serde_json::Value::Number(_) | serde_json::Value::Bool(_) => out.push(prefix),
         _ => {}
     }
-}
-
-fn empty_metrics() -> RunMetrics {
-    let info = crate::metrics::RunInfo {
-        name: String::new(),
-        seed: 0,
-        started_at: std::time::UNIX_EPOCH,
-        endpoint_kind: String::new(),
-        load_model: String::new(),
-    };
-    let start = tokio::time::Instant::now();
-    crate::metrics::Aggregator::new(info, start, crate::pricing::PriceTable::default()).finish(
-        crate::metrics::RunEnd {
-            ended: start,
-            interrupted: false,
-            breaker_transitions: Vec::new(),
-            load: crate::metrics::LoadReport::default(),
-            session_evictions: 0,
-            local_rate_limit_rejections: 0,
-        },
-    )
 }
