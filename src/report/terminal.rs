@@ -395,11 +395,23 @@ const MIN_SAMPLES_FOR_P99: u64 = 100;
 pub fn warnings(s: &Summary) -> Vec<String> {
     let mut w = Vec::new();
     if s.run.interrupted {
-        w.push(
-            "the run was interrupted: conversations in flight were cut short and counted as \
-             `interrupted`; let it finish (or lengthen the grace period) for clean figures"
-                .to_string(),
-        );
+        let cut = s
+            .conversation
+            .by_outcome
+            .get("interrupted")
+            .copied()
+            .unwrap_or(0);
+        w.push(if cut > 0 {
+            format!(
+                "the run was interrupted: {cut} conversations in flight were cut short and \
+                 counted as `interrupted`; let it finish (or lengthen the grace period) for \
+                 clean figures"
+            )
+        } else {
+            "the run stopped early (a signal, the spend cap or `abort_on_fail`): every \
+             conversation it started finished, but the load ran for less than planned"
+                .to_string()
+        });
     }
     if s.llm_call.count > 0 && s.llm_call.count < MIN_SAMPLES_FOR_P99 {
         w.push(format!(

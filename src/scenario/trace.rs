@@ -80,31 +80,14 @@ pub fn parse_trace(text: &str) -> Result<Vec<TraceEntry>, (usize, String)> {
 
 /// Writes `entries` to `path` atomically: into a temporary file beside it, then renamed over
 /// it, so a reader never sees half a trace even if the run is interrupted while writing.
-pub fn write_trace(path: &Path, entries: &[TraceEntry]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace.jsonl".to_string());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+pub fn write_trace(path: &Path, entries: &[TraceEntry]) -> anyhow::Result<()> {
+    crate::report::atomic::write_with(path, |out| {
         for e in entries {
-            serde_json::to_writer(&mut out, e)?;
+            serde_json::to_writer(&mut *out, e)?;
             out.write_all(b"\n")?;
         }
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // Best effort: do not leave the temporary file behind; the original error matters more.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -689,7 +689,16 @@ fn warnings_say_what_to_fix() {
     s.load.scheduler_lag_ms.p99 = 250.0;
     let w = warnings(&s);
     assert_eq!(w.len(), 7, "{w:#?}");
-    assert!(w[0].contains("interrupted"));
+    assert!(w[0].contains("stopped early"), "nothing was cut: {}", w[0]);
+    s.conversation
+        .by_outcome
+        .insert("interrupted".to_string(), 2);
+    let w = warnings(&s);
+    assert!(
+        w[0].contains("2 conversations in flight were cut short"),
+        "{}",
+        w[0]
+    );
     assert!(w.iter().any(|l| l.contains("scheduler lag p99 250 ms")));
     assert!(
         w.iter()
