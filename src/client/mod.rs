@@ -21,7 +21,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -30,6 +30,7 @@ use crate::chat::{ChatReply, ChatRequest, ToolCall, Usage};
 use crate::record::ErrorClass;
 use crate::tokens::Tokenizer;
 
+mod config;
 mod errors;
 mod headers;
 mod http1;
@@ -40,13 +41,17 @@ mod url;
 pub use request::request_json;
 use request::{ToolsJson, WireRequest};
 pub use sse::{SseEvent, SseEventRef, SseParser};
-pub use url::{chat_url, redact_url};
+pub use url::{chat_uri, chat_url, redact_url};
 
 pub use http1::{
     BodyError, ChunkedDecoder, Failure as HeadFailure, MAX_HEAD_BYTES, MAX_HEADERS,
     Parsed as ParsedHead, parse_head_bounded,
 };
 
+use config::auth_header;
+pub use config::{
+    ApiKey, ClientBuildError, ClientConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
+};
 use errors::parse_error_value;
 pub use errors::{
     ErrorBody, classify, classify_error, is_context_window_message, parse_error_body,
@@ -60,134 +65,12 @@ pub use headers::{
 /// pages; a report needs the first lines, not megabytes).
 const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 
-/// Default of [`ClientConfig::max_connections`]: far more than a real provider lets one key
-/// keep in flight, far fewer than the descriptors and loopback ports a machine has.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-
 /// TCP keepalive probes start after this much silence on a connection (what reqwest did).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
-
-/// An API key. Its `Debug` prints `***`, it has no `Display`, and the client never puts it into
-/// an error message, so it cannot leak into logs or reports by accident.
-#[derive(Clone)]
-pub struct ApiKey(Arc<str>);
-
-impl ApiKey {
-    /// Wraps a key given directly (tests, or a caller that read it elsewhere).
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(Arc::from(key.into()))
-    }
-
-    /// Reads the key from environment variable `var`.
-    pub fn from_env(var: &str) -> Result<Self, ClientBuildError> {
-        match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(ApiKey::new(v.trim())),
-            _ => Err(ClientBuildError::MissingKey {
-                var: var.to_string(),
-            }),
-        }
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// How to reach one endpoint.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClientConfig {
-    /// Base URL up to and including the API version, such as `https://api.openai.com/v1`;
-    /// `/chat/completions` is appended.
-    pub base_url: String,
-    /// Name of the environment variable holding the API key; `None` sends no `Authorization`.
-    pub api_key_env: Option<String>,
-    /// Extra headers sent with every request (for relays that want their own).
-    pub headers: Vec<(String, String)>,
-    /// Timeout of one attempt, from sending the request to the last byte of the reply.
-    pub attempt_timeout: Duration,
-    /// Timeout of establishing one connection: DNS, TCP and the TLS handshake.
-    pub connect_timeout: Duration,
-    /// Idle connections kept per host. The client opens as many connections as there are
-    /// requests in flight; this bounds the ones it keeps for reuse.
-    pub pool_max_idle_per_host: usize,
-    /// How long an idle pooled connection is kept.
-    pub pool_idle_timeout: Duration,
-    /// Most requests in flight at once, hence most open connections (HTTP/1.1 carries one
-    /// request per connection, and the client opens a new one whenever none is idle). Without
-    /// this bound 50,000 virtual users would open 50,000 sockets and run out of descriptors
-    /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`].
-    pub max_connections: usize,
-    /// Largest reply body read (`[endpoint] max_response_bytes`, default 8 MiB); a larger one
-    /// fails the attempt as `response_too_large` and closes its connection. It bounds the
-    /// memory and the parsing one attempt can cost, whatever a server sends.
-    pub max_response_bytes: u64,
-    /// Header that carries the key: `None` sends `Authorization: Bearer KEY`; a name (such as
-    /// Azure OpenAI's `api-key`) sends `NAME: KEY` instead (`[endpoint] auth_header`).
-    pub auth_header: Option<String>,
-}
-
-/// Default of [`ClientConfig::max_response_bytes`]: 8 MiB, some thirty times the longest
-/// completion a 128k-token window can produce as text.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 << 20;
 
 /// Replies and texts larger than this are parsed and counted on a blocking thread, not on the
 /// async workers: the attempt timeout can only fire while its task yields.
 const OFF_THREAD_BYTES: usize = 256 * 1024;
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            base_url: "http://127.0.0.1:8080/v1".to_string(),
-            api_key_env: None,
-            headers: Vec::new(),
-            attempt_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            pool_max_idle_per_host: 1024,
-            pool_idle_timeout: Duration::from_secs(90),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            auth_header: None,
-        }
-    }
-}
-
-/// Why an [`LlmClient`] could not be built (a configuration problem, reported before a run).
-#[derive(Debug, thiserror::Error)]
-pub enum ClientBuildError {
-    /// The key's environment variable is unset or empty.
-    #[error(
-        "environment variable `{var}` (endpoint.api_key_env) is not set or empty; export the API key in it, or remove api_key_env for an endpoint that needs no key"
-    )]
-    MissingKey {
-        /// The variable's name.
-        var: String,
-    },
-    /// An extra header has an invalid name or value.
-    #[error(
-        "header `{name}` (endpoint.headers) is not a valid HTTP header name or value; use ASCII letters, digits and dashes in names and visible ASCII in values"
-    )]
-    BadHeader {
-        /// The header's name as configured.
-        name: String,
-    },
-    /// The base URL does not parse.
-    #[error(
-        "endpoint.base_url `{url}` is not a valid http(s) URL; write it like \"https://api.openai.com/v1\""
-    )]
-    BadUrl {
-        /// The URL as configured.
-        url: String,
-    },
-    /// TLS could not be set up.
-    #[error("could not set up TLS for the HTTP client: {0}")]
-    Tls(#[from] rustls::Error),
-}
 
 /// One failed attempt, as a value.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -236,41 +119,6 @@ impl LlmError {
         }
         s
     }
-}
-
-/// [`chat_url`] as a URI (the path appended before any query), if `base_url` is an `http` or
-/// `https` URL with a host and no user info (what scenario validation accepts too).
-pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
-    let uri: http::Uri = chat_url(base_url).parse().ok()?;
-    let host = uri.host().is_some_and(|h| !h.is_empty());
-    // `user:pass@` would be sent nowhere (or as a bare authority over HTTP/2): keys go in
-    // `api_key_env`.
-    let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
-    (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
-}
-
-/// The header that carries the key: `Authorization: Bearer KEY` by default, `NAME: KEY` when
-/// the endpoint names its own (Azure OpenAI's `api-key`). The value is marked sensitive.
-fn auth_header(
-    name: Option<&str>,
-    key: &ApiKey,
-) -> Result<(HeaderName, HeaderValue), ClientBuildError> {
-    let bad = |name: &str| ClientBuildError::BadHeader {
-        name: name.to_string(),
-    };
-    let (name, value) = match name.map(str::trim).filter(|n| !n.is_empty()) {
-        None => (AUTHORIZATION, format!("Bearer {}", key.expose())),
-        Some(n) if n.eq_ignore_ascii_case("authorization") => {
-            (AUTHORIZATION, format!("Bearer {}", key.expose()))
-        }
-        Some(n) => (
-            HeaderName::from_bytes(n.as_bytes()).map_err(|_| bad(n))?,
-            key.expose().to_string(),
-        ),
-    };
-    let mut value = HeaderValue::from_str(&value).map_err(|_| bad(name.as_str()))?;
-    value.set_sensitive(true);
-    Ok((name, value))
 }
 
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
@@ -1442,33 +1290,6 @@ mod tests {
 
     fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
         Ok(stream_state(chunks)?.into_reply(&req(true, MaxTokensField::MaxTokens)))
-    }
-
-    #[test]
-    fn chat_uri_takes_http_and_https_urls_with_a_host() {
-        for (base, want) in [
-            (
-                "http://127.0.0.1:8080/v1",
-                Some("http://127.0.0.1:8080/v1/chat/completions"),
-            ),
-            (
-                "https://api.openai.com/v1/",
-                Some("https://api.openai.com/v1/chat/completions"),
-            ),
-            (
-                "http://localhost:4000",
-                Some("http://localhost:4000/chat/completions"),
-            ),
-            ("ftp://example.com/v1", None),
-            ("api.openai.com/v1", None),
-            ("http://", None),
-            ("not a url", None),
-            ("", None),
-            ("https://user:secret@api.example.com/v1", None),
-        ] {
-            let got = chat_uri(base).map(|u| u.to_string());
-            assert_eq!(got.as_deref(), want, "{base:?}");
-        }
     }
 
     #[test]
