@@ -34,6 +34,7 @@ mod config;
 mod errors;
 mod headers;
 mod http1;
+mod llm_error;
 mod request;
 mod sse;
 mod url;
@@ -60,10 +61,10 @@ pub use headers::{
     RateLimitInfo, SATURATED_WAIT, parse_count, parse_reset_duration, parse_retry_after,
     parse_retry_after_ms, saturating_wait,
 };
-
-/// Longest server error message kept in an [`LlmError`] (servers sometimes send whole HTML
-/// pages; a report needs the first lines, not megabytes).
-const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+pub use llm_error::LlmError;
+use llm_error::{
+    body_error, embedded_error, http_error, malformed, too_large, transport_error, truncate,
+};
 
 /// TCP keepalive probes start after this much silence on a connection (what reqwest did).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -71,55 +72,6 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 /// Replies and texts larger than this are parsed and counted on a blocking thread, not on the
 /// async workers: the attempt timeout can only fire while its task yields.
 const OFF_THREAD_BYTES: usize = 256 * 1024;
-
-/// One failed attempt, as a value.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{}", self.describe())]
-pub struct LlmError {
-    /// What kind of failure, from status and error code.
-    pub class: ErrorClass,
-    /// HTTP status, if a response arrived (200 for an error event inside a stream).
-    pub status: Option<u16>,
-    /// The error body's `type`, if any.
-    pub error_type: Option<String>,
-    /// The error body's `code`, numbers normalised to their decimal text (`400` -> `"400"`).
-    pub code: Option<String>,
-    /// The server's message, or a description of the local failure; never holds the API key.
-    pub message: String,
-    /// Rate-limit headers of the response (boxed: keeps `Result<_, LlmError>` small on the
-    /// success path).
-    pub rate_limit: Box<RateLimitInfo>,
-}
-
-impl LlmError {
-    /// An error raised locally (no response), such as a timeout or a refused connection.
-    pub fn local(class: ErrorClass, message: impl Into<String>) -> Self {
-        LlmError {
-            class,
-            status: None,
-            error_type: None,
-            code: None,
-            message: message.into(),
-            rate_limit: Box::default(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        let mut s = String::new();
-        if let Some(st) = self.status {
-            s.push_str(&format!("HTTP {st} "));
-        }
-        s.push_str(self.class.as_str());
-        if let Some(c) = &self.code {
-            s.push_str(&format!(" (code {c})"));
-        }
-        if !self.message.is_empty() {
-            s.push_str(": ");
-            s.push_str(&self.message);
-        }
-        s
-    }
-}
 
 /// A client for one endpoint. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
@@ -348,18 +300,6 @@ impl ReadFailure {
     }
 }
 
-fn too_large(status: u16, limit: u64) -> LlmError {
-    LlmError {
-        status: Some(status),
-        ..LlmError::local(
-            ErrorClass::ResponseTooLarge,
-            format!(
-                "the reply is longer than endpoint.max_response_bytes ({limit} bytes); its connection was closed"
-            ),
-        )
-    }
-}
-
 /// Reads the whole body into `out`, at most `limit` bytes: a longer one (announced by its
 /// `Content-Length`, or found while reading) stops the reading, and dropping the body closes
 /// its connection. `out` keeps what was read either way.
@@ -408,62 +348,6 @@ async fn completion_reply(
     // A stream was asked for and one complete reply came: accepted, noted, no stream timings.
     reply.stream_ignored = req.stream;
     Ok(reply)
-}
-
-fn truncate(mut s: String) -> String {
-    if s.chars().count() > MAX_ERROR_MESSAGE_CHARS {
-        s = s.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
-        s.push_str(" ...");
-    }
-    s
-}
-
-/// No response: refused, reset, timed out while connecting, closed before a status line, or
-/// something that is not HTTP came back.
-fn transport_error(f: http1::Failure) -> LlmError {
-    let (class, message) = match f {
-        http1::Failure::ConnectTimeout(m) => (ErrorClass::Timeout, m),
-        http1::Failure::Connect(m) | http1::Failure::Closed(m) => (ErrorClass::Connection, m),
-        http1::Failure::BadHead(m) => (ErrorClass::Malformed, m),
-    };
-    LlmError::local(class, truncate(message))
-}
-
-/// The body broke off after a 2xx status: a stream cut, whatever the transport says.
-fn body_error(e: http1::BodyError, status: u16) -> LlmError {
-    LlmError {
-        status: Some(status),
-        ..LlmError::local(ErrorClass::StreamCut, truncate(e.0))
-    }
-}
-
-/// The typed error of a non-2xx response.
-fn http_error(status: u16, text: &str, rate_limit: RateLimitInfo) -> LlmError {
-    let body = parse_error_body(text);
-    LlmError {
-        class: classify_error(status, &body),
-        status: Some(status),
-        message: truncate(body.message.unwrap_or_default()),
-        error_type: body.error_type,
-        code: body.code,
-        rate_limit: Box::new(rate_limit),
-    }
-}
-
-/// An error object found inside a 2xx body or stream.
-fn embedded_error(v: &serde_json::Value, status: u16, class: ErrorClass) -> LlmError {
-    let body = parse_error_value(v).unwrap_or_default();
-    LlmError {
-        class,
-        status: Some(status),
-        message: truncate(
-            body.message
-                .unwrap_or_else(|| "error object in a successful response".to_string()),
-        ),
-        error_type: body.error_type,
-        code: body.code,
-        rate_limit: Box::default(),
-    }
 }
 
 // ---- reply wire format ----
@@ -611,13 +495,6 @@ async fn estimate_usage_async(
             None,
             Vec::new(),
         ),
-    }
-}
-
-fn malformed(status: u16, what: String) -> LlmError {
-    LlmError {
-        status: Some(status),
-        ..LlmError::local(ErrorClass::Malformed, truncate(what))
     }
 }
 
