@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::chat::{ChatReply, ChatRequest, ToolCall, Usage};
 use crate::record::ErrorClass;
 
+mod chunk;
 mod config;
 mod errors;
 mod estimate;
@@ -41,7 +41,6 @@ mod sse;
 mod url;
 
 pub use reply::parse_completion;
-use reply::{WireFunctionIn, WireUsage};
 pub use request::request_json;
 use request::{ToolsJson, WireRequest};
 pub use sse::{SseEvent, SseEventRef, SseParser};
@@ -52,6 +51,7 @@ pub use http1::{
     Parsed as ParsedHead, parse_head_bounded,
 };
 
+use chunk::{WireChunk, WireToolCallDelta, chunk_head};
 use config::auth_header;
 pub use config::{
     ApiKey, ClientBuildError, ClientConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
@@ -349,86 +349,6 @@ async fn completion_reply(
     Ok(reply)
 }
 
-/// An optional string borrowed from the input when it has no escapes. (Serde borrows a plain
-/// `Cow<str>` field but not one inside an `Option`.)
-fn opt_cow<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
-    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
-}
-
-/// A list that some servers send as `null` when empty.
-fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-/// One streamed chunk. Strings are borrowed from the event where they can be (no escapes):
-/// a stream has one chunk per token.
-#[derive(Deserialize)]
-struct WireChunk<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    model: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    object: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    choices: Vec<WireChunkChoice<'a>>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-    #[serde(default)]
-    error: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct WireChunkChoice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<WireDelta<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct WireDelta<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    content: Option<Cow<'a, str>>,
-    /// DeepSeek-R1, vLLM's reasoning parser.
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    reasoning_content: Option<Cow<'a, str>>,
-    /// Some gateways (OpenRouter).
-    #[serde(default, borrow, deserialize_with = "opt_cow")]
-    reasoning: Option<Cow<'a, str>>,
-    #[serde(default)]
-    tool_calls: Option<Vec<WireToolCallDelta>>,
-}
-
-#[derive(Deserialize)]
-struct WireToolCallDelta {
-    #[serde(default)]
-    index: Option<usize>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<WireFunctionIn>,
-}
-
-impl WireToolCallDelta {
-    /// Whether the fragment holds any text of the call (an id, a name or arguments).
-    fn carries_tokens(&self) -> bool {
-        let some = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
-        some(&self.id)
-            || self
-                .function
-                .as_ref()
-                .is_some_and(|f| some(&f.name) || some(&f.arguments))
-    }
-}
-
 /// A tool call being assembled from streamed fragments.
 #[derive(Default)]
 struct PartialCall {
@@ -460,30 +380,6 @@ struct StreamState {
     head: Option<Vec<u8>>,
     /// `{` and the rest of a chunk after its head, reused.
     rest: String,
-}
-
-/// The part of a chunk before `"choices":` (`{"id":...,"created":...,"model":...,`), when it is
-/// a whole set of members that a later chunk needs nothing from: a stream repeats the same
-/// bytes in every chunk, and identical bytes parse to identical values, so a later chunk that
-/// starts with them needs only its rest parsed (`{` + rest is a JSON object of the remaining
-/// members). That is about half of each chunk's parse (a streamed call's largest cost).
-/// `None` when `"choices":` is not a top-level key of a head that parses on its own, or when
-/// the head holds usage, an error or choices.
-fn chunk_head(data: &str) -> Option<Vec<u8>> {
-    let pos = memchr::memmem::find(data.as_bytes(), b"\"choices\":")?;
-    if pos < 2 || data.as_bytes()[pos - 1] != b',' {
-        return None;
-    }
-    // The members before it, closed: parses only if `"choices"` was a key at the top level.
-    let mut probe = String::with_capacity(pos);
-    probe.push_str(&data[..pos - 1]);
-    probe.push('}');
-    let head: WireChunk<'_> = serde_json::from_str(&probe).ok()?;
-    let clean = head.choices.is_empty()
-        && head.usage.is_none()
-        && head.error.is_none()
-        && head.object.as_deref() != Some("error");
-    clean.then(|| data.as_bytes()[..pos].to_vec())
 }
 
 impl StreamState {
@@ -926,30 +822,6 @@ mod tests {
 
     fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
         Ok(stream_state(chunks)?.into_reply(&req(true, MaxTokensField::MaxTokens)))
-    }
-
-    #[test]
-    fn chunk_strings_are_borrowed_unless_escaped() {
-        let data =
-            r#"{"model":"m","choices":[{"delta":{"content":"plain"},"finish_reason":"stop"}]}"#;
-        let c: WireChunk<'_> = serde_json::from_str(data).unwrap();
-        assert!(matches!(c.model, Some(Cow::Borrowed("m"))));
-        let choice = &c.choices[0];
-        let content = choice.delta.as_ref().and_then(|d| d.content.as_ref());
-        assert!(matches!(content, Some(Cow::Borrowed("plain"))));
-        assert!(matches!(choice.finish_reason, Some(Cow::Borrowed("stop"))));
-        let data = r#"{"choices":[{"delta":{"content":"say \"hi\"\n"}}]}"#;
-        let c: WireChunk<'_> = serde_json::from_str(data).unwrap();
-        let content = c.choices[0].delta.as_ref().and_then(|d| d.content.clone());
-        assert_eq!(content.as_deref(), Some("say \"hi\"\n"));
-        let c: WireChunk<'_> = serde_json::from_str(r#"{"model":null,"choices":[]}"#).unwrap();
-        assert!(c.model.is_none());
-        // A usage chunk with `"choices": null` (some servers) is a usage chunk, not an error.
-        let c: WireChunk<'_> = serde_json::from_str(
-            r#"{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
-        )
-        .unwrap();
-        assert!(c.choices.is_empty() && c.usage.is_some());
     }
 
     #[test]
