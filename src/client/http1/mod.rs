@@ -1245,11 +1245,11 @@ mod tests {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let cert = CertificateDer::from_pem_slice(include_bytes!(
-            "../../tests/data/tls/localhost.cert.pem"
+            "../../../tests/data/tls/localhost.cert.pem"
         ))
         .unwrap();
         let key =
-            PrivateKeyDer::from_pem_slice(include_bytes!("../../tests/data/tls/localhost.key.pem"))
+            PrivateKeyDer::from_pem_slice(include_bytes!("../../../tests/data/tls/localhost.key.pem"))
                 .unwrap();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -1307,7 +1307,7 @@ mod tests {
         roots
             .add(
                 CertificateDer::from_pem_slice(include_bytes!(
-                    "../../tests/data/tls/localhost.cert.pem"
+                    "../../../tests/data/tls/localhost.cert.pem"
                 ))
                 .unwrap(),
             )
