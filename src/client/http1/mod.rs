@@ -18,33 +18,27 @@
 //! (a timeout, a cut) closes it. The parsing of heads and chunk sizes is `httparse`'s, the
 //! parser hyper uses.
 
+mod conn;
+mod framing;
+mod head;
+
+use conn::{Conn, Io, READ_CHUNK};
+pub use framing::{BodyError, ChunkedDecoder};
+use framing::{Chunk, ChunkStep, Framing, chunk_step};
+use head::read_head;
+pub use head::{Failure, MAX_HEAD_BYTES, MAX_HEADERS, Parsed, parse_head_bounded};
+
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-/// Most bytes a response head may take (status line and headers).
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Most headers a response may carry (real providers send 20 to 40).
-pub const MAX_HEADERS: usize = 128;
-/// Most interim (1xx) heads skipped before the response.
-const MAX_INTERIM_HEADS: usize = 16;
-/// Most bytes of the trailer section after a chunked body (every trailer line and the blank
-/// line that ends them, CRLFs included).
-const MAX_TRAILER_BYTES: usize = 16 * 1024;
-/// Most bytes of one chunk-size line (size, extensions and CRLF).
-const MAX_CHUNK_SIZE_LINE: usize = 1024;
-/// Free space kept in a connection's read buffer before each read.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Where requests go and how to connect there.
 pub(crate) struct Target {
@@ -123,92 +117,6 @@ pub(crate) fn tls_config(
     .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(tls))
-}
-
-/// Why no response head arrived.
-#[derive(Debug)]
-pub enum Failure {
-    /// DNS, TCP or TLS failed.
-    Connect(String),
-    /// The connect (DNS, TCP and TLS together) took longer than the connect timeout.
-    ConnectTimeout(String),
-    /// The connection failed or closed before a complete response head.
-    Closed(String),
-    /// The bytes that came back are not an HTTP/1.x response head.
-    BadHead(String),
-}
-
-/// The body broke off, or its framing is invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyError(pub String);
-
-/// A TCP or TLS stream.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl Io {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Io::Plain(s) => s,
-            Io::Tls(s) => s.get_ref().0,
-        }
-    }
-
-    async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            Io::Plain(s) => s.read_buf(buf).await,
-            Io::Tls(s) => match s.read_buf(buf).await {
-                // A server that closes without TLS's close_notify: the end of the bytes, which
-                // the framing judges (a body that needed more is cut either way).
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Io::Plain(s) => s.write_all(bytes).await,
-            Io::Tls(s) => {
-                s.write_all(bytes).await?;
-                // rustls buffers records until flushed.
-                s.flush().await
-            }
-        }
-    }
-}
-
-/// One connection and the bytes read from it but not used yet.
-struct Conn {
-    io: Io,
-    buf: BytesMut,
-}
-
-impl Conn {
-    /// Reads more bytes; `Ok(0)` at the end of the stream.
-    async fn fill(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
-        }
-        self.io.read_buf(&mut self.buf).await
-    }
-
-    /// False when the server has closed this idle connection or sent bytes nobody asked for.
-    /// Never waits: it looks only at what the socket already holds.
-    fn still_open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut probe);
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.io.tcp().poll_peek(&mut cx, &mut buf) {
-            Poll::Pending => true,
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => false,
-            // Over TLS these may be records rustls reads in passing (a session ticket, say);
-            // a close_notify among them shows up as the end of the next read.
-            Poll::Ready(Ok(_)) => matches!(self.io, Io::Tls(_)),
-        }
-    }
 }
 
 /// An idle connection and since when.
@@ -398,31 +306,6 @@ pub(crate) struct Response<'p> {
     pub body: Body<'p>,
 }
 
-/// How the body's end is found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    /// This many bytes are left.
-    Length(u64),
-    /// Chunked transfer coding, in this state.
-    Chunked(Chunk),
-    /// Until the server closes the connection.
-    UntilClose,
-    /// Read to its end.
-    Done,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Chunk {
-    /// A chunk-size line is next.
-    Size,
-    /// This many bytes of chunk data are left.
-    Data(u64),
-    /// The CRLF after a chunk's data is next.
-    DataEnd,
-    /// Trailer lines up to an empty line are next; this many trailer bytes came before.
-    Trailers(usize),
-}
-
 /// A response body, read from the connection as it arrives.
 pub(crate) struct Body<'p> {
     /// `None` once the body ended (the connection went back to the pool, or was closed).
@@ -577,149 +460,6 @@ impl Body<'_> {
     }
 }
 
-/// What one step of chunked decoding does with the bytes buffered.
-#[derive(Debug, PartialEq, Eq)]
-enum ChunkStep {
-    /// More bytes are needed; the text says where in the body, for a cut.
-    More(&'static str),
-    /// This many framing bytes at the front are used up; decoding goes on in this state.
-    Skip(usize, Framing),
-    /// This many bytes at the front are data; decoding goes on in this state.
-    Data(usize, Chunk),
-}
-
-/// One step of chunked decoding of the bytes buffered, `buf`, in `state`, without I/O: what
-/// [`Body::next`], [`Body::finish_buffered`] and [`ChunkedDecoder`] all run, so the body read
-/// is the same wherever the network cut it. Each limit applies to a whole line or section, so
-/// a line is refused or not whatever part of it has arrived: a chunk-size line of more than
-/// [`MAX_CHUNK_SIZE_LINE`] bytes, a trailer section of more than [`MAX_TRAILER_BYTES`].
-fn chunk_step(state: Chunk, buf: &[u8]) -> Result<ChunkStep, BodyError> {
-    let trailers_too_long = || BodyError("the trailers of a chunked body are too long".to_string());
-    Ok(match state {
-        Chunk::Size => match httparse::parse_chunk_size(buf) {
-            Ok(httparse::Status::Complete((used, size))) if used <= MAX_CHUNK_SIZE_LINE => {
-                ChunkStep::Skip(
-                    used,
-                    Framing::Chunked(if size == 0 {
-                        Chunk::Trailers(0)
-                    } else {
-                        Chunk::Data(size)
-                    }),
-                )
-            }
-            // Not complete: the line is at least one byte longer than what is here.
-            Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_SIZE_LINE => {
-                ChunkStep::More("inside a chunk-size line")
-            }
-            Ok(_) => return Err(BodyError("a chunk-size line is too long".into())),
-            Err(_) => return Err(BodyError("invalid chunk size in a chunked body".into())),
-        },
-        Chunk::Data(_) if buf.is_empty() => ChunkStep::More("inside a chunk"),
-        Chunk::Data(left) => {
-            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let left = left - n as u64;
-            ChunkStep::Data(
-                n,
-                if left == 0 {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data(left)
-                },
-            )
-        }
-        Chunk::DataEnd => match buf.get(..2) {
-            None => ChunkStep::More("after a chunk"),
-            Some(b"\r\n") => ChunkStep::Skip(2, Framing::Chunked(Chunk::Size)),
-            Some(_) => return Err(BodyError("a chunk is longer than its size".into())),
-        },
-        Chunk::Trailers(seen) => match memchr::memmem::find(buf, b"\r\n") {
-            Some(end) => {
-                let seen = seen.saturating_add(end + 2);
-                if seen > MAX_TRAILER_BYTES {
-                    return Err(trailers_too_long());
-                }
-                // An empty line ends the trailers and the body; a trailer field is nothing a
-                // client of this API reads.
-                ChunkStep::Skip(
-                    end + 2,
-                    if end == 0 {
-                        Framing::Done
-                    } else {
-                        Framing::Chunked(Chunk::Trailers(seen))
-                    },
-                )
-            }
-            // The line under way needs at least one more byte.
-            None if seen.saturating_add(buf.len()) < MAX_TRAILER_BYTES => {
-                ChunkStep::More("inside the trailers")
-            }
-            None => return Err(trailers_too_long()),
-        },
-    })
-}
-
-/// A chunked body decoded from bytes in memory, fed in pieces cut anywhere: the transport's
-/// own steps ([`Body`] runs the same on what it reads). Public for the property tests.
-#[derive(Debug)]
-pub struct ChunkedDecoder {
-    framing: Framing,
-    buf: Vec<u8>,
-}
-
-impl Default for ChunkedDecoder {
-    fn default() -> Self {
-        ChunkedDecoder {
-            framing: Framing::Chunked(Chunk::Size),
-            buf: Vec::new(),
-        }
-    }
-}
-
-impl ChunkedDecoder {
-    /// Takes the next bytes of the body and appends the data they complete to `out`;
-    /// `Ok(true)` once the body has ended (its last chunk and trailers read). Bytes after the
-    /// end are kept, unread, in [`ChunkedDecoder::buffered`].
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<bool, BodyError> {
-        self.buf.extend_from_slice(bytes);
-        let mut at = 0;
-        let ended = loop {
-            let Framing::Chunked(state) = self.framing else {
-                break true;
-            };
-            match chunk_step(state, &self.buf[at..])? {
-                ChunkStep::More(_) => break false,
-                ChunkStep::Skip(used, next) => {
-                    at += used;
-                    self.framing = next;
-                }
-                ChunkStep::Data(n, next) => {
-                    out.extend_from_slice(&self.buf[at..at + n]);
-                    at += n;
-                    self.framing = Framing::Chunked(next);
-                }
-            }
-        };
-        self.buf.drain(..at);
-        Ok(ended)
-    }
-
-    /// At the end of the bytes: `Err` if the body is not complete (a cut), as the transport
-    /// reports a connection closed mid-body.
-    pub fn end(&self) -> Result<(), BodyError> {
-        match self.framing {
-            Framing::Done => Ok(()),
-            _ => Err(BodyError(
-                "the server closed the connection mid-body".into(),
-            )),
-        }
-    }
-
-    /// Bytes fed but not decoded yet (after the end: what followed the body).
-    pub fn buffered(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
 fn cut(e: io::Error) -> BodyError {
     BodyError(format!("the connection failed mid-body: {e}"))
 }
@@ -746,192 +486,11 @@ async fn fill_or_cut(conn: &mut Conn, where_: &str) -> Result<(), BodyError> {
     }
 }
 
-/// What a response head says.
-struct Head {
-    status: u16,
-    json: bool,
-    headers: HeaderMap,
-    framing: Framing,
-    keep_alive: bool,
-}
-
-/// Reads and parses the response head (skipping interim 1xx heads), leaving the buffer at the
-/// first byte of the body.
-async fn read_head(conn: &mut Conn) -> Result<Head, Failure> {
-    let mut interim = 0;
-    loop {
-        if let Some(parsed) = parse_head_bounded(&conn.buf)? {
-            conn.buf.advance(parsed.len);
-            if let Some(head) = parsed.head {
-                return Ok(head);
-            }
-            // An interim response (100 Continue and the like): the real one follows. A server
-            // that sends them forever gets no more of this client's time than a long head.
-            interim += 1;
-            if interim > MAX_INTERIM_HEADS {
-                return Err(Failure::BadHead(format!(
-                    "more than {MAX_INTERIM_HEADS} interim (1xx) responses before the response"
-                )));
-            }
-            continue;
-        }
-        match conn.fill().await {
-            Ok(0) if conn.buf.is_empty() => {
-                return Err(Failure::Closed(
-                    "the server closed the connection without a response".into(),
-                ));
-            }
-            Ok(0) => {
-                return Err(Failure::Closed(
-                    "the server closed the connection in the middle of the response head".into(),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Failure::Closed(format!(
-                    "the connection failed before a response: {e}"
-                )));
-            }
-        }
-    }
-}
-
-/// The outcome of parsing the response head at the start of `buf` (the bytes read so far),
-/// with the limits applied to the head's total size, so the verdict does not depend on how
-/// the reads split it: a complete head of more than [`MAX_HEAD_BYTES`] is refused just like an
-/// incomplete one already past it, and more than [`MAX_HEADERS`] headers are refused whole or
-/// in part. `Ok(None)`: not complete yet, read more. This is the transport's own entry point
-/// (`read_head` calls nothing else), public for the property tests.
-pub fn parse_head_bounded(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
-    let too_long = || {
-        Failure::BadHead(format!(
-            "the response head is longer than {MAX_HEAD_BYTES} bytes"
-        ))
-    };
-    match parse_head(buf)? {
-        Some(parsed) if parsed.len > MAX_HEAD_BYTES => Err(too_long()),
-        Some(parsed) => Ok(Some(parsed)),
-        // Incomplete, and already longer than allowed: it can only grow.
-        None if buf.len() > MAX_HEAD_BYTES => Err(too_long()),
-        None => Ok(None),
-    }
-}
-
-/// A parsed head: its length, and `None` for an interim (1xx) head.
-pub struct Parsed {
-    /// Bytes of the head, its blank line included.
-    pub len: usize,
-    head: Option<Head>,
-}
-
-impl Parsed {
-    /// The status, or `None` for an interim (1xx) head.
-    pub fn status(&self) -> Option<u16> {
-        self.head.as_ref().map(|h| h.status)
-    }
-}
-
-/// Parses a head at the start of `buf`; `Ok(None)` when it is not complete yet.
-fn parse_head(buf: &[u8]) -> Result<Option<Parsed>, Failure> {
-    // Uninitialized slots: initializing all of them was most of parsing a short head.
-    let mut slots =
-        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
-    let len = match parsed {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => {
-            let start = String::from_utf8_lossy(&buf[..buf.len().min(60)]).into_owned();
-            return Err(Failure::BadHead(format!(
-                "the reply is not an HTTP/1.1 response ({e}); it starts with {start:?}"
-            )));
-        }
-    };
-    let status = resp.code.unwrap_or(0);
-    // 101 would switch protocols, which no request here asks for: treat it as final.
-    if (100..200).contains(&status) && status != 101 {
-        return Ok(Some(Parsed { len, head: None }));
-    }
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut transfer_coded = false;
-    let mut close = resp.version == Some(0);
-    let mut json = false;
-    for h in resp.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| Failure::BadHead("invalid Content-Length".into()))?;
-            if content_length.is_some_and(|m| m != n) {
-                return Err(Failure::BadHead(
-                    "conflicting Content-Length headers".into(),
-                ));
-            }
-            content_length = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            transfer_coded = true;
-            // Chunked must be the last coding applied for the length to be known.
-            chunked = h
-                .value
-                .rsplit(|&b| b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("content-type") {
-            let media = h.value.split(|&b| b == b';').next().unwrap_or_default();
-            json = media.trim_ascii().eq_ignore_ascii_case(b"application/json");
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && resp.version == Some(0) {
-                    close = false;
-                }
-            }
-        }
-    }
-    let framing = if status == 204 || status == 304 {
-        Framing::Length(0)
-    } else if chunked {
-        Framing::Chunked(Chunk::Size)
-    } else if transfer_coded {
-        // RFC 9112 6.3: a coding other than chunked last means "read until close".
-        Framing::UntilClose
-    } else {
-        match content_length {
-            Some(n) => Framing::Length(n),
-            None => Framing::UntilClose,
-        }
-    };
-    let mut headers = HeaderMap::new();
-    if !(200..300).contains(&status) {
-        for h in resp.headers.iter() {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(h.name.as_bytes()),
-                HeaderValue::from_bytes(h.value),
-            ) {
-                headers.append(name, value);
-            }
-        }
-    }
-    Ok(Some(Parsed {
-        len,
-        head: Some(Head {
-            status,
-            json,
-            headers,
-            keep_alive: !close && framing != Framing::UntilClose,
-            framing,
-        }),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
+    use tokio::io::AsyncReadExt;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
 
@@ -1248,9 +807,10 @@ mod tests {
             "../../../tests/data/tls/localhost.cert.pem"
         ))
         .unwrap();
-        let key =
-            PrivateKeyDer::from_pem_slice(include_bytes!("../../../tests/data/tls/localhost.key.pem"))
-                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!(
+            "../../../tests/data/tls/localhost.key.pem"
+        ))
+        .unwrap();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
