@@ -66,7 +66,7 @@ pub struct ClientConfig {
     /// Most requests in flight at once, hence most open connections (HTTP/1.1 carries one
     /// request per connection, and the client opens a new one whenever none is idle). Without
     /// this bound 50,000 virtual users would open 50,000 sockets and run out of descriptors
-    /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`].
+    /// or loopback ports. Callers wait for a slot with [`LlmClient::slot`](super::LlmClient::slot).
     pub max_connections: usize,
     /// Largest reply body read (`[endpoint] max_response_bytes`, default 8 MiB); a larger one
     /// fails the attempt as `response_too_large` and closes its connection. It bounds the
@@ -98,7 +98,8 @@ impl Default for ClientConfig {
     }
 }
 
-/// Why an [`LlmClient`] could not be built (a configuration problem, reported before a run).
+/// Why an [`LlmClient`](super::LlmClient) could not be built (a configuration problem,
+/// reported before a run).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientBuildError {
     /// The key's environment variable is unset or empty.

@@ -338,9 +338,10 @@ impl StreamState {
     }
 }
 
-/// An SSE reply decoded as it arrives: the transport's own path ([`LlmClient::chat`] feeds it
-/// every piece of a streamed body as read), public for the benchmarks and the property tests,
-/// which feed the same bytes cut anywhere.
+/// An SSE reply decoded as it arrives: the transport's own path
+/// ([`LlmClient::chat`](super::LlmClient::chat) feeds it every piece of a streamed body as
+/// read), public for the benchmarks and the property tests, which feed the same bytes cut
+/// anywhere.
 pub struct StreamDecoder {
     parser: SseParser,
     state: StreamState,
@@ -398,9 +399,9 @@ impl StreamDecoder {
     }
 }
 
-/// A whole SSE body already in memory, parsed as [`LlmClient::chat`] parses a stream as it
-/// arrives (events, chunks, TTFT and gaps, usage), refusing, as it does, a stream that ends
-/// before a finish_reason or `[DONE]`. Public for the benchmarks.
+/// A whole SSE body already in memory, parsed as [`LlmClient::chat`](super::LlmClient::chat)
+/// parses a stream as it arrives (events, chunks, TTFT and gaps, usage), refusing, as it does,
+/// a stream that ends before a finish_reason or `[DONE]`. Public for the benchmarks.
 pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<ChatReply, LlmError> {
     let mut decoder = StreamDecoder::new(status, Instant::now());
     decoder.feed(bytes)?;

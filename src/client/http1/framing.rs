@@ -49,10 +49,11 @@ pub(super) enum ChunkStep {
 }
 
 /// One step of chunked decoding of the bytes buffered, `buf`, in `state`, without I/O: what
-/// [`Body::next`], [`Body::finish_buffered`] and [`ChunkedDecoder`] all run, so the body read
-/// is the same wherever the network cut it. Each limit applies to a whole line or section, so
-/// a line is refused or not whatever part of it has arrived: a chunk-size line of more than
-/// [`MAX_CHUNK_SIZE_LINE`] bytes, a trailer section of more than [`MAX_TRAILER_BYTES`].
+/// [`Body::next`](super::Body::next), [`Body::finish_buffered`](super::Body::finish_buffered)
+/// and [`ChunkedDecoder`] all run, so the body read is the same wherever the network cut it.
+/// Each limit applies to a whole line or section, so a line is refused or not whatever part
+/// of it has arrived: a chunk-size line of more than [`MAX_CHUNK_SIZE_LINE`] bytes, a trailer
+/// section of more than [`MAX_TRAILER_BYTES`].
 pub(super) fn chunk_step(state: Chunk, buf: &[u8]) -> Result<ChunkStep, BodyError> {
     let trailers_too_long = || BodyError("the trailers of a chunked body are too long".to_string());
     Ok(match state {
@@ -119,7 +120,7 @@ pub(super) fn chunk_step(state: Chunk, buf: &[u8]) -> Result<ChunkStep, BodyErro
 }
 
 /// A chunked body decoded from bytes in memory, fed in pieces cut anywhere: the transport's
-/// own steps ([`Body`] runs the same on what it reads). Public for the property tests.
+/// own steps (its `Body` runs the same on what it reads). Public for the property tests.
 #[derive(Debug)]
 pub struct ChunkedDecoder {
     framing: Framing,
