@@ -1,4 +1,4 @@
-//! Base URLs: where the chat path goes, and how a URL is shown.
+//! Base URLs: where the chat path goes, which URLs the client takes, and how a URL is shown.
 //!
 //! A base URL may carry a query that the endpoint needs on every request (Azure OpenAI's
 //! `?api-version=2024-10-21`), so `/chat/completions` is appended to its path, before the
@@ -108,6 +108,17 @@ pub fn chat_url(base_url: &str) -> String {
     out
 }
 
+/// [`chat_url`] as a URI (the path appended before any query), if `base_url` is an `http` or
+/// `https` URL with a host and no user info (what scenario validation accepts too).
+pub fn chat_uri(base_url: &str) -> Option<http::Uri> {
+    let uri: http::Uri = chat_url(base_url).parse().ok()?;
+    let host = uri.host().is_some_and(|h| !h.is_empty());
+    // `user:pass@` would be sent nowhere (or as a bare authority over HTTP/2): keys go in
+    // `api_key_env`.
+    let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+    (matches!(uri.scheme_str(), Some("http" | "https")) && host && !credentials).then_some(uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +164,33 @@ mod tests {
             ("http://h/v1?", "http://h/v1/chat/completions"),
         ] {
             assert_eq!(chat_url(base), want, "{base}");
+        }
+    }
+
+    #[test]
+    fn chat_uri_takes_http_and_https_urls_with_a_host() {
+        for (base, want) in [
+            (
+                "http://127.0.0.1:8080/v1",
+                Some("http://127.0.0.1:8080/v1/chat/completions"),
+            ),
+            (
+                "https://api.openai.com/v1/",
+                Some("https://api.openai.com/v1/chat/completions"),
+            ),
+            (
+                "http://localhost:4000",
+                Some("http://localhost:4000/chat/completions"),
+            ),
+            ("ftp://example.com/v1", None),
+            ("api.openai.com/v1", None),
+            ("http://", None),
+            ("not a url", None),
+            ("", None),
+            ("https://user:secret@api.example.com/v1", None),
+        ] {
+            let got = chat_uri(base).map(|u| u.to_string());
+            assert_eq!(got.as_deref(), want, "{base:?}");
         }
     }
 }
