@@ -185,7 +185,9 @@ fn tokens_section(m: &RunMetrics) -> TokensSection {
         reasoning: u.reasoning_tokens,
         total: u.total(),
         estimated: u.estimated,
-        per_conversation: rate(u.total(), m.conversations()),
+        // Over the conversations that reached the model, as cost per conversation is: a
+        // conversation refused locally spent nothing and must not dilute the mean.
+        per_conversation: rate(u.total(), m.conversations_sent()),
     }
 }
 
