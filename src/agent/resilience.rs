@@ -26,7 +26,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use crate::agent::breaker::{BreakerRegistry, CallResult};
+use crate::agent::breaker::{Breaker, BreakerRegistry, CallResult};
 use crate::agent::retry::{self, GiveUp, RetryConfig, RetryDecision};
 use crate::chat::{ChatReply, ChatRequest, Usage};
 use crate::client::{LlmClient, LlmError};
@@ -221,11 +221,13 @@ impl Caller {
                 req.model.clear();
                 req.model.push_str(model);
             }
+            // One lookup per model of the chain, not per attempt.
+            let breaker = self.breakers.get(self.client.endpoint(), model);
             attempt.backoff = Duration::ZERO;
             attempt.retries_done = 0;
             loop {
                 match self
-                    .try_model(&req, model, &mut attempt, &mut record.attempts)
+                    .try_model(&req, model, &breaker, &mut attempt, &mut record.attempts)
                     .await
                 {
                     Step::Answered(reply) => return Self::outcome(record, start, Ok((i, reply))),
@@ -257,6 +259,7 @@ impl Caller {
         &self,
         req: &ChatRequest,
         model: &str,
+        breaker: &Breaker,
         at: &mut AttemptState,
         attempts: &mut Vec<AttemptRecord>,
     ) -> Step {
@@ -264,7 +267,6 @@ impl Caller {
             return stop;
         }
         let endpoint = self.client.endpoint();
-        let breaker = self.breakers.get(endpoint, model);
         let permit = match breaker.try_acquire() {
             Ok(p) => p,
             Err(rejected) => {

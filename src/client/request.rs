@@ -175,11 +175,12 @@ pub fn request_json(req: &ChatRequest) -> serde_json::Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::chat::ToolCall;
 
-    fn req(stream: bool, field: MaxTokensField) -> ChatRequest {
+    /// A request with a tool call and its answer in the history (shared with the stream tests).
+    pub(in crate::client) fn req(stream: bool, field: MaxTokensField) -> ChatRequest {
         ChatRequest {
             model: "gpt-4.1".into(),
             messages: vec![

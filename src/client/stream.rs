@@ -411,33 +411,10 @@ pub fn parse_stream(bytes: &[u8], req: &ChatRequest, status: u16) -> Result<Chat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::{ChatMessage, MaxTokensField};
+    use crate::chat::MaxTokensField;
     use crate::client::sse::SseEvent;
 
-    fn req(stream: bool, field: MaxTokensField) -> ChatRequest {
-        ChatRequest {
-            model: "gpt-4.1".into(),
-            messages: vec![
-                ChatMessage::text(crate::chat::Role::User, "hi"),
-                ChatMessage {
-                    role: crate::chat::Role::Assistant,
-                    content: None,
-                    tool_calls: vec![ToolCall {
-                        id: "c1".into(),
-                        name: "calc".into(),
-                        arguments: "{}".into(),
-                    }],
-                    tool_call_id: None,
-                },
-                ChatMessage::tool_result("c1", "4"),
-            ],
-            max_tokens: Some(100),
-            max_tokens_field: field,
-            tools: Vec::new().into(),
-            stream,
-            stop: Default::default(),
-        }
-    }
+    use crate::client::request::tests::req;
 
     fn run_stream(chunks: &[&str]) -> Result<ChatReply, LlmError> {
         Ok(stream_state(chunks)?.into_reply(&req(true, MaxTokensField::MaxTokens)))
