@@ -70,6 +70,20 @@ pub struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Serve the run's live figures in Prometheus' text format at http://ADDR/metrics while
+    /// it runs, such as 127.0.0.1:9464 (port 0 picks a free one; the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// With --metrics-addr: keep serving the final figures this long after the run, so a
+    /// scraper sees its end, such as "15s".
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_hold)]
+    pub metrics_hold: std::time::Duration,
+}
+
+fn parse_hold(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<crate::units::HumanDuration>()
+        .map(crate::units::HumanDuration::get)
+        .map_err(|e| format!("{e}; write a duration such as \"15s\""))
 }
 
 impl RunArgs {

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod client;
 pub mod compare_cmd;
 pub mod metrics;
+pub mod observe;
 pub mod prices_cmd;
 pub mod pricing;
 pub mod record;

@@ -8,6 +8,8 @@
 //! - `POST /v1/chat/completions`: JSON or SSE (`stream: true`), scripted ReAct replies.
 //! - `GET /v1/models`: the models named in the config. `GET /health`: `{"status":"ok"}`.
 //! - `GET /mock/stats`: [`StatsSnapshot`] as JSON, the ground truth tests reconcile against.
+//! - `GET /metrics`: the same counters in Prometheus' text format under vLLM's metric names,
+//!   with requests running and latency histograms (see `prom.rs`).
 //!
 //! # Configuration (TOML; the `[mock]` table of a scenario file)
 //! Every key is optional; an empty table is valid. Durations are human strings ("200ms").
@@ -126,6 +128,7 @@ mod json;
 pub mod latency;
 pub mod limits;
 mod members;
+mod prom;
 pub mod rng;
 pub mod script;
 mod server;

@@ -230,6 +230,11 @@ impl Agent {
         self.caller.breakers()
     }
 
+    /// The client the agent calls through (its free request slots, for the live export).
+    pub fn client(&self) -> &crate::client::LlmClient {
+        self.caller.client()
+    }
+
     /// The session store, for its counters.
     pub fn sessions(&self) -> &Arc<SessionStore> {
         &self.sessions

@@ -295,6 +295,21 @@ impl Aggregator {
         }
     }
 
+    /// The counters so far (read by the live exporter).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The run-wide histograms so far.
+    pub fn histograms(&self) -> &Histograms {
+        &self.hist
+    }
+
+    /// The per-model figures so far (dollars are priced at the end: see `prices`).
+    pub fn models(&self) -> &BTreeMap<String, ModelMetrics> {
+        &self.models
+    }
+
     /// Conversations recorded so far.
     pub fn conversations(&self) -> u64 {
         self.counters.outcomes.values().sum()

@@ -248,6 +248,11 @@ impl RunRecorder {
         self.agg.live()
     }
 
+    /// The figures so far (read by the live exporter).
+    pub fn aggregator(&self) -> &Aggregator {
+        &self.agg
+    }
+
     /// Records one conversation. The metrics always take it; an error means only its CSV rows
     /// could not be written (disk full ...), and the caller may stop the run.
     pub fn record(&mut self, rec: &ConversationRecord) -> anyhow::Result<()> {

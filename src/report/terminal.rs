@@ -133,7 +133,82 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     out.push(cost_by_model(s));
     out.push(cost_per_conversation(s));
     out.extend(controls(s));
+    out.extend(server(s));
     out
+}
+
+/// Most server metrics listed in the table (summary.json has them all).
+const MAX_SERVER_ROWS: usize = 12;
+
+/// The server's own metrics and its token counters beside ours; `None` when not scraped.
+fn server(s: &Summary) -> Option<(String, Table)> {
+    let sec = s.server.as_ref()?;
+    let mut t = Table::new(&["server metric", "kind", "mean", "max", "last", "increase"]);
+    let num = |v: f64| {
+        if v.abs() >= 100.0 || v == v.trunc() {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.3}")
+        }
+    };
+    for (name, m) in sec.metrics.iter().take(MAX_SERVER_ROWS) {
+        let kind = if m.kind == "counter" {
+            "rate/s"
+        } else {
+            "gauge"
+        };
+        t.row(vec![
+            name.clone(),
+            kind.to_string(),
+            num(m.mean),
+            num(m.max),
+            num(m.last),
+            m.increase.map(num).unwrap_or_default(),
+        ]);
+    }
+    if sec.metrics.len() > MAX_SERVER_ROWS {
+        t.row(vec![
+            format!(
+                "... {} more in summary.json and server_metrics.csv",
+                sec.metrics.len() - MAX_SERVER_ROWS
+            ),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    if let Some(tk) = &sec.tokens {
+        for (what, metric, server, diff) in [
+            (
+                "prompt",
+                &tk.prompt_metric,
+                tk.server_prompt,
+                tk.prompt_difference,
+            ),
+            (
+                "completion",
+                &tk.generation_metric,
+                tk.server_generation,
+                tk.generation_difference,
+            ),
+        ] {
+            t.row(vec![
+                format!("{what} tokens: server {metric} vs ours"),
+                "check".into(),
+                num(server),
+                String::new(),
+                String::new(),
+                format!("{diff:+.0}"),
+            ]);
+        }
+    }
+    let title = format!(
+        "Server metrics from {} ({} scrapes, {} failed)",
+        sec.source, sec.scrapes.ok, sec.scrapes.failed
+    );
+    Some((title, t))
 }
 
 /// Conversations and calls: counts, rates and error rates.
@@ -394,6 +469,32 @@ const MIN_SAMPLES_FOR_P99: u64 = 100;
 /// runner prints them on stderr after the table.
 pub fn warnings(s: &Summary) -> Vec<String> {
     let mut w = Vec::new();
+    if let Some(sec) = &s.server {
+        if sec.scrapes.failed > 0 {
+            w.push(format!(
+                "{} of {} scrapes of the server's metrics ({}) failed{}; the run's own figures \
+                 are unaffected. Check endpoint.metrics_url.",
+                sec.scrapes.failed,
+                sec.scrapes.failed + sec.scrapes.ok,
+                sec.source,
+                sec.scrapes
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(" (last: {e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(tk) = &sec.tokens
+            && (tk.prompt_difference != 0.0 || tk.generation_difference != 0.0)
+        {
+            w.push(format!(
+                "the server counted {:+.0} prompt and {:+.0} completion tokens more than this run \
+                 did (other clients of the server, requests cut before their usage, or locally \
+                 estimated counts)",
+                tk.prompt_difference, tk.generation_difference
+            ));
+        }
+    }
     if s.run.interrupted {
         let cut = s
             .conversation

@@ -14,6 +14,7 @@ use crate::agent::conversation::Agent;
 use crate::cli::RunArgs;
 use crate::cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 use crate::metrics::{BreakerTransition, LoadReport, RunEnd, RunMetrics};
+use crate::observe::ServerMetrics;
 use crate::pricing::PriceTable;
 use crate::report::gates::{self, LoadHealthLimits};
 use crate::report::summary::Summary;
@@ -36,8 +37,16 @@ pub struct RunOutcome {
     pub exit_code: u8,
 }
 
+/// What the endpoint's side counted: the embedded mock's ground truth, the scraped metrics.
+pub(super) struct EndpointFigures {
+    /// `/mock/stats` of the embedded mock.
+    pub(super) mock_stats: Option<mock_server::StatsSnapshot>,
+    /// What the scrapes of `endpoint.metrics_url` found.
+    pub(super) server: Option<ServerMetrics>,
+}
+
 /// Closes the run's figures, writes every report file, evaluates the gates and tells the
-/// terminal; `load` is what the runner did, `mock_stats` the embedded mock's counters.
+/// terminal; `load` is what the runner did, `endpoint` what the endpoint's side counted.
 pub(super) fn finish(
     plan: &Plan,
     prices: &PriceTable,
@@ -45,8 +54,9 @@ pub(super) fn finish(
     agent: &Agent,
     load: &runner::LoadReport,
     recorded: Recorded,
-    mock_stats: Option<mock_server::StatsSnapshot>,
+    endpoint: EndpointFigures,
 ) -> anyhow::Result<RunOutcome> {
+    let EndpointFigures { mock_stats, server } = endpoint;
     let Recorded {
         dir,
         recorder,
@@ -54,8 +64,17 @@ pub(super) fn finish(
         abort_reason,
     } = recorded;
     let end = run_end(plan, agent, load);
-    let gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
+    let mut gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
     let (metrics, mut summary, mut write_errors) = recorder.finish_keeping(end);
+    if let Some(m) = &server {
+        // The server's figures cover the whole run, warm-up included: gates read them as they
+        // are.
+        summary.add_server(m);
+        if let Some(g) = gated_summary.as_mut() {
+            g.add_server(m);
+        }
+        report::csv::write_server_metrics(&dir, m).unwrap_or_else(|e| write_errors.push(e));
+    }
     write_run_files(plan, &dir, load, mock_stats.as_ref(), &mut write_errors)?;
 
     // Gates: evaluated on the post-warm-up figures when there is a warm-up window.
@@ -71,7 +90,7 @@ pub(super) fn finish(
         prices,
         args,
         &dir,
-        &metrics,
+        (&metrics, server.as_ref()),
         &summary,
         &mut write_errors,
     );
@@ -152,7 +171,7 @@ fn write_report_files(
     prices: &PriceTable,
     args: &RunArgs,
     dir: &Path,
-    metrics: &RunMetrics,
+    (metrics, server): (&RunMetrics, Option<&ServerMetrics>),
     summary: &Summary,
     write_errors: &mut Vec<anyhow::Error>,
 ) {
@@ -175,6 +194,7 @@ fn write_report_files(
             prices,
             &PriceChoice::from(&plan.prices),
             &settings(plan),
+            server,
         )
     {
         write_errors.push(e.context("cannot write the plots and index.html"));

@@ -4,8 +4,9 @@
 //! 1. `endpoint.rs`: starts the embedded mock server when the endpoint is `mock`, and builds
 //!    the client;
 //! 2. `agent.rs`: builds the one agent every virtual user shares;
-//! 3. `recorder.rs`: makes the report directory and starts the recorder, the one owner of the
-//!    run's results;
+//! 3. `observe.rs` and `recorder.rs`: the live exporter (`--metrics-addr`); the report
+//!    directory and the recorder, the one owner of the run's results; the scraper of the
+//!    server's own metrics (`metrics_url`);
 //! 4. `driver.rs` and `signals.rs`: the per-conversation driver the runner calls, and Ctrl-C;
 //!    the runner (`crate::runner`) then drives the load model;
 //! 5. `finish.rs`: closes the figures, writes the report, evaluates the gates, picks the exit
@@ -20,6 +21,7 @@ mod agent;
 mod driver;
 mod endpoint;
 mod finish;
+mod observe;
 mod recorder;
 mod signals;
 
@@ -57,9 +59,22 @@ pub async fn run_plan(
 ) -> anyhow::Result<RunOutcome> {
     let target = endpoint::connect(plan).await?;
     let agent = agent::build(plan, &prices, target.client)?;
+    let exporter = observe::start_exporter(args.metrics_addr, plan, &agent).await?;
     // The report directory exists only once the plan is known to be runnable.
     let stop = Arc::new(Notify::new());
-    let (recording, records) = recorder::start(plan, &prices, args.quiet, Arc::clone(&stop))?;
+    let (recording, records) = recorder::start(
+        plan,
+        &prices,
+        args.quiet,
+        Arc::clone(&stop),
+        exporter.as_ref().map(|e| e.publisher()),
+    )?;
+    let scraper = observe::start_scraper(
+        plan,
+        target.mock.as_ref().map(|m| m.addr()),
+        recording.run_start(),
+    )
+    .await;
     let overflow = driver::Overflow::default();
     let driver = driver::make_driver(
         Arc::clone(&agent),
@@ -80,6 +95,14 @@ pub async fn run_plan(
     .await;
     stops.listener.abort();
     let recorded = recording.finish(driver::take_overflow(&overflow)).await?;
+    let server = match scraper {
+        Some(s) => s.finish().await,
+        None => None,
+    };
+    if let Some(e) = exporter {
+        e.close(args.metrics_hold).await;
+    }
     let mock_stats = endpoint::shut_down(target.mock).await;
-    finish::finish(plan, &prices, args, &agent, &load, recorded, mock_stats)
+    let figures = finish::EndpointFigures { mock_stats, server };
+    finish::finish(plan, &prices, args, &agent, &load, recorded, figures)
 }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::metrics::{Aggregator, LiveStats, RunInfo};
+use crate::observe::Publisher;
 use crate::pricing::PriceTable;
 use crate::record::ConversationRecord;
 use crate::report::gates;
@@ -75,6 +76,7 @@ pub(super) fn start(
     prices: &PriceTable,
     quiet: bool,
     stop: Arc<Notify>,
+    publisher: Option<Publisher>,
 ) -> anyhow::Result<(Recording, mpsc::Sender<ConversationRecord>)> {
     let started_at = SystemTime::now();
     let dir = match &plan.report.out {
@@ -100,9 +102,12 @@ pub(super) fn start(
 
     let (tx, rx) = mpsc::channel::<ConversationRecord>(CHANNEL_CAPACITY);
     let thresholds = plan.gates.thresholds.clone();
-    let task = tokio::spawn(record_all(
-        rx, recorder, gated, warm_up, run_start, thresholds, stop,
-    ));
+    let duties = Duties {
+        thresholds,
+        stop,
+        publisher,
+    };
+    let task = tokio::spawn(record_all(rx, recorder, gated, warm_up, run_start, duties));
     let recording = Recording {
         dir,
         run_start,
@@ -133,6 +138,11 @@ fn run_info(plan: &Plan, started_at: SystemTime) -> RunInfo {
 }
 
 impl Recording {
+    /// The instant timeline seconds and CSV offsets are measured from.
+    pub(super) fn run_start(&self) -> Instant {
+        self.run_start
+    }
+
     /// The live counters the progress line and the driver share.
     pub(super) fn live(&self) -> Arc<LiveStats> {
         Arc::clone(&self.live)
@@ -165,17 +175,31 @@ impl Recording {
     }
 }
 
+/// What the recorder watches and tells besides recording.
+struct Duties {
+    /// `abort_on_fail` thresholds are checked about once a second.
+    thresholds: Vec<gates::Threshold>,
+    /// Notified when one of them fails.
+    stop: Arc<Notify>,
+    /// The live exporter's page, refreshed once a second.
+    publisher: Option<Publisher>,
+}
+
 /// The one owner of the run's results: records every conversation as it arrives, and about
-/// once a second checks `abort_on_fail` thresholds. Returns when every sender is gone.
+/// once a second checks `abort_on_fail` thresholds and refreshes the live exporter's page. Returns when every sender is gone.
 async fn record_all(
     mut rx: mpsc::Receiver<ConversationRecord>,
     mut recorder: RunRecorder,
     mut gated: Option<Aggregator>,
     warm_up: Duration,
     run_start: Instant,
-    thresholds: Vec<gates::Threshold>,
-    stop: Arc<Notify>,
+    duties: Duties,
 ) -> (RunRecorder, Option<Aggregator>, Option<String>) {
+    let Duties {
+        thresholds,
+        stop,
+        publisher,
+    } = duties;
     let watch_aborts = thresholds.iter().any(|t| t.abort_on_fail);
     let mut next_check = Instant::now() + ABORT_CHECK_EVERY;
     let mut abort_reason = None;
@@ -224,6 +248,9 @@ async fn record_all(
                 eprintln!("warning: {e:#}; a hard kill would lose the recent rows");
                 checkpoint_error_reported = true;
             }
+            if let Some(p) = &publisher {
+                p.publish(recorder.aggregator());
+            }
         }
         if watch_aborts && abort_reason.is_none() && Instant::now() >= next_check {
             next_check = Instant::now() + ABORT_CHECK_EVERY;
@@ -240,6 +267,9 @@ async fn record_all(
             }
         }
         tokio::time::sleep(RECORD_PAUSE).await;
+    }
+    if let Some(p) = &publisher {
+        p.publish(recorder.aggregator());
     }
     (recorder, gated, abort_reason)
 }

@@ -92,6 +92,9 @@ pub struct EndpointPlan {
     /// Header carrying the key instead of `Authorization: Bearer` (`auth_header`, such as
     /// Azure's `"api-key"`); `kind = "http"` only.
     pub auth_header: Option<String>,
+    /// The server's Prometheus metrics to scrape during the run (`metrics_url`,
+    /// `metrics_interval`, `metrics`), if any.
+    pub server_metrics: Option<crate::observe::ScrapeSettings>,
 }
 
 /// The endpoint kinds.

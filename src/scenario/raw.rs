@@ -61,6 +61,9 @@ pub(super) struct RawEndpoint {
     pub(super) max_connections: Option<u64>,
     pub(super) max_response_bytes: Option<u64>,
     pub(super) auth_header: Option<String>,
+    pub(super) metrics_url: Option<String>,
+    pub(super) metrics_interval: Option<HumanDuration>,
+    pub(super) metrics: Option<OneOrMany>,
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,7 @@ use super::raw::{
 };
 use super::workload::{self, Source, WorkItem, Workload};
 use crate::agent::settings::AgentConfig;
+use crate::observe::{self, MetricsSource, ScrapeSettings, Selection};
 use crate::units::HumanDuration;
 
 /// Reads, parses and validates a scenario file, and loads the prompt files and trace it names
@@ -189,6 +190,7 @@ impl Check<'_> {
                 "a valid HTTP header name such as \"api-key\"",
             ));
         }
+        let server_metrics = self.server_metrics(&raw)?;
         Ok(EndpointPlan {
             target,
             timeout,
@@ -198,7 +200,87 @@ impl Check<'_> {
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             max_response_bytes,
             auth_header: raw.auth_header,
+            server_metrics,
         })
+    }
+
+    /// `metrics_url`, `metrics_interval`, `metrics`: the server's metrics page to scrape.
+    fn server_metrics(&self, raw: &RawEndpoint) -> Result<Option<ScrapeSettings>, ScenarioError> {
+        let Some(url) = &raw.metrics_url else {
+            for (key, set) in [
+                ("metrics_interval", raw.metrics_interval.is_some()),
+                ("metrics", raw.metrics.is_some()),
+            ] {
+                if set {
+                    return Err(self.invalid(
+                        &format!("endpoint.{key}"),
+                        "(set)",
+                        "it applies to the page named by `endpoint.metrics_url`; set that too \
+                         (\"mock\" for the embedded mock, or a URL such as \"http://127.0.0.1:8000/metrics\")",
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let source = if url == "mock" {
+            if raw.kind != EndpointKind::Mock {
+                return Err(self.invalid(
+                    "endpoint.metrics_url",
+                    "\"mock\"",
+                    "the server's metrics URL, such as \"http://127.0.0.1:8000/metrics\" \
+                     (\"mock\" names the embedded mock's page, for `kind = \"mock\"` only)",
+                ));
+            }
+            MetricsSource::EmbeddedMock
+        } else {
+            let ok = url.parse::<http::Uri>().ok().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+            });
+            if !ok {
+                return Err(self.invalid(
+                    "endpoint.metrics_url",
+                    format!("\"{}\"", crate::client::redact_url(url)),
+                    "an http:// or https:// URL of a Prometheus metrics page, such as \
+                     \"http://127.0.0.1:8000/metrics\", or \"mock\" for the embedded mock",
+                ));
+            }
+            MetricsSource::Url(url.clone())
+        };
+        let interval = raw
+            .metrics_interval
+            .map_or(observe::DEFAULT_INTERVAL, HumanDuration::get);
+        if interval < observe::MIN_INTERVAL {
+            return Err(self.invalid(
+                "endpoint.metrics_interval",
+                format!("\"{}\"", HumanDuration(interval)),
+                "at least \"100ms\", such as \"1s\" (the default) or \"5s\"",
+            ));
+        }
+        let selection = match &raw.metrics {
+            None => Selection::All,
+            Some(m) => {
+                let entries = match m {
+                    OneOrMany::One(one) => vec![one.clone()],
+                    OneOrMany::Many(many) => many.clone(),
+                };
+                let names = observe::expand(&entries).map_err(|bad| {
+                    self.invalid(
+                        "endpoint.metrics",
+                        format!("\"{bad}\""),
+                        &format!(
+                            "Prometheus metric names (such as \"vllm:num_requests_waiting\") or presets: {}",
+                            observe::preset_names()
+                        ),
+                    )
+                })?;
+                Selection::Names(names)
+            }
+        };
+        Ok(Some(ScrapeSettings {
+            source,
+            interval,
+            selection,
+        }))
     }
 
     /// `kind = "mock"`: no key of a real endpoint, and the `[mock]` table checked by its owner.

@@ -26,6 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["agent"],
     // Histograms and counters.
     &["metrics"],
+    // The endpoint's own metrics, scraped; the run's, served live.
+    &["observe"],
     // Report files and terminal output.
     &["report"],
     // Scenario file to plan (knows every setting of the layers below).

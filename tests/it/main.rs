@@ -10,6 +10,7 @@ mod honest_agent;
 mod hostile;
 mod layering;
 mod metrics;
+mod observe;
 mod parsers_prop;
 mod plots;
 mod prices;

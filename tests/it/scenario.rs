@@ -275,6 +275,55 @@ fn bad_cases() -> Vec<Bad> {
             files: vec![],
             expect: vec!["load.turns_per_session", "4..=1", "1..=4"],
         },
+        Bad {
+            what: "metrics URL that is not http",
+            scenario: with(
+                "duration = \"5s\"",
+                "duration = \"5s\"\n[endpoint]\nmetrics_url = \"ftp://host/metrics\"",
+            ),
+            files: vec![],
+            expect: vec![
+                "endpoint.metrics_url",
+                "ftp://host/metrics",
+                "http://127.0.0.1:8000/metrics",
+            ],
+        },
+        Bad {
+            what: "unknown metric or preset",
+            scenario: with(
+                "duration = \"5s\"",
+                "duration = \"5s\"\n[endpoint]\nmetrics_url = \"mock\"\nmetrics = [\"vllm\", \"not a name\"]",
+            ),
+            files: vec![],
+            expect: vec!["endpoint.metrics", "not a name", "\"sglang\""],
+        },
+        Bad {
+            what: "scrape interval too short",
+            scenario: with(
+                "duration = \"5s\"",
+                "duration = \"5s\"\n[endpoint]\nmetrics_url = \"mock\"\nmetrics_interval = \"10ms\"",
+            ),
+            files: vec![],
+            expect: vec!["endpoint.metrics_interval", "10ms", "100ms"],
+        },
+        Bad {
+            what: "mock metrics on a real endpoint",
+            scenario: with(
+                "duration = \"5s\"",
+                "duration = \"5s\"\n[endpoint]\nkind = \"http\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmetrics_url = \"mock\"",
+            ),
+            files: vec![],
+            expect: vec!["endpoint.metrics_url", "\"mock\"", "kind = \"mock\""],
+        },
+        Bad {
+            what: "scrape settings without a metrics URL",
+            scenario: with(
+                "duration = \"5s\"",
+                "duration = \"5s\"\n[endpoint]\nmetrics = \"vllm\"",
+            ),
+            files: vec![],
+            expect: vec!["endpoint.metrics", "metrics_url"],
+        },
     ]
 }
 

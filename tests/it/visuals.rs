@@ -47,8 +47,8 @@ fn settings() -> Vec<(String, String)> {
 fn write_sample_dir(dir: &Path) -> (RunMetrics, Vec<PathBuf>) {
     let m = sample_run();
     let summary = write_metric_files(dir, &m).expect("metric files");
-    let written =
-        write_run_report(dir, &m, &summary, &prices(), &choice(), &settings()).expect("visuals");
+    let written = write_run_report(dir, &m, &summary, &prices(), &choice(), &settings(), None)
+        .expect("visuals");
     (m, written)
 }
 
@@ -151,7 +151,7 @@ fn the_page_shows_thresholds_when_the_summary_has_them() {
         note: None,
     }];
     let pc = price_comparison(&summary, &prices(), &choice()).expect("priced");
-    write_visuals(tmp.path(), &m, &summary, &pc, &[]).expect("visuals");
+    write_visuals(tmp.path(), &m, &summary, &pc, &[], None).expect("visuals");
     let page = std::fs::read_to_string(tmp.path().join(INDEX_FILE)).expect("page");
     assert!(page.contains("<h2>Thresholds</h2>"), "thresholds table");
     assert!(page.contains("FAIL") && page.contains("p95 &lt; 1000"));
@@ -239,7 +239,7 @@ fn no_conversations_give_a_header_only_comparison_and_unknown_models_an_error() 
     let pc = price_comparison(&s, &prices(), &choice()).expect("empty is fine");
     assert!(pc.rows.is_empty());
     let tmp = tempfile::tempdir().expect("temp dir");
-    write_visuals(tmp.path(), &m, &s, &pc, &[]).expect("an empty run still renders");
+    write_visuals(tmp.path(), &m, &s, &pc, &[], None).expect("an empty run still renders");
     for f in PLOT_FILES {
         check_png(&tmp.path().join(f));
     }
@@ -499,7 +499,7 @@ fn a_realistic_run_renders_every_file() {
         reference: Some("gpt-4o-mini".to_string()),
         per_day: Some(50_000),
     };
-    write_run_report(&dir, &m, &summary, &table, &choice, &settings()).expect("visuals");
+    write_run_report(&dir, &m, &summary, &table, &choice, &settings(), None).expect("visuals");
     for f in PLOT_FILES {
         check_png(&dir.join(f));
     }

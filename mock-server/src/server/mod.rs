@@ -27,6 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -186,7 +187,29 @@ async fn handle(
     let method = req.method();
     match (method, path) {
         (&Method::POST, "/v1/chat/completions" | "/chat/completions") => {
-            chat::chat(state, req, reset).await
+            // Running from here until the reply's body is dropped (sent, cut, or abandoned);
+            // dropped with this future when the client leaves before an answer.
+            let mut inflight = state.live.begin();
+            let resp = chat::chat(state, req, reset).await?;
+            if resp.status() == StatusCode::OK {
+                inflight.set_ok();
+            }
+            Ok(resp.map(|body| {
+                body.map_frame(move |frame| {
+                    inflight.frame();
+                    frame
+                })
+                .boxed_unsync()
+            }))
+        }
+        (&Method::GET, "/metrics") => {
+            let page = crate::prom::render(&state.stats.snapshot(), &state.live);
+            let mut r = Response::new(respond::full(page));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            Ok(r)
         }
         (&Method::GET, "/health" | "/healthz" | "/v1/health") => Ok(json_response(
             StatusCode::OK,
@@ -202,18 +225,20 @@ async fn handle(
             }
             Ok(json_response(StatusCode::OK, state.models_json.clone()))
         }
-        (_, "/v1/chat/completions" | "/v1/models" | "/mock/stats" | "/health") => Ok(error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method {method} is not allowed on {path}."),
-            "invalid_request_error",
-            None,
-            None,
-        )),
+        (_, "/v1/chat/completions" | "/v1/models" | "/mock/stats" | "/metrics" | "/health") => {
+            Ok(error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("Method {method} is not allowed on {path}."),
+                "invalid_request_error",
+                None,
+                None,
+            ))
+        }
         _ => Ok(error(
             StatusCode::NOT_FOUND,
             &format!(
                 "Unknown request URL: {method} {path}. The mock serves POST /v1/chat/completions, \
-                 GET /v1/models, GET /health and GET /mock/stats."
+                 GET /v1/models, GET /health, GET /mock/stats and GET /metrics."
             ),
             "invalid_request_error",
             None,

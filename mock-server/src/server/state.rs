@@ -4,6 +4,8 @@
 //! One [`State`] lives behind an `Arc` for the server's life; its locks (stats, token cache,
 //! tool lists, rate limits) are short and never held across an await.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use hyper::Request;
 use hyper::header;
@@ -27,6 +29,8 @@ pub struct State {
     settings: foldhash::HashMap<String, ModelSettings>,
     /// Ground-truth counters.
     pub stats: Stats,
+    /// Requests in progress and latency histograms, for `GET /metrics`.
+    pub live: Arc<crate::prom::Live>,
     /// Token counts of message texts.
     pub tokens: TokenCounter,
     /// Parsed `tools` lists.
@@ -72,6 +76,7 @@ impl State {
             default_settings: config.model(crate::config::DEFAULT_MODEL_KEY),
             settings,
             stats: Stats::default(),
+            live: Arc::default(),
             tokens: TokenCounter::new(),
             tools: ToolCache::default(),
             limiter: Limiter::default(),

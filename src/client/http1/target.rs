@@ -21,8 +21,13 @@ pub(crate) struct Target {
 
 impl Target {
     /// The target of `uri` (`http` or `https` with a host: see `client::chat_uri`), sending
-    /// `headers` with every request.
+    /// `headers` with every request, each a `POST`.
     pub fn new(uri: &http::Uri, headers: &HeaderMap) -> Option<Target> {
+        Target::with_method("POST", uri, headers)
+    }
+
+    /// The same with another method (`GET` for a metrics page; its body is empty).
+    pub fn with_method(method: &str, uri: &http::Uri, headers: &HeaderMap) -> Option<Target> {
         let tls = match uri.scheme_str()? {
             "https" => true,
             "http" => false,
@@ -37,7 +42,8 @@ impl Target {
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut head = Vec::with_capacity(256);
-        head.extend_from_slice(b"POST ");
+        head.extend_from_slice(method.as_bytes());
+        head.push(b' ');
         head.extend_from_slice(path.as_bytes());
         head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
         head.extend_from_slice(authority.as_str().as_bytes());

@@ -16,6 +16,7 @@ use anyhow::Context;
 
 use super::atomic::AtomicFile;
 use crate::metrics::RunMetrics;
+use crate::observe::{Kind, Sample, SeriesKey, ServerMetrics};
 
 pub mod stream;
 
@@ -107,6 +108,11 @@ pub const COST_BY_MODEL_COLUMNS: &[&str] = &[
 
 /// Columns of `errors.csv`.
 pub const ERRORS_COLUMNS: &[&str] = &["scope", "error_class", "count", "share_of_scope"];
+/// Columns of `server_metrics.csv`: one row per kept series per scrape; counters as the
+/// server published them (cumulative), so any rate can be computed again.
+pub const SERVER_METRICS_COLUMNS: &[&str] = &["elapsed_s", "metric", "labels", "kind", "value"];
+/// The server's scraped metrics.
+pub const SERVER_METRICS_FILE: &str = "server_metrics.csv";
 
 fn csv_writer(file: AtomicFile) -> csv::Writer<AtomicFile> {
     csv::WriterBuilder::new().from_writer(file)
@@ -278,6 +284,75 @@ pub fn write_errors(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
         }
     }
     write_csv(&dir.join("errors.csv"), ERRORS_COLUMNS, rows)
+}
+
+/// Writes `server_metrics.csv`: every kept series' value at each scrape, in time order.
+pub fn write_server_metrics(dir: &Path, m: &ServerMetrics) -> anyhow::Result<()> {
+    let mut rows: Vec<(f64, &SeriesKey, &'static str, f64)> = m
+        .series
+        .iter()
+        .flat_map(|(key, series)| {
+            series
+                .points
+                .iter()
+                .map(move |&(t, v)| (t, key, series.kind.as_str(), v))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    let rows = rows.into_iter().map(|(t, key, kind, v)| {
+        vec![
+            format!("{t:.3}"),
+            key.name.clone(),
+            key.labels.clone(),
+            kind.to_string(),
+            v.to_string(),
+        ]
+    });
+    write_csv(&dir.join(SERVER_METRICS_FILE), SERVER_METRICS_COLUMNS, rows)
+}
+
+/// Reads `server_metrics.csv` back (for `bench report`).
+pub fn read_server_metrics(
+    path: &Path,
+    source: &str,
+    interval_s: f64,
+) -> anyhow::Result<ServerMetrics> {
+    let mut r = ::csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut by_time: std::collections::BTreeMap<u64, Vec<Sample>> = Default::default();
+    for (i, row) in r.records().enumerate() {
+        let row = row.with_context(|| format!("{}: row {} is not CSV", path.display(), i + 2))?;
+        let bad = || {
+            anyhow::anyhow!(
+                "{}: row {} is not a server metrics row",
+                path.display(),
+                i + 2
+            )
+        };
+        let t: f64 = row.get(0).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let value: f64 = row.get(4).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let kind = match row.get(3) {
+            Some("counter") => Kind::Counter,
+            Some("gauge") => Kind::Gauge,
+            _ => return Err(bad()),
+        };
+        by_time.entry(t.to_bits()).or_default().push(Sample {
+            name: row.get(1).ok_or_else(bad)?.to_string(),
+            labels: row.get(2).ok_or_else(bad)?.to_string(),
+            kind,
+            value,
+        });
+    }
+    let mut m = ServerMetrics::new(source.to_string(), interval_s);
+    let mut times: Vec<(f64, Vec<Sample>)> = by_time
+        .into_iter()
+        .map(|(t, s)| (f64::from_bits(t), s))
+        .collect();
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (t, samples) in times {
+        m.add_scrape(t, samples);
+    }
+    Ok(m)
 }
 
 /// Writes every CSV that comes from the final metrics (not the streamed ones).

@@ -248,7 +248,7 @@ fn parse_number(s: &str) -> Option<f64> {
 /// True if `path` is a metric of `summary.json`: one of the fixed paths, or a path into a map
 /// whose keys depend on the run (`cost.by_model.gpt-4.1.usd`, `llm_call.by_status.429`).
 pub fn is_metric_path(path: &str, known: &[String]) -> bool {
-    if known.iter().any(|k| k == path) {
+    if known.iter().any(|k| k == path) || is_server_path(path) {
         return true;
     }
     let model_calls = fields_of(&ModelCalls::default());
@@ -274,6 +274,35 @@ pub fn is_metric_path(path: &str, known: &[String]) -> bool {
                 .and_then(|m| m.strip_suffix('.'))
                 .is_some_and(|m| !m.is_empty())
         })
+    })
+}
+
+/// True if `path` names a figure of the `server` section (scraped metrics): `server.<metric>.
+/// {mean,max,last,increase}`, `server.scrapes.{ok,failed}`, `server.scrapes.by_kind.<kind>`,
+/// `server.tokens.<field>`, `server.interval_s`. Which metrics exist is known only once the
+/// server answers, so any valid metric name passes here.
+fn is_server_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("server.") else {
+        return false;
+    };
+    if matches!(rest, "interval_s" | "scrapes.ok" | "scrapes.failed") {
+        return true;
+    }
+    if rest
+        .strip_prefix("scrapes.by_kind.")
+        .is_some_and(|k| !k.is_empty())
+    {
+        return true;
+    }
+    if let Some(field) = rest.strip_prefix("tokens.") {
+        return matches!(
+            field,
+            "server_prompt" | "server_generation" | "prompt_difference" | "generation_difference"
+        );
+    }
+    rest.rsplit_once('.').is_some_and(|(metric, field)| {
+        crate::observe::is_metric_name(metric)
+            && matches!(field, "mean" | "max" | "last" | "increase")
     })
 }
 
@@ -407,6 +436,10 @@ mod tests {
         for p in [
             "cost.by_model.gpt-4.1.usd",
             "llm_call.by_model.claude-sonnet-4.5.latency_ms.p95",
+            "server.vllm:num_requests_waiting.max",
+            "server.tgi_request_duration_count.increase",
+            "server.scrapes.failed",
+            "server.tokens.prompt_difference",
             "llm_call.by_status.429",
             "breaker.open_s.mock/gpt-4.1",
         ] {
@@ -417,6 +450,9 @@ mod tests {
             "cost.by_model.gpt-4.1.dollars",
             "llm_call.by_status.",
             "llm_call.latency_ms.p96",
+            "server.vllm:num_requests_waiting.median",
+            "server.not a name.max",
+            "server.tokens.nonsense",
         ] {
             assert!(!is_metric_path(p, &known), "{p}");
         }

@@ -14,16 +14,19 @@
 //! non-finite numbers and very long names all produce a readable image instead of a panic.
 //!
 //! - [`canvas`]: the font, size, palette and styles every chart shares, and the PNG writer.
-//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`]: one chart (or chart family) each.
+//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`], [`server`]: one chart (or chart
+//!   family) each.
 
 pub mod bars;
 pub mod canvas;
 pub mod histogram;
 pub mod percentiles;
+pub mod server;
 pub mod timeline;
 
 pub use bars::{ModelCost, PriceComparisonRow, plot_cost_by_model, plot_price_comparison};
 pub use canvas::{FONT_FAMILY, PLOT_HEIGHT, PLOT_WIDTH, ensure_font_registered};
 pub use histogram::plot_latency_histogram;
 pub use percentiles::{LatencySeries, plot_latency_percentiles};
+pub use server::{MAX_SERVER_PANELS, ServerPanel, plot_server_metrics};
 pub use timeline::{OpenPeriod, TimelinePoint, plot_timeline};

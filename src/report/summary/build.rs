@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use super::{
     AttemptSection, BreakerSection, BudgetSection, ConversationSection, CostSection, LatencyMs,
     LlmCallSection, LoadSection, ModelCalls, ModelCost, RunSection, SUMMARY_VERSION,
-    SanitizerSection, SessionsSection, Summary, TokensSection, ToolSection, TransitionEntry,
-    UsdPercentiles, collect_paths, rfc3339_utc,
+    SanitizerSection, ScrapeCounts, ServerMetric, ServerSection, ServerTokensCheck,
+    SessionsSection, Summary, TokensSection, ToolSection, TransitionEntry, UsdPercentiles,
+    collect_paths, rfc3339_utc,
 };
 use crate::metrics::{NANO_USD_PER_USD, RunMetrics};
+use crate::observe::ServerMetrics;
 use crate::record::{ErrorClass, Outcome};
 
 impl Summary {
@@ -57,8 +59,51 @@ impl Summary {
                 wait_ms: LatencyMs::from_us(&m.hist.session_wait_us),
             },
             load: load_section(m),
+            server: None,
             thresholds: Vec::new(),
         }
+    }
+
+    /// Adds what the scrapes of the server's metrics found (`server`), its token counters
+    /// set beside this summary's token totals.
+    pub fn add_server(&mut self, m: &ServerMetrics) {
+        let metrics = m
+            .metric_names()
+            .into_iter()
+            .filter_map(|(name, kind)| {
+                let f = m.figures(name)?;
+                Some((
+                    name.to_string(),
+                    ServerMetric {
+                        kind: kind.as_str().to_string(),
+                        mean: f.mean,
+                        max: f.max,
+                        last: f.last,
+                        increase: f.increase,
+                    },
+                ))
+            })
+            .collect();
+        let tokens = m.tokens().map(|t| ServerTokensCheck {
+            prompt_difference: t.prompt_tokens - self.tokens.prompt as f64,
+            generation_difference: t.generation_tokens - self.tokens.completion as f64,
+            server_prompt: t.prompt_tokens,
+            server_generation: t.generation_tokens,
+            prompt_metric: t.prompt_metric,
+            generation_metric: t.generation_metric,
+        });
+        self.server = Some(ServerSection {
+            source: m.source.clone(),
+            interval_s: m.interval_s,
+            scrapes: ScrapeCounts {
+                ok: m.scrapes_ok,
+                failed: m.failed(),
+                by_kind: m.failures.clone(),
+                last_error: m.last_error.clone(),
+            },
+            tokens,
+            metrics,
+        });
     }
 
     /// Every numeric (or boolean) metric path of the fixed schema, in key order. Maps whose

@@ -49,6 +49,9 @@ pub struct Summary {
     pub sessions: SessionsSection,
     /// Load model.
     pub load: LoadSection,
+    /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSection>,
     /// CI gates: one entry per threshold condition, in scenario order. Absent when the
     /// scenario has no `[thresholds]`; filled by the caller with
     /// `report::gates::evaluate` before the files are written.
@@ -74,6 +77,74 @@ pub struct RunSection {
     pub endpoint_kind: String,
     /// `closed`, `open` or `replay`.
     pub load_model: String,
+}
+
+/// `server`: what the scrapes of the server's metrics page found. Each kept metric is a key of
+/// its own (`server.vllm:num_requests_waiting.max`), its label sets summed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerSection {
+    /// The page scraped (a URL without secrets, or `embedded mock`).
+    pub source: String,
+    /// Seconds between scrapes.
+    pub interval_s: f64,
+    /// Scrapes that worked and that failed.
+    pub scrapes: ScrapeCounts,
+    /// The server's token counters beside the run's own token totals, when it publishes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<ServerTokensCheck>,
+    /// Every kept metric by name.
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, ServerMetric>,
+}
+
+/// `server.scrapes`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScrapeCounts {
+    /// Scrapes that gave samples.
+    pub ok: u64,
+    /// Scrapes that failed (never a reason to fail the run).
+    pub failed: u64,
+    /// Failures by kind: `connect`, `timeout`, `status`, `broken`, `too_large`, `parse`,
+    /// `empty`.
+    pub by_kind: BTreeMap<String, u64>,
+    /// The last failure's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One server metric over the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetric {
+    /// `gauge` or `counter`.
+    pub kind: String,
+    /// Gauge: mean over the scrapes; counter: mean rate per second.
+    pub mean: f64,
+    /// Gauge: largest value; counter: largest rate between two scrapes.
+    pub max: f64,
+    /// Gauge: last value; counter: rate between the last two scrapes.
+    pub last: f64,
+    /// Counter: increase over the run (restarts counted from zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub increase: Option<f64>,
+}
+
+/// `server.tokens`: the server's prompt and generation counters' increase over the run beside
+/// the run's own `tokens.prompt` and `tokens.completion` (a real-endpoint analogue of the
+/// mock's reconciliation).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerTokensCheck {
+    /// The server's prompt-token counter.
+    pub prompt_metric: String,
+    /// The server's generation-token counter.
+    pub generation_metric: String,
+    /// Its increase over the run.
+    pub server_prompt: f64,
+    /// Its increase over the run.
+    pub server_generation: f64,
+    /// `server_prompt - tokens.prompt`.
+    pub prompt_difference: f64,
+    /// `server_generation - tokens.completion`.
+    pub generation_difference: f64,
 }
 
 /// Percentiles of a latency histogram, milliseconds.

@@ -8,8 +8,10 @@ use hdrhistogram::Histogram;
 
 use super::prices::{PriceComparison, stored_comparison};
 use crate::metrics::RunMetrics;
+use crate::observe::{Kind, PRESETS, ServerMetrics};
+use crate::report::csv::{SERVER_METRICS_FILE, read_server_metrics};
 use crate::report::hlog;
-use crate::report::plot::TimelinePoint;
+use crate::report::plot::{MAX_SERVER_PANELS, ServerPanel, TimelinePoint};
 use crate::report::run_dir::{RunDir, TIMELINE_FILE};
 use crate::report::summary::Summary;
 
@@ -25,6 +27,8 @@ pub const PLOT_TIMELINE: &str = "timeline.png";
 pub const PLOT_COST_BY_MODEL: &str = "cost_by_model.png";
 /// The run's token mix priced under each compared model.
 pub const PLOT_PRICE_COMPARISON: &str = "price_comparison.png";
+/// The server's own metrics over the run (only when the scenario scrapes them).
+pub const PLOT_SERVER_METRICS: &str = "server_metrics.png";
 /// Every plot, in the order the page shows them.
 pub const PLOT_FILES: [&str; 6] = [
     PLOT_CALL_PERCENTILES,
@@ -52,6 +56,35 @@ pub struct ReportData {
     pub settings: Vec<(String, String)>,
     /// Caveats for the page (files missing when re-rendering ...).
     pub notes: Vec<String>,
+    /// The server's scraped metrics, as panels to draw, when the scenario scraped them.
+    pub server: Option<Vec<ServerPanel>>,
+}
+
+/// The panels of `server_metrics.png`: gauges before counters, and among each the metrics of
+/// the presets (queues, cache use, tokens) before the rest, at most [`MAX_SERVER_PANELS`].
+pub fn server_panels(m: &ServerMetrics) -> Vec<ServerPanel> {
+    let names = m.metric_names();
+    let preset_rank = |name: &str| {
+        PRESETS
+            .iter()
+            .flat_map(|(_, ns)| ns.iter())
+            .position(|n| *n == name || name.strip_suffix("_count") == Some(n))
+            .unwrap_or(usize::MAX)
+    };
+    let mut order: Vec<(&str, Kind)> = names.into_iter().collect();
+    order.sort_by_key(|(name, kind)| (*kind != Kind::Gauge, preset_rank(name), name.to_string()));
+    order
+        .into_iter()
+        // A histogram's sum in seconds per second reads as nothing to most people; its count
+        // (requests per second) does.
+        .filter(|(name, _)| !name.ends_with("_sum"))
+        .take(MAX_SERVER_PANELS)
+        .map(|(name, kind)| ServerPanel {
+            name: name.to_string(),
+            rate: kind == Kind::Counter,
+            points: m.summed(name),
+        })
+        .collect()
 }
 
 impl ReportData {
@@ -81,6 +114,7 @@ impl ReportData {
             prices: prices.clone(),
             settings: settings.to_vec(),
             notes: Vec::new(),
+            server: None,
         }
     }
 
@@ -110,6 +144,24 @@ impl ReportData {
         };
         let summary = run.summary;
         let (settings, prices) = stored_comparison(&run.dir, &summary, &mut notes)?;
+        let server = match &summary.server {
+            Some(sec) => {
+                let path = run.dir.join(SERVER_METRICS_FILE);
+                if path.is_file() {
+                    Some(server_panels(&read_server_metrics(
+                        &path,
+                        &sec.source,
+                        sec.interval_s,
+                    )?))
+                } else {
+                    notes.push(format!(
+                        "{SERVER_METRICS_FILE} is missing: the server metrics plot is empty"
+                    ));
+                    Some(Vec::new())
+                }
+            }
+            None => None,
+        };
         Ok(ReportData {
             summary,
             histograms,
@@ -117,6 +169,7 @@ impl ReportData {
             prices,
             settings,
             notes,
+            server,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::data::{
     PLOT_CALL_HISTOGRAM, PLOT_CALL_PERCENTILES, PLOT_CONVERSATION_PERCENTILES, PLOT_COST_BY_MODEL,
-    PLOT_FILES, PLOT_TIMELINE, ReportData,
+    PLOT_FILES, PLOT_SERVER_METRICS, PLOT_TIMELINE, ReportData,
 };
 use super::prices::PriceComparison;
 use crate::report::format::{self, ms_unit};
@@ -28,6 +28,7 @@ fn image_title(file: &str) -> &'static str {
         PLOT_CALL_HISTOGRAM => "LLM call latency histogram",
         PLOT_TIMELINE => "Timeline",
         PLOT_COST_BY_MODEL => "Cost by model",
+        PLOT_SERVER_METRICS => "Server metrics",
         _ => "Price comparison",
     }
 }
@@ -209,6 +210,12 @@ pub fn page(dir: &Path, data: &ReportData) -> HtmlReport {
         summary,
         images: PLOT_FILES
             .iter()
+            .flat_map(|f| {
+                // The server's metrics under the timeline, on the same time axis.
+                let server =
+                    (*f == PLOT_TIMELINE && data.server.is_some()).then_some(PLOT_SERVER_METRICS);
+                std::iter::once(*f).chain(server)
+            })
             .map(|f| HtmlImage {
                 title: image_title(f).to_string(),
                 path: dir.join(f),

@@ -1,4 +1,5 @@
-//! Drawing every visual file of a run from its [`ReportData`]: the six plots,
+//! Drawing every visual file of a run from its [`ReportData`]: the six plots (seven with the
+//! server's metrics),
 //! `price_comparison.csv` and `index.html` (last, since it embeds the plots).
 
 use std::collections::BTreeMap;
@@ -8,7 +9,8 @@ use hdrhistogram::Histogram;
 
 use super::data::{
     INDEX_FILE, PLOT_CALL_HISTOGRAM, PLOT_CALL_PERCENTILES, PLOT_CONVERSATION_PERCENTILES,
-    PLOT_COST_BY_MODEL, PLOT_PRICE_COMPARISON, PLOT_TIMELINE, ReportData,
+    PLOT_COST_BY_MODEL, PLOT_PRICE_COMPARISON, PLOT_SERVER_METRICS, PLOT_TIMELINE, ReportData,
+    server_panels,
 };
 use super::page::page;
 use super::prices::{
@@ -16,6 +18,7 @@ use super::prices::{
     write_price_comparison, write_report_inputs,
 };
 use crate::metrics::RunMetrics;
+use crate::observe::ServerMetrics;
 use crate::pricing::PriceTable;
 use crate::report::html;
 use crate::report::plot::{self, LatencySeries, ModelCost, OpenPeriod, PriceComparisonRow};
@@ -56,8 +59,10 @@ pub fn write_visuals(
     summary: &Summary,
     prices: &PriceComparison,
     settings: &[(String, String)],
+    server: Option<&ServerMetrics>,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let data = ReportData::from_metrics(metrics, summary, prices, settings);
+    let mut data = ReportData::from_metrics(metrics, summary, prices, settings);
+    data.server = server.map(server_panels);
     write_report_inputs(dir, settings, prices)?;
     let mut written = render(dir, &data)?;
     written.insert(0, dir.join(REPORT_INPUTS_FILE));
@@ -73,9 +78,10 @@ pub fn write_run_report(
     table: &PriceTable,
     choice: &PriceChoice,
     settings: &[(String, String)],
+    server: Option<&ServerMetrics>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let prices = price_comparison(summary, table, choice)?;
-    write_visuals(dir, metrics, summary, &prices, settings)
+    write_visuals(dir, metrics, summary, &prices, settings, server)
 }
 
 fn empty_histogram() -> Histogram<u64> {
@@ -166,6 +172,12 @@ pub fn render(dir: &Path, data: &ReportData) -> anyhow::Result<Vec<PathBuf>> {
     let path = dir.join(PLOT_PRICE_COMPARISON);
     plot::plot_price_comparison(&path, &rows)?;
     written.push(path);
+
+    if let (Some(panels), Some(sec)) = (&data.server, &s.server) {
+        let path = dir.join(PLOT_SERVER_METRICS);
+        plot::plot_server_metrics(&path, &sec.source, panels, s.run.duration_s)?;
+        written.push(path);
+    }
 
     write_price_comparison(dir, &data.prices)?;
     written.push(dir.join(PRICE_COMPARISON_FILE));

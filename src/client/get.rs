@@ -1,0 +1,122 @@
+//! A plain `GET` of a small document, such as a server's Prometheus `/metrics` page, over the
+//! client's own transport (HTTP/1.1, TLS for `https`, one kept-alive connection reused between
+//! gets). Every get is bounded: connect, head and body together within one timeout, the body
+//! within a size limit, so a server that hangs or floods costs a failed get, never a stuck task.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue};
+
+use super::http1::{self, Failure};
+use super::url::redact_url;
+
+/// Why a get failed; [`GetError::kind`] names the class for counters.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// DNS, TCP or TLS failed, or the connection closed before a response.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// No complete reply within the timeout.
+    #[error("no complete reply within {0:?}")]
+    Timeout(Duration),
+    /// The reply's status is not 2xx.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The reply is not HTTP, or its body broke off.
+    #[error("broken reply: {0}")]
+    Broken(String),
+    /// The body is larger than the limit.
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+impl GetError {
+    /// A stable snake_case name: `connect`, `timeout`, `status`, `broken`, `too_large`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GetError::Connect(_) => "connect",
+            GetError::Timeout(_) => "timeout",
+            GetError::Status(_) => "status",
+            GetError::Broken(_) => "broken",
+            GetError::TooLarge(_) => "too_large",
+        }
+    }
+}
+
+/// Gets one URL again and again.
+pub struct Getter {
+    pool: http1::Pool,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl Getter {
+    /// A getter of `url` (`http` or `https`); each get must finish within `timeout` and its
+    /// body fit in `max_bytes`. The error names the URL, redacted.
+    pub fn new(url: &str, timeout: Duration, max_bytes: usize) -> Result<Getter, String> {
+        let bad = || format!("`{}` is not an http or https URL", redact_url(url));
+        let uri: http::Uri = url.parse().map_err(|_| bad())?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("reactbench/", env!("CARGO_PKG_VERSION"))),
+        );
+        let target = http1::Target::with_method("GET", &uri, &headers).ok_or_else(bad)?;
+        let tls = if target.tls {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Some(http1::tls_config(roots).map_err(|e| format!("TLS setup failed: {e}"))?)
+        } else {
+            None
+        };
+        let pool = http1::Pool::new(
+            target,
+            tls,
+            http1::PoolConfig {
+                connect_timeout: timeout,
+                max_idle: 1,
+                idle_timeout: Duration::from_secs(60),
+                tcp_keepalive: Duration::from_secs(30),
+            },
+        );
+        Ok(Getter {
+            pool,
+            timeout,
+            max_bytes,
+        })
+    }
+
+    /// One get: the body of a 2xx reply.
+    pub async fn get(&self) -> Result<Vec<u8>, GetError> {
+        match tokio::time::timeout(self.timeout, self.get_unbounded()).await {
+            Ok(result) => result,
+            Err(_) => Err(GetError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn get_unbounded(&self) -> Result<Vec<u8>, GetError> {
+        let request = self.pool.request_bytes("text/plain, */*", b"");
+        let mut response = self.pool.send(&request).await.map_err(|f| match f {
+            Failure::Connect(m) | Failure::ConnectTimeout(m) | Failure::Closed(m) => {
+                GetError::Connect(m)
+            }
+            Failure::BadHead(m) => GetError::Broken(m),
+        })?;
+        if !(200..300).contains(&response.status) {
+            return Err(GetError::Status(response.status));
+        }
+        let mut out = Vec::new();
+        while let Some(piece) = response
+            .body
+            .next()
+            .await
+            .map_err(|e| GetError::Broken(e.0))?
+        {
+            if out.len() + piece.len() > self.max_bytes {
+                return Err(GetError::TooLarge(self.max_bytes));
+            }
+            out.extend_from_slice(piece);
+        }
+        Ok(out)
+    }
+}
