@@ -2,6 +2,10 @@
 //! per-conversation CSV rows streamed to disk. Each record is a typical streamed conversation:
 //! three LLM calls (one retried), 60 inter-token gaps each, two tool runs.
 //!
+//! Also what observability costs per second of a run (docs/observability.md): the live
+//! exporter's page rendered from the aggregator (once a second, in the recorder), and one
+//! scrape of a vLLM-sized metrics page parsed and stored (once per `metrics_interval`).
+//!
 //! Run: `cargo bench --bench aggregator -- --warm-up-time 1 --measurement-time 3`.
 
 use std::collections::BTreeMap;
@@ -142,6 +146,115 @@ fn bench(c: &mut Criterion) {
         let _ = std::fs::remove_dir_all(&dir);
     });
     g.finish();
+
+    let mut g = c.benchmark_group("observe");
+    let mut agg = Aggregator::new(info(), t0, prices());
+    for r in &records {
+        agg.record(r);
+    }
+    g.bench_function("render_live_page", |b| {
+        b.iter(|| {
+            black_box(reactbench::observe::export::render_run(
+                &agg,
+                "scenario=\"b\"",
+            ))
+        })
+    });
+    let page = vllm_like_page();
+    let always = ["vllm:prompt_tokens_total", "vllm:generation_tokens_total"];
+    g.bench_function("parse_and_store_vllm_page", |b| {
+        let mut m = reactbench::observe::ServerMetrics::new("bench".into(), 1.0);
+        let mut t = 0.0;
+        b.iter(|| {
+            let samples = reactbench::observe::parse_page(
+                &page,
+                &reactbench::observe::Selection::All,
+                &always,
+            )
+            .expect("parses");
+            t += 1.0;
+            m.add_scrape(t, samples);
+            // A run's store grows by a scrape a second; keep the benchmark's from growing.
+            if m.scrapes_ok.is_multiple_of(3600) {
+                m = reactbench::observe::ServerMetrics::new("bench".into(), 1.0);
+            }
+        })
+    });
+    g.finish();
+}
+
+/// A page shaped like vLLM's for two models: gauges, counters, and histograms of 20 to 30
+/// buckets (about 700 lines, 60 KB).
+fn vllm_like_page() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for name in [
+        "num_requests_running",
+        "num_requests_waiting",
+        "kv_cache_usage_perc",
+    ] {
+        let _ = writeln!(out, "# HELP vllm:{name} A gauge.\n# TYPE vllm:{name} gauge");
+        for m in ["model-a", "model-b"] {
+            let _ = writeln!(out, "vllm:{name}{{engine=\"0\",model_name=\"{m}\"}} 3.0");
+        }
+    }
+    for name in [
+        "prompt_tokens_total",
+        "generation_tokens_total",
+        "num_preemptions_total",
+        "prefix_cache_queries_total",
+        "prefix_cache_hits_total",
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP vllm:{name} A counter.\n# TYPE vllm:{name} counter"
+        );
+        for m in ["model-a", "model-b"] {
+            let _ = writeln!(
+                out,
+                "vllm:{name}{{engine=\"0\",model_name=\"{m}\"}} 123456.0"
+            );
+        }
+    }
+    for name in [
+        "time_to_first_token_seconds",
+        "e2e_request_latency_seconds",
+        "inter_token_latency_seconds",
+        "request_queue_time_seconds",
+        "request_prompt_tokens",
+        "request_generation_tokens",
+        "request_inference_time_seconds",
+        "request_prefill_time_seconds",
+        "request_decode_time_seconds",
+        "iteration_tokens_total",
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP vllm:{name} A histogram.\n# TYPE vllm:{name} histogram"
+        );
+        for m in ["model-a", "model-b"] {
+            for (i, le) in (0..28).map(|i| (i, 0.001 * 2f64.powi(i))) {
+                let _ = writeln!(
+                    out,
+                    "vllm:{name}_bucket{{engine=\"0\",le=\"{le}\",model_name=\"{m}\"}} {}.0",
+                    i * 10
+                );
+            }
+            let _ = writeln!(
+                out,
+                "vllm:{name}_bucket{{engine=\"0\",le=\"+Inf\",model_name=\"{m}\"}} 280.0"
+            );
+            let _ = writeln!(
+                out,
+                "vllm:{name}_count{{engine=\"0\",model_name=\"{m}\"}} 280.0"
+            );
+            let _ = writeln!(
+                out,
+                "vllm:{name}_sum{{engine=\"0\",model_name=\"{m}\"}} 912.5"
+            );
+        }
+    }
+    out
 }
 
 criterion_group!(benches, bench);

@@ -20,7 +20,7 @@ mod series;
 mod settings;
 
 pub use export::{Exporter, LevelSource, LiveLevels, Publisher};
-pub use parse::{Kind, Sample};
+pub use parse::{Kind, ParseFailure, Sample, parse as parse_page};
 pub use scrape::{Scraper, source_name, start as start_scraper};
 pub use series::{MAX_SERIES, MetricFigures, Series, SeriesKey, ServerMetrics, ServerTokens};
 pub use settings::{

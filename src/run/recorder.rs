@@ -212,6 +212,9 @@ async fn record_all(
     let mut next_flush = Instant::now() + FLUSH_EVERY;
     let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
     let mut checkpoint_error_reported = false;
+    if let Some(p) = &publisher {
+        p.publish(recorder.aggregator());
+    }
     loop {
         // Also wakes for the flush when no record comes (a server that never answers).
         let received = tokio::select! {
