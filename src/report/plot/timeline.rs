@@ -155,7 +155,7 @@ impl TimelineAxes {
     }
 
     fn x_label(&self, x: f64) -> String {
-        tick(x, (self.x_hi - self.x_lo).max(20.0))
+        tick(x, self.x_hi - self.x_lo)
     }
 }
 
