@@ -23,6 +23,7 @@
 //! [`text`] (normalisation before matching); this file compiles and runs the matcher.
 
 mod config;
+mod decode;
 mod text;
 mod verdict;
 
@@ -30,20 +31,30 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use unicode_normalization::UnicodeNormalization;
 
 pub use config::{
-    DEFAULT_DANGEROUS_FUNCTIONS, DEFAULT_POLLUTION_PHRASES, PatternConfig, SanitizerConfig,
-    builtin_patterns,
+    DEFAULT_DANGEROUS_FUNCTIONS, DEFAULT_POLLUTION_PHRASES, DISCUSSION_PATTERN, PatternConfig,
+    SanitizerConfig, builtin_patterns,
 };
+pub use decode::{MAX_DECODED_BYTES, MAX_DEPTH, MAX_SPAN_BYTES, MAX_SPANS, MAX_VIEWS};
 pub use text::is_invisible;
 pub use verdict::{SanitizerError, Threat, ThreatKind, Verdict, threat_kinds};
 
-use text::{normalize, reject_empty_match, word_bounded};
+use decode::{Decoder, TRIGGERS, Triggers, View};
+use text::{fold, hidden_tags, map_offsets, normalize, reject_empty_match, word_bounded};
 
-/// Where a text comes from; decides which layers count.
+/// Where a text comes from; decides which layers count and with which weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
     Input,
     ToolOutput,
+    Memory,
     Action,
+}
+
+impl Source {
+    /// Tool output and memory are data: instructions there are out of place.
+    fn is_data(self) -> bool {
+        matches!(self, Source::ToolOutput | Source::Memory)
+    }
 }
 
 /// One entry of the compiled set.
@@ -51,15 +62,24 @@ enum Source {
 struct Entry {
     kind: ThreatKind,
     name: String,
+    /// Weight in user input and actions.
     weight: f64,
+    /// Weight in tool output and memory.
+    data_weight: f64,
 }
 
 /// A compiled sanitizer; cheap to share (`Arc`) across users, `screen_*` take `&self`.
 #[derive(Debug)]
 pub struct Sanitizer {
     config: SanitizerConfig,
+    /// The patterns of `entries`, then the decoder's [`TRIGGERS`], then the discussion
+    /// pattern: one pass over a text finds all three.
     set: RegexSet,
+    /// The patterns of `entries` with optional whitespace, for letters that were spaced out
+    /// and joined up (word breaks may be lost).
+    compact_set: RegexSet,
     entries: Vec<Entry>,
+    decoder: Decoder,
     /// One regex per set entry, only in strict mode (redaction needs match positions).
     redactors: Vec<Regex>,
 }
@@ -77,6 +97,8 @@ impl Sanitizer {
         check_range("pollution_weight", config.pollution_weight, true)?;
         check_range("truncation_weight", config.truncation_weight, true)?;
         check_range("invisible_weight", config.invisible_weight, true)?;
+        check_range("obfuscation_weight", config.obfuscation_weight, true)?;
+        check_range("discussion_discount", config.discussion_discount, true)?;
 
         let mut injection: Vec<PatternConfig> = if config.builtin_patterns {
             builtin_patterns()
@@ -89,6 +111,11 @@ impl Sanitizer {
                 extra.weight,
                 true,
             )?;
+            check_range(
+                &format!("patterns.{}.data_weight", extra.name),
+                extra.data_weight(),
+                true,
+            )?;
             match injection.iter_mut().find(|p| p.name == extra.name) {
                 Some(existing) => *existing = extra.clone(),
                 None => injection.push(extra.clone()),
@@ -97,43 +124,73 @@ impl Sanitizer {
 
         let mut sources: Vec<String> = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
-        for p in injection.iter().filter(|p| p.weight > 0.0) {
-            sources.push(p.regex.nfkc().collect());
+        for p in injection
+            .iter()
+            .filter(|p| p.weight > 0.0 || p.data_weight() > 0.0)
+        {
+            sources.push(fold_source(&p.regex));
             entries.push(Entry {
                 kind: ThreatKind::Injection,
                 name: p.name.clone(),
                 weight: p.weight,
+                data_weight: p.data_weight(),
             });
         }
         for phrase in &config.pollution_phrases {
-            sources.push(phrase.nfkc().collect());
+            sources.push(fold_source(phrase));
             entries.push(Entry {
                 kind: ThreatKind::ContextPollution,
                 name: phrase.clone(),
                 weight: config.pollution_weight,
+                data_weight: config.pollution_weight,
             });
         }
         for name in &config.dangerous_functions {
-            sources.push(word_bounded(name));
+            sources.push(word_bounded(&fold_source(name)));
             entries.push(Entry {
                 kind: ThreatKind::DangerousFunction,
                 name: name.clone(),
                 weight: config.dangerous_function_weight,
+                // Dangerous names in data are data, not calls (see `screen_tool_output`).
+                data_weight: 0.0,
             });
         }
 
         for (source, entry) in sources.iter().zip(&entries) {
             reject_empty_match(&entry.name, source)?;
         }
-        let set = RegexSetBuilder::new(&sources)
+        let set_error = |e: regex::Error| SanitizerError::InvalidPattern {
+            name: "(pattern set)".to_string(),
+            message: e.to_string(),
+        };
+        let mut all: Vec<String> = sources.clone();
+        all.extend(TRIGGERS.iter().map(|t| t.to_string()));
+        all.push(DISCUSSION_PATTERN.to_string());
+        let set = RegexSetBuilder::new(&all)
             .case_insensitive(true)
             .size_limit(64 << 20)
             .dfa_size_limit(16 << 20)
             .build()
-            .map_err(|e| SanitizerError::InvalidPattern {
-                name: "(pattern set)".to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(set_error)?;
+        // A compact source that could match the empty string (a user pattern of whitespace
+        // only) would match every spaced view: such an entry never matches there.
+        let compact: Vec<String> = sources
+            .iter()
+            .map(|s| {
+                let c = s.replace(r"\s+", r"\s*");
+                if reject_empty_match("", &c).is_ok() {
+                    c
+                } else {
+                    r"[^\s\S]".to_string()
+                }
+            })
+            .collect();
+        let compact_set = RegexSetBuilder::new(&compact)
+            .case_insensitive(true)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .map_err(set_error)?;
         let redactors = if config.strict {
             sources
                 .iter()
@@ -155,7 +212,9 @@ impl Sanitizer {
         Ok(Sanitizer {
             config: config.clone(),
             set,
+            compact_set,
             entries,
+            decoder: Decoder::new(),
             redactors,
         })
     }
@@ -173,10 +232,18 @@ impl Sanitizer {
     }
 
     /// Screens a tool's output before it goes back to the model (indirect injection, such as
-    /// instructions hidden in retrieved web text). Dangerous names here are data, not calls, and
-    /// do not count; the action that would call them is screened by [`Sanitizer::check_action`].
+    /// instructions hidden in retrieved web text). Tool output is data: patterns of
+    /// instructions addressed to the assistant count here with their data weight. Dangerous
+    /// names here are data, not calls, and do not count; the action that would call them is
+    /// screened by [`Sanitizer::check_action`].
     pub fn screen_tool_output(&self, text: &str) -> Verdict {
         self.screen(text, Source::ToolOutput)
+    }
+
+    /// Screens a recalled memory (a saved note or preference) before it joins the prompt.
+    /// Memory is data, as tool output is, and has the tool-output length limit.
+    pub fn screen_memory(&self, text: &str) -> Verdict {
+        self.screen(text, Source::Memory)
     }
 
     /// Screens an action the model proposes: a dangerous name in the tool name or its input
@@ -188,8 +255,11 @@ impl Sanitizer {
         }
         let mut verdict = self.screen(input, Source::Action);
         let tool = normalize(tool_name).0;
+        let tool = fold(&tool).map_or(tool, |f| f.text);
         for index in self.set.matches(&tool).iter() {
-            let entry = &self.entries[index];
+            let Some(entry) = self.entries.get(index) else {
+                continue;
+            };
             if entry.kind == ThreatKind::DangerousFunction {
                 let threat = Threat {
                     kind: entry.kind,
@@ -215,70 +285,147 @@ impl Sanitizer {
         if !self.config.enabled {
             return pass_through(text);
         }
-        let mut threats = Vec::new();
-        let mut score = 0.0;
+        let mut found = Findings {
+            seen: Vec::new(),
+            threats: Vec::new(),
+            score: 0.0,
+        };
 
         let (mut cleaned, stripped) = normalize(text);
+        let mut extra_views = Vec::new();
         if stripped {
-            threats.push(Threat {
-                kind: ThreatKind::InvisibleCharacters,
-                pattern: "invisible".to_string(),
-            });
-            score += self.config.invisible_weight;
+            found.push(
+                ThreatKind::InvisibleCharacters,
+                "invisible",
+                self.config.invisible_weight,
+            );
+            if let Some(tags) = hidden_tags(text) {
+                let tags = fold(&tags).map_or(tags, |f| f.text);
+                extra_views.push(View {
+                    text: tags,
+                    how: "tag_characters",
+                    compact: false,
+                });
+            }
         }
         let limit = match source {
-            Source::ToolOutput => self.config.max_tool_output_chars,
+            Source::ToolOutput | Source::Memory => self.config.max_tool_output_chars,
             Source::Input | Source::Action => self.config.max_input_chars,
         };
         if let Some((cut, _)) = cleaned.char_indices().nth(limit) {
             cleaned.truncate(cut);
-            threats.push(Threat {
-                kind: ThreatKind::InputTruncated,
-                pattern: "max_chars".to_string(),
-            });
-            score += self.config.truncation_weight;
+            found.push(
+                ThreatKind::InputTruncated,
+                "max_chars",
+                self.config.truncation_weight,
+            );
         }
+        let folded = fold(&cleaned);
+        let scanned: &str = folded.as_ref().map_or(&cleaned, |f| &f.text);
 
         // Most traffic is benign: a plain `is_match` stops at the first hit and skips the
         // overlapping search that `matches` runs over the whole text to find every pattern.
-        let matched: Vec<usize> = if self.set.is_match(&cleaned) {
-            self.set.matches(&cleaned).into_iter().collect()
-        } else {
-            Vec::new()
-        };
+        let mut triggers = Triggers::default();
+        let mut discussion = false;
         let mut redact: Vec<usize> = Vec::new();
-        for index in matched {
-            let entry = &self.entries[index];
-            if entry.kind == ThreatKind::DangerousFunction && source == Source::ToolOutput {
-                continue;
+        if self.set.is_match(scanned) {
+            for index in self.set.matches(scanned).iter() {
+                match index.checked_sub(self.entries.len()) {
+                    None => {
+                        if self.add_entry(index, source, &mut found) {
+                            redact.push(index);
+                        }
+                    }
+                    Some(t) if t < TRIGGERS.len() => triggers.set(t),
+                    Some(_) => discussion = true,
+                }
             }
-            threats.push(Threat {
-                kind: entry.kind,
-                pattern: entry.name.clone(),
-            });
-            score += entry.weight;
-            redact.push(index);
+        }
+        if folded.as_ref().is_some_and(|f| f.mixed_script) && !redact.is_empty() {
+            found.push(
+                ThreatKind::Obfuscation,
+                "homoglyph",
+                self.config.obfuscation_weight,
+            );
+        }
+
+        // Decode and rescan: a decoded instruction is a threat whatever its wrapper, and the
+        // wrapper adds the obfuscation weight once per kind of decoding that revealed one.
+        if !triggers.is_empty() || !extra_views.is_empty() {
+            for view in self.decoder.views(scanned, triggers, extra_views) {
+                let set = if view.compact {
+                    &self.compact_set
+                } else {
+                    &self.set
+                };
+                let mut revealed = false;
+                for index in set.matches(&view.text).iter() {
+                    if index < self.entries.len() {
+                        revealed |= self.add_entry(index, source, &mut found);
+                    }
+                }
+                if revealed && !found.has(ThreatKind::Obfuscation, view.how) {
+                    found.push(
+                        ThreatKind::Obfuscation,
+                        view.how,
+                        self.config.obfuscation_weight,
+                    );
+                }
+            }
+        }
+
+        if discussion {
+            found.score -= self.config.discussion_discount;
         }
         if self.config.strict && !redact.is_empty() {
-            cleaned = self.redact(&cleaned, &redact);
+            cleaned = self.redact(&cleaned, folded.as_ref().map(|f| f.text.as_str()), &redact);
         }
-        let score = round4(score.min(1.0));
+        let score = round4(found.score.clamp(0.0, 1.0));
         Verdict {
             safe: score < self.config.threshold,
             score,
-            threats,
+            threats: found.threats,
             cleaned,
         }
     }
 
-    /// Replaces every match of the given entries with `[REDACTED]`, merging overlaps.
-    fn redact(&self, text: &str, indices: &[usize]) -> String {
+    /// Counts entry `index` once per text, with its weight for this source; false when it
+    /// was already counted or weighs nothing here.
+    fn add_entry(&self, index: usize, source: Source, found: &mut Findings) -> bool {
+        let entry = &self.entries[index];
+        let weight = if source.is_data() {
+            entry.data_weight
+        } else {
+            entry.weight
+        };
+        // A dangerous name counts in user input and actions even at weight 0: it is what makes
+        // `check_action` refuse. In data it is data.
+        let counts = if entry.kind == ThreatKind::DangerousFunction {
+            !source.is_data()
+        } else {
+            weight > 0.0
+        };
+        if !counts || found.seen.contains(&index) {
+            return false;
+        }
+        found.seen.push(index);
+        found.push(entry.kind, &entry.name, weight);
+        true
+    }
+
+    /// Replaces every match of the given entries with `[REDACTED]`, merging overlaps. The
+    /// patterns run on the folded text when there is one; positions map back one to one.
+    fn redact(&self, text: &str, folded: Option<&str>, indices: &[usize]) -> String {
+        let scanned = folded.unwrap_or(text);
         let mut spans: Vec<(usize, usize)> = indices
             .iter()
             .filter_map(|&i| self.redactors.get(i))
-            .flat_map(|re| re.find_iter(text).map(|m| (m.start(), m.end())))
+            .flat_map(|re| re.find_iter(scanned).map(|m| (m.start(), m.end())))
             .filter(|(s, e)| e > s)
             .collect();
+        if let Some(folded) = folded {
+            map_offsets(folded, text, &mut spans);
+        }
         spans.sort_unstable();
         let mut out = String::with_capacity(text.len());
         let mut pos = 0;
@@ -294,6 +441,37 @@ impl Sanitizer {
         out.push_str(&text[pos..]);
         out
     }
+}
+
+/// What screening one text has found so far.
+struct Findings {
+    /// Entries already counted (a handful at most, so a vector beats a set).
+    seen: Vec<usize>,
+    threats: Vec<Threat>,
+    score: f64,
+}
+
+impl Findings {
+    fn push(&mut self, kind: ThreatKind, pattern: &str, weight: f64) {
+        self.threats.push(Threat {
+            kind,
+            pattern: pattern.to_string(),
+        });
+        self.score += weight;
+    }
+
+    fn has(&self, kind: ThreatKind, pattern: &str) -> bool {
+        self.threats
+            .iter()
+            .any(|t| t.kind == kind && t.pattern == pattern)
+    }
+}
+
+/// A pattern as it is matched: NFKC, then folded like the text (so an accented Vietnamese
+/// pattern from a scenario file matches folded text).
+fn fold_source(source: &str) -> String {
+    let nfkc: String = source.nfkc().collect();
+    fold(&nfkc).map_or(nfkc, |f| f.text)
 }
 
 fn pass_through(text: &str) -> Verdict {

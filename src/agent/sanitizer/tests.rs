@@ -112,6 +112,7 @@ fn empty_matching_pattern_is_rejected_by_name() {
                 name: "bad_one".into(),
                 regex: regex.into(),
                 weight: 0.5,
+                data_weight: None,
             }],
             ..SanitizerConfig::default()
         };
