@@ -176,13 +176,13 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     // ---- overriding the instructions (English, with paraphrases)
     (
         "ignore_instructions",
-        r"(?:ignore|disregard|forget|override|bypass|skip|neglect|discard|abandon|drop|cancel|disable|deactivate|switch\s+off|turn\s+off|lift|set\s+aside|put\s+aside|throw\s+(?:away|out)|pay\s+no\s+(?:attention|heed)\s+to|stop\s+(?:following|obeying|using)|(?:do\s+not|don'?t|no\s+longer|never)\s+(?:follow|obey|apply|adhere\s+to))\s+(?:[\w'’-]+[\s,]+){0,5}?(?:instructions?|rules|prompts?|directives?|guidelines|guardrails|guidance|directions|programming|constraints|restrictions|polic(?:y|ies)|safety\s+(?:settings|rules|filters?|measures)|content\s+filters?|(?:your|the)\s+filters?|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|asked)|everything\s+(?:you\s+(?:were|have\s+been)\s+told|above|before))",
+        r"(?:ignore|disregard|forget|override|bypass|skip|neglect|discard|abandon|drop|cancel|disable|deactivate|switch\s+off|turn\s+off|lift|set\s+aside|put\s+aside|throw\s+(?:away|out)|pay\s+no\s+(?:attention|heed)\s+to|stop\s+(?:following|obeying|using)|(?:do\s+not|don'?t|no\s+longer|never)\s+(?:follow|obey|apply|adhere\s+to))\s+(?:(?:[\w'’-]+[\s,]+){0,5}?(?:instructions?|prompts?|directives?|guidelines|guardrails|guidance|directions|programming|safety\s+(?:settings|rules|filters?|measures)|content\s+filters?|(?:your|the)\s+filters?)|(?:[\w'’-]+\s+){0,3}?(?:your|all|any|every|previous|prior|above|earlier|original|initial|these|those|its|system|my|whatever)\s+(?:[\w'’-]+\s+){0,2}?(?:rules|restrictions|constraints|polic(?:y|ies)|filters?)|(?:the\s+)?(?:rules|restrictions|constraints|polic(?:y|ies)|filters?)\s+(?:you\s+(?:were|have\s+been)\s+given|you\s+(?:have|follow|got)|from\s+your|of\s+your|set\s+by)|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|asked)|everything\s+(?:you\s+(?:were|have\s+been)\s+told|above|before))",
         0.8,
         0.8,
     ),
     (
         "instructions_revoked",
-        r"(?:(?:previous|prior|earlier|above|old|original|initial|former|preceding)\s+(?:[\w'’-]+\s+){0,2}?(?:instructions?|rules|prompts?|directives?|guidelines|task|orders)|(?:instructions?|rules|directives?|guidelines)\s+(?:you\s+(?:received|were\s+given|got|have)|(?:given\s+)?(?:above|before|earlier)))\s+(?:[\w'’-]+\s+){0,5}?(?:(?:are|is|were|was|have\s+been|has\s+been)\s+(?:now\s+|all\s+)?(?:cancel+ed|void|revoked|obsolete|outdated|superseded|invalid|null|a\s+test|wrong|fake|replaced|no\s+longer\s+valid)|no\s+longer\s+appl(?:y|ies))|everything\s+(?:above|before)\s+(?:this\s+(?:line|point|message)\s+)?(?:was|is)\s+(?:a\s+test|fake|void|irrelevant|a\s+joke)",
+        r"(?:(?:previous|prior|earlier|above|old|original|initial|former|preceding)\s+(?:[\w'’-]+\s+){0,2}?(?:instructions?|rules|prompts?|directives?|guidelines|task|orders)|(?:instructions?|rules|directives?|guidelines)\s+(?:you\s+(?:received|were\s+given|got|have)|(?:given\s+)?(?:above|before|earlier)))\s+(?:[\w'’-]+\s+){0,5}?(?:(?:are|is|were|was|have\s+been|has\s+been)\s+(?:now\s+|all\s+)?(?:cancel+ed|void|revoked|obsolete|outdated|superseded|invalid|null|a\s+test|wrong|fake|replaced|no\s+longer\s+valid)|no\s+longer\s+appl(?:y|ies))|everything\s+(?:above|before)\s+(?:this\s+(?:line|point|message)\s+)?(?:was|is)\s+(?:a\s+test|fake|void|irrelevant|a\s+joke)|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|instructed)\s+(?:\S+\s+){0,6}?(?:no\s+longer\s+(?:matters?|applies|counts)|(?:is|are)\s+(?:now\s+)?(?:void|irrelevant|cancel+ed|obsolete))|treat\s+(?:\S+\s+){0,6}?(?:instructions?|rules|guidelines|prompts?)\s+(?:\S+\s+){0,5}?as\s+(?:void|invalid|cancel+ed|null|obsolete|irrelevant|a\s+joke|fake)",
         0.7,
         0.7,
     ),
@@ -232,6 +232,12 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
         0.5,
         0.5,
     ),
+    (
+        "you_have_no_rules",
+        r"you\s+(?:now\s+)?(?:have|has)\s+no\s+(?:\S+\s+)?(?:content\s+polic(?:y|ies)|rules|restrictions|limits|filters|guidelines|morals|ethics)",
+        0.6,
+        0.6,
+    ),
     ("jailbreak_word", r"jailbr(?:eak|oken)", 0.3, 0.3),
     (
         "no_restrictions",
@@ -273,7 +279,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "vi_revoked",
-        r"(?:huong\s+dan|chi\s+dan|chi\s+thi|quy\s+tac)\s+(?:\S+\s+){0,3}?(?:khong\s+con\s+(?:hieu\s+luc|gia\s+tri|ap\s+dung)|da\s+bi\s+(?:huy|thu\s+hoi|vo\s+hieu))",
+        r"(?:huong\s+dan|chi\s+dan|chi\s+thi|quy\s+tac|nhung\s+(?:gi|dieu)\s+ban\s+(?:duoc\s+)?(?:dan|day|bao))\s+(?:\S+\s+){0,3}?(?:khong\s+con\s+(?:hieu\s+luc|gia\s+tri|ap\s+dung|quan\s+trong)|da\s+bi\s+(?:huy|thu\s+hoi|vo\s+hieu))",
         0.7,
         0.7,
     ),
@@ -352,7 +358,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "chat_template_tokens",
-        r"<\|im_start\|>\s*(?:system|assistant|user)|<\|(?:system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|<start_of_turn>\s*(?:system|model|user)|\[INST\]\s*[^\[\s][^\[]{8,400}\[/INST\]|<</?SYS>>|</?(?:system|instructions?|admin)>",
+        r"<\|im_start\|>\s*(?:system|assistant|user)|<\|(?:system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|<start_of_turn>\s*(?:system|model|user)|\[INST\]\s*[^\[\s][^\[]{8,400}\[/INST\]|<</?SYS>>|<(?:system|instructions?|admin)>\s*[A-Za-z][^<\n]{0,200}?\s[^<]{0,200}</(?:system|instructions?|admin)>",
         0.8,
         0.8,
     ),
@@ -371,7 +377,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     // ---- instructions addressed to the model inside data (indirect injection)
     (
         "addressed_to_ai",
-        r"if\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant)|(?:ai|llm)\s+(?:assistants?|agents?|models?|screeners?|systems?|reviewers?)\s+(?:reading|processing|summari[sz]ing|screening|reviewing)\s+this|(?:note|message|instructions?|attention|important|reminder|notice)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|assistant|llm|language\s+model|chatbot|ai\s+(?:assistant|agent|model|system)s?)(?-u:\b)|(?:to|for)\s+(?:any|all|every)\s+(?:ai|llm|language\s+models?|assistants?|chatbots?|ai\s+\w+)\s+(?:reading|processing|summari[sz]ing|parsing|seeing)|neu\s+ban\s+la\s+(?:mot\s+)?(?:ai|tro\s+ly|mo\s+hinh)",
+        r"if\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant)|if\s+(?:an?\s+|the\s+|any\s+)?(?:ai|llm|language\s+model|assistant|bot|chatbot)\s+(?:is\s+)?(?:reading|processing|summari[sz]ing|sees|reads)|(?:ai|llm)\s+(?:assistants?|agents?|models?|screeners?|systems?|reviewers?)\s+(?:reading|processing|summari[sz]ing|screening|reviewing)\s+this|(?:note|message|instructions?|attention|important|reminder|notice)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|assistant|llm|language\s+model|chatbot|ai\s+(?:assistant|agent|model|system)s?)(?-u:\b)|(?:to|for)\s+(?:any|all|every)\s+(?:ai|llm|language\s+models?|assistants?|chatbots?|ai\s+\w+)\s+(?:reading|processing|summari[sz]ing|parsing|seeing)|neu\s+ban\s+la\s+(?:mot\s+)?(?:ai|tro\s+ly|mo\s+hinh)",
         0.6,
         0.6,
     ),
@@ -404,6 +410,13 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     (
         "inline_system_command",
         r"(?-u:\b)(?:system|admin|developer|root)\s*:\s*(?:escalate|disable|grant|enable|delete|ignore|override|send|forward|set|give|make|add|remove|reveal|transfer|approve)(?-u:\b)",
+        0.3,
+        0.5,
+    ),
+    (
+        // Phishing through the assistant: make it tell the user to hand something over.
+        "tell_user_to_act",
+        r"(?:tell|inform|warn|notify|convince|ask)\s+(?:the\s+)?(?:user|reader|customer|them)\s+(?:that\s+)?(?:\S+\s+){0,8}?(?:must|should|need\s+to|has\s+to|have\s+to)\s+(?:\S+\s+){0,2}?(?:send|provide|enter|re-?enter|give|share|confirm|pay|call|visit|click|disable|download|install|transfer)(?-u:\b)|(?:tell|inform|warn)\s+(?:the\s+)?(?:user|reader|customer)\s+(?:to|that)\s+(?:\S+\s+){0,3}?(?:re-?enter|send|share|disable|visit|call|pay|install)(?-u:\b)",
         0.3,
         0.5,
     ),
@@ -478,9 +491,16 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     // ---- decode-and-execute
     (
         "decode_execute",
-        r"(?:decode|decrypt|decipher|translate|convert|unscramble|reverse|read)\s+(?:\S+\s+){0,8}?(?:and|then|,)\s+(?:then\s+)?(?:\S+\s+)?(?:follow|execute|run|obey|carry\s+out|comply|act\s+on|perform|do\s+(?:exactly\s+)?(?:what|as)\s+it\s+(?:says|tells)|do\s+it)(?-u:\b)|(?:base64|b64|hex|binary|rot-?13|caesar|reversed?|backwards|encoded)(?-u:\b)\W+(?:\S+\s+){0,6}?(?:then\s+|and\s+|please\s+)?(?:follow|execute|obey|comply|act\s+on|carry\s+out|do\s+it|do\s+what\s+it\s+says)(?-u:\b)|(?:follow|execute|obey|carry\s+out|act\s+on)\s+(?:the\s+)?(?:decoded|hidden|encoded)\s+(?:text|instructions?|message|command)|step\s+\d\s*:?\s*(?:follow|execute|obey|comply)",
+        r"(?:decode|decrypt|decipher|translate|convert|unscramble|reverse|read)\s+(?:\S+\s+){0,8}?(?:and|then|,)\s+(?:then\s+)?(?:\S+\s+)?(?:follow|obey|carry\s+out|comply|act\s+on|do\s+(?:exactly\s+)?(?:what|as)\s+it\s+(?:says|tells)|do\s+it)(?-u:\b)|(?:base64|b64|hex|binary|rot-?13|caesar|reversed?|backwards|encoded)(?-u:\b)\W+(?:\S+\s+){0,6}?(?:then\s+|and\s+|please\s+)?(?:follow|obey|comply|act\s+on|carry\s+out|do\s+it|do\s+what\s+it\s+says)(?-u:\b)|(?:follow|execute|obey|carry\s+out|act\s+on)\s+(?:the\s+)?(?:decoded|hidden|encoded)\s+(?:text|instructions?|message|command)|step\s+\d\s*:?\s*(?:follow|execute|obey|comply)",
         0.5,
         0.5,
+    ),
+    (
+        // "Decode and run" is also a programming question; only with another signal.
+        "decode_run",
+        r"(?:decode|decrypt|decipher)\s+(?:\S+\s+){0,8}?(?:and|then|,)\s+(?:then\s+)?(?:execute|run)(?-u:\b)",
+        0.3,
+        0.3,
     ),
     // ---- web and code payloads
     (

@@ -35,19 +35,19 @@ pub const MAX_DECODED_BYTES: usize = 64 << 10;
 /// Views returned per screened text.
 pub const MAX_VIEWS: usize = 24;
 
-/// Telltale signs, as regexes over the folded text. Their order is [`Trigger`]'s; the
-/// sanitizer appends them to its pattern set, so a text without any costs no extra pass.
+/// Telltale signs, as regexes over the folded text, in [`Trigger`]'s order. One small set
+/// finds all of them in one pass.
 pub const TRIGGERS: &[&str] = &[
     // Encoded span: binary octets, hex bytes, or a base64 run of at least 16 characters.
     r"(?:[01]{8}[ ,]?){4,}|(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ :,]?){8,}|[A-Za-z0-9+/_-]{16,}",
     // Percent-encoding: three escapes in a row.
     r"(?:%[0-9A-Fa-f]{2}){3}",
     // Letters spaced out: six or more one-letter tokens with short separators between.
-    r"(?-u:\b)[[:alnum:]](?:[ ._/|*,+~:-]{1,5}[[:alnum:]](?-u:\b)){5,}",
+    r"(?-u:\b)[[:alnum:]](?:[ ._/|*,+~:'@-]{1,5}[[:alnum:]](?-u:\b)){5,}",
     // rot13 of common English words and of attack words.
     r"(?-u:\b)(?:gur|naq|lbh|lbhe|vtaber|nyy|cerivbhf|vafgehpgvbaf|flfgrz|cebzcg|qvfertneq|sbetrg|erirny|frperg|cnffjbeq|nffvfgnag|jvgu|guvf|gung|hfre|rznvy|nqzva|cevag|sbejneq|gb|vf)(?-u:\b)",
     // Reversed common words and attack words, English and (folded) Vietnamese.
-    r"(?-u:\b)(?:eht|uoy|ruoy|dna|erongi|lla|snoitcurtsni|tpmorp|metsys|drowssap|laever|tegrof|drawrof|resu|ot|si|wen|sselnu|nimda|gnouh|auq|iom|gnohk|uahk|tam|iac)(?-u:\b)",
+    r"(?-u:\b)(?:eht|uoy|ruoy|dna|erongi|lla|snoitcurtsni|tpmorp|metsys|drowssap|laever|tegrof|drawrof|resu|ot|si|wen|sselnu|nimda|morf|evah|htiw|siht|taht|ton|gnouh|auq|iom|gnohk|uahk|tam|iac)(?-u:\b)",
     // Leetspeak: a letter, leet digits, a letter (or the other way round) inside one word.
     r"[A-Za-z][0134579@$]+[A-Za-z]|[0134579@$][A-Za-z]+[0134579@$]",
 ];
@@ -69,7 +69,7 @@ pub struct Triggers(u8);
 
 impl Triggers {
     /// Marks trigger `index` (an index into [`TRIGGERS`]).
-    pub fn set(&mut self, index: usize) {
+    fn set(&mut self, index: usize) {
         self.0 |= 1 << index;
     }
     fn has(self, t: Trigger) -> bool {
@@ -135,26 +135,32 @@ impl Decoder {
     }
 
     /// The views of `text` (already normalized and folded) to scan again. `fired` says which
-    /// triggers matched `text` (the caller's pattern set found them in the same pass); `extra`
-    /// are views found earlier (the tag characters).
+    /// triggers matched `text` ([`Decoder::fired`]); `extra` are views found earlier (the tag
+    /// characters).
     pub fn views(&self, text: &str, fired: Triggers, extra: Vec<View>) -> Vec<View> {
         let mut budget = Budget {
             spans: MAX_SPANS,
             bytes: MAX_DECODED_BYTES,
         };
         let mut out = extra;
-        self.expand(text, fired, 0, &mut budget, &mut out);
+        self.expand(text, fired, &mut budget, &mut out);
         let mut i = 0;
         // Decoded views are searched again, breadth first, while the depth and budget allow.
         let mut depth_of: Vec<usize> = vec![1; out.len()];
         while i < out.len() && out.len() < MAX_VIEWS {
             let depth = depth_of[i];
-            if depth < MAX_DEPTH && !out[i].compact {
+            // Decoded spans are searched again; a whole-text transformation is not (rot13 of
+            // the reversed text is no reading anyone writes).
+            let decoded = !matches!(
+                out[i].how,
+                "rot13" | "reversed" | "leetspeak" | "spaced_letters"
+            );
+            if depth < MAX_DEPTH && decoded {
                 let fired = self.fired(&out[i].text);
                 if !fired.is_empty() {
                     let before = out.len();
                     let text = std::mem::take(&mut out[i].text);
-                    self.expand(&text, fired, depth, &mut budget, &mut out);
+                    self.expand(&text, fired, &mut budget, &mut out);
                     out[i].text = text;
                     depth_of.resize(out.len(), depth + 1);
                     debug_assert!(out.len() >= before);
@@ -166,7 +172,8 @@ impl Decoder {
         out
     }
 
-    fn fired(&self, text: &str) -> Triggers {
+    /// Which triggers match `text`.
+    pub fn fired(&self, text: &str) -> Triggers {
         let mut t = Triggers::default();
         for i in self.triggers.matches(text).iter() {
             t.set(i);
@@ -174,16 +181,8 @@ impl Decoder {
         t
     }
 
-    /// Appends the views of one text. Whole-text transformations are applied at depth 0 and
-    /// to decoded spans, never to each other's output.
-    fn expand(
-        &self,
-        text: &str,
-        fired: Triggers,
-        depth: usize,
-        budget: &mut Budget,
-        out: &mut Vec<View>,
-    ) {
+    /// Appends the views of one text (the screened text, or a decoded span).
+    fn expand(&self, text: &str, fired: Triggers, budget: &mut Budget, out: &mut Vec<View>) {
         if fired.has(Trigger::Encoded) {
             for m in self.each[Trigger::Encoded as usize].find_iter(text) {
                 if budget.spans == 0 || budget.bytes == 0 || out.len() >= MAX_VIEWS {
@@ -225,21 +224,21 @@ impl Decoder {
         }
         let at_least_two =
             |t: Trigger| fired.has(t) && self.each[t as usize].find_iter(text).nth(1).is_some();
-        if depth <= 1 && at_least_two(Trigger::Rot13) {
+        if at_least_two(Trigger::Rot13) {
             out.push(View {
                 text: text.chars().map(rot13).collect(),
                 how: "rot13",
                 compact: false,
             });
         }
-        if depth <= 1 && at_least_two(Trigger::Reversed) {
+        if at_least_two(Trigger::Reversed) {
             out.push(View {
                 text: text.chars().rev().collect(),
                 how: "reversed",
                 compact: false,
             });
         }
-        if depth <= 1 && at_least_two(Trigger::Leet) {
+        if at_least_two(Trigger::Leet) {
             out.push(View {
                 text: unleet(text),
                 how: "leetspeak",
@@ -417,7 +416,7 @@ fn collapse_spacing(run: &str) -> String {
         {
             out.extend(
                 sep.chars()
-                    .filter(|c| matches!(c, ',' | ':' | ';' | '.' | '!' | '?'))
+                    .filter(|c| matches!(c, ',' | ':' | ';' | '.' | '!' | '?' | '@' | '\''))
                     .filter(|c| !common.contains(*c)),
             );
             out.push(' ');

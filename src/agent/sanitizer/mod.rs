@@ -38,7 +38,7 @@ pub use decode::{MAX_DECODED_BYTES, MAX_DEPTH, MAX_SPAN_BYTES, MAX_SPANS, MAX_VI
 pub use text::is_invisible;
 pub use verdict::{SanitizerError, Threat, ThreatKind, Verdict, threat_kinds};
 
-use decode::{Decoder, TRIGGERS, Triggers, View};
+use decode::{Decoder, View};
 use text::{fold, hidden_tags, map_offsets, normalize, reject_empty_match, word_bounded};
 
 /// Where a text comes from; decides which layers count and with which weight.
@@ -72,8 +72,10 @@ struct Entry {
 #[derive(Debug)]
 pub struct Sanitizer {
     config: SanitizerConfig,
-    /// The patterns of `entries`, then the decoder's [`TRIGGERS`], then the discussion
-    /// pattern: one pass over a text finds all three.
+    /// The patterns of `entries`, then the discussion pattern. The decoder's triggers are a
+    /// set of their own: in one set with these, their counting states multiply with the
+    /// patterns' partial matches on random text (base64 noise), the lazy DFA's cache thrashes
+    /// and the search falls back to the much slower NFA simulation.
     set: RegexSet,
     /// The patterns of `entries` with optional whitespace, for letters that were spaced out
     /// and joined up (word breaks may be lost).
@@ -164,7 +166,6 @@ impl Sanitizer {
             message: e.to_string(),
         };
         let mut all: Vec<String> = sources.clone();
-        all.extend(TRIGGERS.iter().map(|t| t.to_string()));
         all.push(DISCUSSION_PATTERN.to_string());
         let set = RegexSetBuilder::new(&all)
             .case_insensitive(true)
@@ -325,22 +326,20 @@ impl Sanitizer {
 
         // Most traffic is benign: a plain `is_match` stops at the first hit and skips the
         // overlapping search that `matches` runs over the whole text to find every pattern.
-        let mut triggers = Triggers::default();
         let mut discussion = false;
         let mut redact: Vec<usize> = Vec::new();
         if self.set.is_match(scanned) {
             for index in self.set.matches(scanned).iter() {
-                match index.checked_sub(self.entries.len()) {
-                    None => {
-                        if self.add_entry(index, source, &mut found) {
-                            redact.push(index);
-                        }
+                if index < self.entries.len() {
+                    if self.add_entry(index, source, &mut found) {
+                        redact.push(index);
                     }
-                    Some(t) if t < TRIGGERS.len() => triggers.set(t),
-                    Some(_) => discussion = true,
+                } else {
+                    discussion = true;
                 }
             }
         }
+        let triggers = self.decoder.fired(scanned);
         if folded.as_ref().is_some_and(|f| f.mixed_script) && !redact.is_empty() {
             found.push(
                 ThreatKind::Obfuscation,
