@@ -182,13 +182,13 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "instructions_revoked",
-        r"(?:(?:previous|prior|earlier|above|old|original|initial|former|preceding)\s+(?:[\w'’-]+\s+){0,2}?(?:instructions?|rules|prompts?|directives?|guidelines|task|orders)|(?:instructions?|rules|directives?|guidelines)\s+(?:you\s+(?:received|were\s+given|got|have)|(?:given\s+)?(?:above|before|earlier)))\s+(?:[\w'’-]+\s+){0,5}?(?:(?:are|is|were|was|have\s+been|has\s+been)\s+(?:now\s+|all\s+)?(?:cancel+ed|void|revoked|obsolete|outdated|superseded|invalid|null|a\s+test|wrong|fake|replaced|no\s+longer\s+valid)|no\s+longer\s+appl(?:y|ies))|everything\s+(?:above|before)\s+(?:this\s+(?:line|point|message)\s+)?(?:was|is)\s+(?:a\s+test|fake|void|irrelevant|a\s+joke)|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|instructed)\s+(?:\S+\s+){0,6}?(?:no\s+longer\s+(?:matters?|applies|counts)|(?:is|are)\s+(?:now\s+)?(?:void|irrelevant|cancel+ed|obsolete))|treat\s+(?:\S+\s+){0,6}?(?:instructions?|rules|guidelines|prompts?)\s+(?:\S+\s+){0,5}?as\s+(?:void|invalid|cancel+ed|null|obsolete|irrelevant|a\s+joke|fake)",
+        r"(?:(?:previous|prior|earlier|above|preceding)\s+(?:[\w'’-]+\s+){0,2}?(?:instructions?|rules|prompts?|directives?|guidelines|task|orders)|(?:instructions?|rules|directives?|guidelines)\s+(?:you\s+(?:received|were\s+given|got|have)|(?:given\s+)?(?:above|before|earlier)))\s+(?:[\w'’-]+\s+){0,5}?(?:(?:are|is|were|was|have\s+been|has\s+been)\s+(?:now\s+|all\s+)?(?:cancel+ed|void|revoked|obsolete|outdated|superseded|invalid|null|a\s+test|wrong|fake|replaced|no\s+longer\s+valid)|no\s+longer\s+appl(?:y|ies))|everything\s+(?:above|before)\s+(?:this\s+(?:line|point|message)\s+)?(?:was|is)\s+(?:a\s+test|fake|void|irrelevant|a\s+joke)|what\s+you\s+(?:were|have\s+been)\s+(?:told|given|instructed)\s+(?:\S+\s+){0,6}?(?:no\s+longer\s+(?:matters?|applies|counts)|(?:is|are)\s+(?:now\s+)?(?:void|irrelevant|cancel+ed|obsolete))|treat\s+(?:\S+\s+){0,6}?(?:instructions?|rules|guidelines|prompts?)\s+(?:\S+\s+){0,5}?as\s+(?:void|invalid|cancel+ed|null|obsolete|irrelevant|a\s+joke|fake)",
         0.7,
         0.7,
     ),
     (
         "new_instructions",
-        r"(?:new|updated|real|actual|revised|true)\s+(?:system\s+)?(?:instructions?|task|directives?|rules|orders)\s*(?::|follow(?-u:\b))|your\s+(?:new|real|actual|only|true)\s+(?:task|role|goal|objective|job|purpose|mission|instructions?)\s+(?:is|are|will\s+be|now|:)",
+        r"(?:new|updated|real|actual|revised|true)\s+(?:system\s+)?(?:instructions?|task|directives?|rules|orders)\s*(?::|follow(?-u:\b))|new\s+(?:rule|instruction|directive|policy|order)s?\s+(?:\S+\s+){0,3}?(?:from|by)\s+(?:the\s+|your\s+)?(?:admins?|administrators?|developers?|system|openai|management|owner|operators?)\s*:|your\s+(?:new|real|actual|only|true)\s+(?:task|role|goal|objective|job|purpose|mission|instructions?)\s+(?:is|are|will\s+be|now|:)",
         0.5,
         0.5,
     ),
@@ -358,7 +358,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "chat_template_tokens",
-        r"<\|im_start\|>\s*(?:system|assistant|user)|<\|(?:system|assistant|user|endoftext|start_header_id|end_header_id|eot_id)\|>|<start_of_turn>\s*(?:system|model|user)|\[INST\]\s*[^\[\s][^\[]{8,400}\[/INST\]|<</?SYS>>|<(?:system|instructions?|admin)>\s*[A-Za-z][^<\n]{0,200}?\s[^<]{0,200}</(?:system|instructions?|admin)>",
+        r"<\|im_start\|>\s*(?:system|assistant|user)|<\|(?:system|assistant|user)\|>|<\|start_header_id\|>\s*(?:system|assistant|user)|<start_of_turn>\s*(?:system|model|user)|\[INST\]\s*[^\[\s][^\[]{8,400}\[/INST\]|<</?SYS>>|<(?:system|instructions?|admin)>\s*[A-Za-z][^<\n]{0,200}?\s[^<]{0,200}</(?:system|instructions?|admin)>",
         0.8,
         0.8,
     ),
@@ -383,7 +383,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "imperative_to_ai",
-        r"(?:(?:the|an?|dear|hey|hi|attention)\s+)?(?-u:\b)(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|agent|model|language\s+model)(?:\s+(?:assistant|agent|model|system|screener|reviewer|reader|bot)s?)?\s*[,:]\s*(?:please\s+)?(?:ignore|disregard|forget|do\s+not|don'?t|never|always|stop|start|send|forward|email|reply|respond|say|tell|include|add|append|mark|approve|accept|delete|remove|transfer|call|change|update|set|render|display|show|output|print|recommend|rate|reveal|visit|silently|quietly|secretly|from\s+now|before|after|when|to\s+continue|in\s+(?:every|all|each|your)|you\s+(?:must|should|are|will|need))(?-u:\b)|(?:assistant|ai|model|bot|agent)\s+(?:instructions?|directive|note|task)\s*:",
+        r"(?:(?:the|an?|dear|hey|hi|attention)\s+)?(?-u:\b)(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|agent|model|language\s+model)(?:\s+(?:assistant|agent|model|system|screener|reviewer|reader|bot)s?)?\s*[,:]\s*(?:please\s+)?(?:ignore|disregard|forget|do\s+not|don'?t|never|always|stop|start|send|forward|email|reply|respond|say|tell|include|add|append|mark|approve|accept|delete|remove|transfer|call|change|update|set|render|display|show|output|print|recommend|rate|reveal|visit|summari[sz]e|load|fetch|open|encode|post|upload|new\s+(?:rule|instruction|task|policy)|silently|quietly|secretly|from\s+now|before|after|when|to\s+continue|in\s+(?:every|all|each|your)|you\s+(?:must|should|are|will|need))(?-u:\b)|(?:assistant|ai|model|bot|agent)\s+(?:instructions?|directive|note|task)\s*:",
         0.0,
         0.5,
     ),
@@ -460,9 +460,17 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "exfil_into_url",
-        r"(?:append|add|include|put|insert|encode|embed|attach|send)\s+(?:\S+\s+){0,8}?(?:to|in|into|as)\s+(?:the\s+|this\s+|that\s+|a\s+)?(?:url|link|query(?:\s+string)?|parameter|(?:https?|ftp)://)|(?:render|show|display)\s+(?:it|this|that|them)?\s*as\s+(?:an?\s+)?image",
+        r"(?:append|add|include|put|insert|encode|embed|attach|send)\s+(?:\S+\s+){0,8}?(?:to|in|into|as)\s+(?:the\s+|this\s+|that\s+|a\s+)?(?:url|link|query(?:\s+string)?|parameter|(?:https?|ftp)://)",
+        // Users edit their own links; data asking for it is a smuggling recipe.
+        0.3,
         0.5,
-        0.5,
+    ),
+    (
+        // Rendering an image is how a URL gets fetched without a click.
+        "render_as_image",
+        r"(?:render|show|display|load|embed)\s+(?:it|this|that|them|the\s+(?:url|link|result))?\s*(?:as|into)\s+an?\s+(?:markdown\s+)?image",
+        0.3,
+        0.3,
     ),
     (
         "exfil_send_data",
@@ -478,7 +486,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
     ),
     (
         "change_recipient",
-        r"(?:change|update|set|replace|switch|modify|redirect)\s+(?:\S+\s+){0,3}?(?:recipient|payee|beneficiary|bank\s+(?:account|details)|account\s+(?:number|details)|iban|destination(?:\s+account)?|wallet(?:\s+address)?|routing\s+number)\s+(?:\S+\s+){0,6}?(?:to|into|with)\s",
+        r"(?:change|update|set|replace|switch|modify|redirect)\s+(?:\S+\s+){0,3}?(?:recipient|payee|beneficiary|bank\s+(?:account|details)|account\s+(?:number|details)|(?:payout|payment|deposit|receiving)\s+(?:account|details)|iban|destination(?:\s+account)?|wallet(?:\s+address)?|routing\s+number)\s+(?:\S+\s+){0,6}?(?:to|into|with)\s",
         0.2,
         0.6,
     ),
@@ -530,7 +538,7 @@ const BUILTIN_PATTERNS: &[(&str, &str, f64, f64)] = &[
 /// instructions, so a text that matches this loses
 /// `discussion_discount` from its score. An attacker gains little by adding the words: the
 /// discount is less than one strong signal.
-pub const DISCUSSION_PATTERN: &str = r"(?:never|not|n't|cannot|must\s+not)\s+(?:\w+\s+)?(?:reveal|disclose|share|leak|show)\s+(?:your|the|its)\s+(?:system\s+prompt|instructions)|prompt\s+injection|jailbreak(?:ing)?\s+prompts|owasp|red[\s-]?team(?:ing|ers)?|security\s+research(?:er)?|phong\s+chong\s+tan\s+cong|tan\s+cong\s+prompt";
+pub const DISCUSSION_PATTERN: &str = r#"(?:never|not|n't|cannot|must\s+not)\s+(?:\w+\s+)?(?:reveal|disclose|share|leak|show)\s+(?:your|the|its)\s+(?:system\s+prompt|instructions)|prompt\s+injection|jailbreak(?:ing)?\s+prompts|owasp|(?:the|an|that|malicious)\s+attackers?\s|attackers\s+(?:can|may|might|could|often|use|try|write|hide)\s|adversarial|injection\s+attacks?|guard\s+models?|(?:llm|ai)\s+security|attack\s+(?:strings?|payloads?|prompts?)|(?:such\s+as|e\.g\.|for\s+example:?)\s*['"“‘]|red[\s-]?team(?:ing|ers)?|security\s+research(?:er)?|phong\s+chong\s+tan\s+cong|tan\s+cong\s+prompt"#;
 
 /// The built-in injection patterns (English and Vietnamese), with their weights. Strong,
 /// unambiguous attacks weigh at least the default threshold on their own; weak signals (the word

@@ -327,16 +327,34 @@ impl Sanitizer {
         // Most traffic is benign: a plain `is_match` stops at the first hit and skips the
         // overlapping search that `matches` runs over the whole text to find every pattern.
         let mut discussion = false;
-        let mut redact: Vec<usize> = Vec::new();
+        let mut matched: Vec<usize> = Vec::new();
         if self.set.is_match(scanned) {
             for index in self.set.matches(scanned).iter() {
                 if index < self.entries.len() {
-                    if self.add_entry(index, source, &mut found) {
-                        redact.push(index);
-                    }
+                    matched.push(index);
                 } else {
                     discussion = true;
                 }
+            }
+        }
+        // A text about prompt injection quotes attacks as examples: what is inside quotes
+        // does not count there. (An attack wrapped in quotes *and* in talk about injection
+        // gets through; that is the price of not blocking the security docs.)
+        if discussion
+            && !matched.is_empty()
+            && let Some(unquoted) = strip_quoted(scanned)
+        {
+            matched = self
+                .set
+                .matches(&unquoted)
+                .iter()
+                .filter(|&i| i < self.entries.len())
+                .collect();
+        }
+        let mut redact: Vec<usize> = Vec::new();
+        for index in matched {
+            if self.add_entry(index, source, &mut found) {
+                redact.push(index);
             }
         }
         let triggers = self.decoder.fired(scanned);
@@ -463,6 +481,20 @@ impl Findings {
         self.threats
             .iter()
             .any(|t| t.kind == kind && t.pattern == pattern)
+    }
+}
+
+/// The text without its quoted passages ('...', "...", “...”, ‘...’ within a line, up to 300
+/// characters), or `None` when it has none.
+fn strip_quoted(text: &str) -> Option<String> {
+    static QUOTED: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = QUOTED.get_or_init(|| {
+        Regex::new(r#"'[^'\n]{3,300}'|"[^"\n]{3,300}"|“[^”\n]{3,300}”|‘[^’\n]{3,300}’"#)
+            .expect("the quote regex compiles")
+    });
+    match re.replace_all(text, "\"\"") {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(s) => Some(s),
     }
 }
 
