@@ -1,18 +1,29 @@
-//! Prompt-injection sanitizer: screens user input (once, as it enters), tool outputs (indirect
-//! injection) and model-proposed actions.
+//! Prompt-injection sanitizer: screens user input (once, as it enters), tool outputs and
+//! recalled memory (indirect injection), and model-proposed actions.
 //!
 //! Layers, in order:
 //! 1. Unicode NFKC normalization (full-width `ｉｇｎｏｒｅ` becomes `ignore`, decomposed Vietnamese
 //!    is composed) and stripping of invisible and bidi-control characters (zero-width spaces and
 //!    joiners, U+200B..U+200F, U+202A..U+202E, U+2060..U+2064, U+2066..U+2069, U+FEFF, soft hyphen,
-//!    Unicode tag characters), so obfuscated attacks meet the same patterns as plain ones.
+//!    Unicode tag characters, whose hidden ASCII is decoded and scanned). The result is the
+//!    cleaned text the model gets.
 //! 2. A length limit, counted in characters (truncation is itself a small risk signal).
-//! 3. One [`RegexSet`] holding every injection pattern, context-pollution phrase and
+//! 3. Folding for matching only ([`text`]): Cyrillic and Greek look-alikes to Latin, diacritics
+//!    removed, one character for one, so a match maps back to the cleaned text.
+//! 4. One [`RegexSet`] holding every weighted signal ([`config`]: overrides and paraphrases,
+//!    role markers, instructions addressed to the assistant, hidden instructions, exfiltration
+//!    and tool abuse, decode-and-execute, English and Vietnamese), context-pollution phrase and
 //!    dangerous-function name, so a text is scanned once, in linear time, whatever the number of
 //!    patterns. Dangerous names match on ASCII word boundaries only, so "evaluate the ecosystem"
-//!    is neither `eval` nor `system`.
-//! 4. A risk score: the sum of the weights of the distinct patterns that matched, capped at 1.
-//!    A text is unsafe when its score reaches the threshold.
+//!    is neither `eval` nor `system`. Each signal has one weight for user input and actions and
+//!    one for data (tool output, memory), where an instruction to the assistant is out of place.
+//! 5. Decode and rescan ([`decode`]): encoded spans (base64, hex, binary, percent, tag
+//!    characters) and whole-text readings (rot13, reversed, leetspeak, spaced letters), bounded
+//!    in depth and size, scanned with the same patterns; a decoded instruction counts whatever
+//!    its wrapper, plus the obfuscation weight.
+//! 6. A risk score: the sum of the weights of the distinct signals found, less a discount for
+//!    text that talks about prompt injection, clamped to [0, 1]. A text is unsafe when its
+//!    score reaches the threshold.
 //!
 //! Unlike the seed, nothing is HTML-escaped (escaping is a display concern; the model should see
 //! the user's text), a pattern that can match the empty string is rejected at start-up (the seed's
@@ -20,7 +31,8 @@
 //! re-screened: screen each text once where it enters the conversation and keep the verdict.
 //!
 //! Files: [`config`] (settings and built-in tables), [`verdict`] (what screening finds),
-//! [`text`] (normalisation before matching); this file compiles and runs the matcher.
+//! [`text`] (normalisation and folding before matching), [`decode`] (other readings of a text);
+//! this file compiles and runs the matcher. How it is measured: docs/sanitizer.md.
 
 mod config;
 mod decode;
