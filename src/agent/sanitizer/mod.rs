@@ -39,6 +39,8 @@ mod decode;
 mod text;
 mod verdict;
 
+use std::sync::OnceLock;
+
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use unicode_normalization::UnicodeNormalization;
 
@@ -90,8 +92,10 @@ pub struct Sanitizer {
     /// and the search falls back to the much slower NFA simulation.
     set: RegexSet,
     /// The patterns of `entries` with optional whitespace, for letters that were spaced out
-    /// and joined up (word breaks may be lost).
-    compact_set: RegexSet,
+    /// and joined up (word breaks may be lost). Compiled on first use: few texts need it, and
+    /// compiling it costs as much as the main set.
+    compact_set: OnceLock<RegexSet>,
+    compact_sources: Vec<String>,
     entries: Vec<Entry>,
     decoder: Decoder,
     /// One regex per set entry, only in strict mode (redaction needs match positions).
@@ -187,7 +191,7 @@ impl Sanitizer {
             .map_err(set_error)?;
         // A compact source that could match the empty string (a user pattern of whitespace
         // only) would match every spaced view: such an entry never matches there.
-        let compact: Vec<String> = sources
+        let compact_sources: Vec<String> = sources
             .iter()
             .map(|s| {
                 let c = s.replace(r"\s+", r"\s*");
@@ -198,12 +202,6 @@ impl Sanitizer {
                 }
             })
             .collect();
-        let compact_set = RegexSetBuilder::new(&compact)
-            .case_insensitive(true)
-            .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()
-            .map_err(set_error)?;
         let redactors = if config.strict {
             sources
                 .iter()
@@ -225,7 +223,8 @@ impl Sanitizer {
         Ok(Sanitizer {
             config: config.clone(),
             set,
-            compact_set,
+            compact_set: OnceLock::new(),
+            compact_sources,
             entries,
             decoder: Decoder::new(),
             redactors,
@@ -383,7 +382,7 @@ impl Sanitizer {
         if !triggers.is_empty() || !extra_views.is_empty() {
             for view in self.decoder.views(scanned, triggers, extra_views) {
                 let set = if view.compact {
-                    &self.compact_set
+                    self.compact_set()
                 } else {
                     &self.set
                 };
@@ -416,6 +415,20 @@ impl Sanitizer {
             threats: found.threats,
             cleaned,
         }
+    }
+
+    /// The compact set, compiled on first use. Its patterns are the main set's with `\s+`
+    /// made `\s*`, so they compile wherever the main set did; if one ever did not, spaced
+    /// views go unmatched rather than failing a screen.
+    fn compact_set(&self) -> &RegexSet {
+        self.compact_set.get_or_init(|| {
+            RegexSetBuilder::new(&self.compact_sources)
+                .case_insensitive(true)
+                .size_limit(64 << 20)
+                .dfa_size_limit(16 << 20)
+                .build()
+                .unwrap_or_else(|_| RegexSet::empty())
+        })
     }
 
     /// Counts entry `index` once per text, with its weight for this source; false when it
@@ -499,7 +512,7 @@ impl Findings {
 /// The text without its quoted passages ('...', "...", “...”, ‘...’ within a line, up to 300
 /// characters), or `None` when it has none.
 fn strip_quoted(text: &str) -> Option<String> {
-    static QUOTED: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    static QUOTED: OnceLock<Regex> = OnceLock::new();
     let re = QUOTED.get_or_init(|| {
         Regex::new(r#"'[^'\n]{3,300}'|"[^"\n]{3,300}"|“[^”\n]{3,300}”|‘[^’\n]{3,300}’"#)
             .expect("the quote regex compiles")

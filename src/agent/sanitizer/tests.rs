@@ -1,7 +1,9 @@
 use super::*;
 
-fn default_sanitizer() -> Sanitizer {
-    Sanitizer::new(&SanitizerConfig::default()).expect("defaults compile")
+/// One sanitizer with the default settings for all tests (compiling it is the slow part).
+fn default_sanitizer() -> &'static Sanitizer {
+    static SHARED: std::sync::OnceLock<Sanitizer> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| Sanitizer::new(&SanitizerConfig::default()).expect("defaults compile"))
 }
 
 /// (text, expected safe, a threat pattern that must be present if any)
@@ -73,7 +75,7 @@ fn seed_test_cases_and_hard_negatives() {
         ("Đơn hàng của tôi bao giờ được giao?", true, None),
     ];
     for &(text, safe, pattern) in cases {
-        check_input(&s, text, safe, pattern);
+        check_input(s, text, safe, pattern);
     }
 }
 
@@ -434,12 +436,12 @@ fn each_kind_attack_beside_its_benign_look_alike() {
     ];
     let s = default_sanitizer();
     for (kind, channel, attack, benign) in &rows {
-        let v = screen(&s, *channel, attack);
+        let v = screen(s, *channel, attack);
         assert!(
             !v.safe,
             "{kind} ({channel:?}) attack passed: {attack:?} -> {v:?}"
         );
-        let v = screen(&s, *channel, benign);
+        let v = screen(s, *channel, benign);
         assert!(
             v.safe,
             "{kind} ({channel:?}) look-alike refused: {benign:?} -> {v:?}"
