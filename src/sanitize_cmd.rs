@@ -2,11 +2,17 @@
 //! prints one JSON verdict per input; with labelled inputs, also measures detection quality.
 //!
 //! # Input
-//! One input per line. A line starting with `{` is JSON with a string `text` field and an
-//! optional `label`: `"malicious"` / `"benign"`, or a boolean (`true` = malicious), and an
-//! optional `source`: `"input"` (the default: screened as user input) or `"tool_output"`
-//! (screened as a tool's output, the indirect-injection path). Any other non-empty line is
-//! screened as plain user input (unlabelled). Blank lines are skipped.
+//! One input per line. A line starting with `{` is JSON with a string `text` field and optional:
+//! - `label`: `"malicious"` / `"benign"`, a boolean or `1` / `0` (true and 1 mean malicious);
+//! - `channel`: where the text enters, which decides the entry point: `"user"` (the default:
+//!   [`Sanitizer::screen_input`]), `"tool"` (a tool's output, the indirect-injection path:
+//!   [`Sanitizer::screen_tool_output`]) or `"memory"` (recalled memory:
+//!   [`Sanitizer::screen_memory`]). The older `source` key (`"input"`, `"tool_output"`) is
+//!   still read;
+//! - `category`: any string (the kind of attack or look-alike), only for the per-category table.
+//!
+//! Any other non-empty line is screened as plain user input (unlabelled). Blank lines are
+//! skipped.
 //!
 //! # Output (stdout is data)
 //! One JSON object per input, in order:
@@ -15,10 +21,14 @@
 //! (`label` only when the input had one). When at least one input was labelled, one last object
 //! follows whose only key is `"metrics"`, so a consumer tells it apart by that key:
 //! `{"metrics": {"labelled": 120, "tp": .., "fp": .., "tn": .., "fn": .., "precision": ..,
-//!   "recall": .., "f1": .., "false_positive_rate": .., "accuracy": ..}}`.
+//!   "recall": .., "f1": .., "false_positive_rate": .., "accuracy": ..,
+//!   "by_channel": {"tool": {"labelled": .., "tp": .., ...}, ...}, "by_category": {...}}}`
+//! (`by_channel` only when some labelled line named its channel or source, `by_category` only
+//! when some labelled line had a category).
 //! "Positive" means malicious; the sanitizer predicts positive when its verdict is unsafe.
 //! A ratio whose denominator is zero is `null`. The same figures go to stderr as a table.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -162,8 +172,8 @@ impl Metrics {
         ratio(self.tp + self.tn, self.labelled)
     }
 
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({ "metrics": {
+    fn fields(&self) -> serde_json::Value {
+        serde_json::json!({
             "labelled": self.labelled,
             "tp": self.tp, "fp": self.fp, "tn": self.tn, "fn": self.fn_,
             "precision": self.precision(),
@@ -171,7 +181,11 @@ impl Metrics {
             "f1": self.f1(),
             "false_positive_rate": self.false_positive_rate(),
             "accuracy": self.accuracy(),
-        }})
+        })
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "metrics": self.fields() })
     }
 
     /// The figures as an aligned table for people.
@@ -202,30 +216,108 @@ impl Metrics {
     }
 }
 
+/// Detection quality over a labelled stream: overall, and per channel and per category for the
+/// lines that carried them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    /// Every labelled line.
+    pub overall: Metrics,
+    /// By channel (`user`, `tool`, `memory`), for lines that named their channel or source.
+    pub by_channel: BTreeMap<String, Metrics>,
+    /// By the lines' `category` field.
+    pub by_category: BTreeMap<String, Metrics>,
+}
+
+impl Evaluation {
+    fn json(&self) -> serde_json::Value {
+        let mut value = self.overall.json();
+        let groups = |map: &BTreeMap<String, Metrics>| {
+            serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, m)| (k.clone(), m.fields()))
+                    .collect::<serde_json::Map<_, _>>(),
+            )
+        };
+        if !self.by_channel.is_empty() {
+            value["metrics"]["by_channel"] = groups(&self.by_channel);
+        }
+        if !self.by_category.is_empty() {
+            value["metrics"]["by_category"] = groups(&self.by_category);
+        }
+        value
+    }
+
+    /// The overall table, then one row per channel and per category.
+    pub fn table(&self) -> String {
+        let mut out = self.overall.table();
+        let f = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        for (title, map) in [
+            ("channel", &self.by_channel),
+            ("category", &self.by_category),
+        ] {
+            if map.is_empty() {
+                continue;
+            }
+            out.push_str(&format!(
+                "\n{title:<20} {:>5} {:>4} {:>4} {:>4} {:>4} {:>9} {:>6} {:>6} {:>6}\n",
+                "n", "tp", "fp", "tn", "fn", "precision", "recall", "F1", "FPR"
+            ));
+            for (name, m) in map {
+                out.push_str(&format!(
+                    "{name:<20} {:>5} {:>4} {:>4} {:>4} {:>4} {:>9} {:>6} {:>6} {:>6}\n",
+                    m.labelled,
+                    m.tp,
+                    m.fp,
+                    m.tn,
+                    m.fn_,
+                    f(m.precision()),
+                    f(m.recall()),
+                    f(m.f1()),
+                    f(m.false_positive_rate()),
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// Screens every input of `reader`, writing one JSON verdict per input to `out`; when any input
-/// was labelled, writes the metrics object last and returns the metrics. `name` names the input
-/// in error messages.
+/// was labelled, writes the metrics object last and returns the evaluation. `name` names the
+/// input in error messages.
 pub fn screen_stream(
     sanitizer: &Sanitizer,
     reader: impl Read,
     out: &mut impl Write,
     name: &str,
-) -> anyhow::Result<Option<Metrics>> {
-    let mut metrics = Metrics::default();
+) -> anyhow::Result<Option<Evaluation>> {
+    let mut eval = Evaluation::default();
     for (index, line) in BufReader::new(reader).lines().enumerate() {
         let number = index + 1;
         let line = line.with_context(|| format!("{name}: cannot read line {number}"))?;
         if line.trim().is_empty() {
             continue;
         }
-        let (text, label, source) =
-            parse_line(&line).with_context(|| format!("{name}:{number}"))?;
-        let verdict = match source {
-            Source::Input => sanitizer.screen_input(&text),
-            Source::ToolOutput => sanitizer.screen_tool_output(&text),
+        let input = parse_line(&line).with_context(|| format!("{name}:{number}"))?;
+        let text = &input.text;
+        let verdict = match input.channel {
+            Channel::User => sanitizer.screen_input(text),
+            Channel::Tool => sanitizer.screen_tool_output(text),
+            Channel::Memory => sanitizer.screen_memory(text),
         };
+        let label = input.label;
         if let Some(label) = label {
-            metrics.add(label, !verdict.safe);
+            let flagged = !verdict.safe;
+            eval.overall.add(label, flagged);
+            if input.channel_given {
+                let key = input.channel.as_str().to_string();
+                eval.by_channel.entry(key).or_default().add(label, flagged);
+            }
+            if let Some(category) = input.category {
+                eval.by_category
+                    .entry(category)
+                    .or_default()
+                    .add(label, flagged);
+            }
         }
         let record = VerdictLine {
             line: number,
@@ -238,25 +330,54 @@ pub fn screen_stream(
         serde_json::to_writer(&mut *out, &record).context("cannot write a verdict")?;
         out.write_all(b"\n").context("cannot write a verdict")?;
     }
-    if metrics.labelled == 0 {
+    if eval.overall.labelled == 0 {
         return Ok(None);
     }
-    serde_json::to_writer(&mut *out, &metrics.json()).context("cannot write the metrics")?;
+    serde_json::to_writer(&mut *out, &eval.json()).context("cannot write the metrics")?;
     out.write_all(b"\n").context("cannot write the metrics")?;
-    Ok(Some(metrics))
+    Ok(Some(eval))
 }
 
-/// Which entry point screens an input.
+/// Where an input enters the conversation, which decides the entry point that screens it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Input,
-    ToolOutput,
+enum Channel {
+    User,
+    Tool,
+    Memory,
 }
 
-/// One input line: JSON with `text` (and maybe `label`, `source`), or plain text.
-fn parse_line(line: &str) -> anyhow::Result<(String, Option<Label>, Source)> {
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Channel::User => "user",
+            Channel::Tool => "tool",
+            Channel::Memory => "memory",
+        }
+    }
+}
+
+/// One parsed input line.
+#[derive(Debug)]
+struct Input {
+    text: String,
+    label: Option<Label>,
+    channel: Channel,
+    /// The line named its channel (or source), so it counts in the per-channel table.
+    channel_given: bool,
+    category: Option<String>,
+}
+
+/// One input line: JSON with `text` (and maybe `label`, `channel` or `source`, `category`), or
+/// plain text.
+fn parse_line(line: &str) -> anyhow::Result<Input> {
     if !line.trim_start().starts_with('{') {
-        return Ok((line.to_string(), None, Source::Input));
+        return Ok(Input {
+            text: line.to_string(),
+            label: None,
+            channel: Channel::User,
+            channel_given: false,
+            category: None,
+        });
     }
     let value: serde_json::Value =
         serde_json::from_str(line).context("a line starting with `{` must be a JSON object")?;
@@ -273,17 +394,39 @@ fn parse_line(line: &str) -> anyhow::Result<(String, Option<Label>, Source)> {
         Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("benign") => {
             Some(Label::Benign)
         }
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => Some(Label::Malicious),
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(0) => Some(Label::Benign),
         Some(other) => bail!(
-            "`label` is {other}; use \"malicious\", \"benign\", true (malicious) or false (benign)"
+            "`label` is {other}; use \"malicious\", \"benign\", true or 1 (malicious), false or 0 (benign)"
         ),
     };
-    let source = match value.get("source") {
-        None | Some(serde_json::Value::Null) => Source::Input,
-        Some(serde_json::Value::String(s)) if s == "input" => Source::Input,
-        Some(serde_json::Value::String(s)) if s == "tool_output" => Source::ToolOutput,
-        Some(other) => bail!("`source` is {other}; use \"input\" or \"tool_output\""),
+    let (channel, channel_given) = match (value.get("channel"), value.get("source")) {
+        (Some(serde_json::Value::String(s)), _) => match s.as_str() {
+            "user" | "input" => (Channel::User, true),
+            "tool" | "tool_output" => (Channel::Tool, true),
+            "memory" => (Channel::Memory, true),
+            _ => bail!("`channel` is {s:?}; use \"user\", \"tool\" or \"memory\""),
+        },
+        (Some(other), _) if !other.is_null() => {
+            bail!("`channel` is {other}; use \"user\", \"tool\" or \"memory\"")
+        }
+        (_, None | Some(serde_json::Value::Null)) => (Channel::User, false),
+        (_, Some(serde_json::Value::String(s))) if s == "input" => (Channel::User, true),
+        (_, Some(serde_json::Value::String(s))) if s == "tool_output" => (Channel::Tool, true),
+        (_, Some(other)) => bail!("`source` is {other}; use \"input\" or \"tool_output\""),
     };
-    Ok((text.to_string(), label, source))
+    let category = match value.get("category") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => bail!("`category` is {other}; use a string"),
+    };
+    Ok(Input {
+        text: text.to_string(),
+        label,
+        channel,
+        channel_given,
+        category,
+    })
 }
 
 #[cfg(test)]
@@ -325,17 +468,46 @@ mod tests {
             (r#"{"text": "a", "label": "Benign"}"#, Some(Label::Benign)),
             (r#"{"text": "a", "label": true}"#, Some(Label::Malicious)),
             (r#"{"text": "a", "label": false}"#, Some(Label::Benign)),
+            (r#"{"text": "a", "label": 1}"#, Some(Label::Malicious)),
+            (r#"{"text": "a", "label": 0}"#, Some(Label::Benign)),
         ];
         for &(line, label) in cases {
-            assert_eq!(parse_line(line).expect(line).1, label, "{line}");
+            assert_eq!(parse_line(line).expect(line).label, label, "{line}");
         }
-        let tool = parse_line(r#"{"text": "a", "source": "tool_output"}"#).expect("tool");
-        assert_eq!(tool.2, Source::ToolOutput);
+        let channels: &[(&str, Channel, bool)] = &[
+            (r#"{"text": "a"}"#, Channel::User, false),
+            (
+                r#"{"text": "a", "source": "tool_output"}"#,
+                Channel::Tool,
+                true,
+            ),
+            (r#"{"text": "a", "source": "input"}"#, Channel::User, true),
+            (r#"{"text": "a", "channel": "tool"}"#, Channel::Tool, true),
+            (
+                r#"{"text": "a", "channel": "memory"}"#,
+                Channel::Memory,
+                true,
+            ),
+            (r#"{"text": "a", "channel": "user"}"#, Channel::User, true),
+        ];
+        for &(line, channel, given) in channels {
+            let input = parse_line(line).expect(line);
+            assert_eq!(
+                (input.channel, input.channel_given),
+                (channel, given),
+                "{line}"
+            );
+        }
+        let with_category = parse_line(r#"{"text": "a", "category": "hex"}"#).expect("category");
+        assert_eq!(with_category.category.as_deref(), Some("hex"));
         for bad in [
             r#"{"text": 3}"#,
             r#"{"label": "benign"}"#,
             r#"{"text": "a", "label": "evil"}"#,
+            r#"{"text": "a", "label": 2}"#,
             r#"{"text": "a", "source": "web"}"#,
+            r#"{"text": "a", "channel": "web"}"#,
+            r#"{"text": "a", "category": 7}"#,
             "{not json",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");

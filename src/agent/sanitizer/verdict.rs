@@ -18,6 +18,10 @@ pub enum ThreatKind {
     InputTruncated,
     /// Invisible or bidi-control characters were stripped.
     InvisibleCharacters,
+    /// Text hidden by an encoding or a transformation (base64, hex, binary, rot13, reversed,
+    /// leetspeak, letter-spacing, look-alike letters) that matched once decoded; the pattern
+    /// names the decoding.
+    Obfuscation,
 }
 
 impl ThreatKind {
@@ -29,6 +33,7 @@ impl ThreatKind {
             ThreatKind::ContextPollution => "context_pollution",
             ThreatKind::InputTruncated => "input_truncated",
             ThreatKind::InvisibleCharacters => "invisible_characters",
+            ThreatKind::Obfuscation => "obfuscation",
         }
     }
 }
@@ -39,7 +44,8 @@ pub struct Threat {
     /// What kind of threat.
     pub kind: ThreatKind,
     /// Which pattern found it: an injection pattern's name, the dangerous name, the pollution
-    /// phrase, or the layer (`max_input_chars`, `invisible`).
+    /// phrase, the layer (`max_input_chars`, `invisible`), or the decoding (`base64`, `rot13`,
+    /// `spaced_letters`, `homoglyph` ...).
     pub pattern: String,
 }
 
