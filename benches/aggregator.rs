@@ -101,6 +101,7 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
         calls: vec![call(1, false), call(2, true), call(3, false)],
         tools: vec![tool.clone(), tool],
         sanitizer_threats: Vec::new(),
+        guard: None,
         budget_warning: false,
         session_wait: None,
         error_detail: None,

@@ -243,6 +243,9 @@ pub enum Outcome {
     MaxSteps,
     /// The sanitizer blocked the user's input (no request sent).
     BlockedBySanitizer,
+    /// The guard service (`[agent.guard]`) flagged the user's input, or gave no verdict under
+    /// `on_error = "block"` (no request sent to the model).
+    BlockedByGuard,
     /// The session layer's per-user rate limit (GCRA, local, nothing sent) held the turn back
     /// past the end of the run. A turn that waited and was then admitted is not this: it runs
     /// on and its wait is in `ConversationRecord::session_wait`.
@@ -277,6 +280,7 @@ impl Outcome {
             Outcome::BudgetExceeded => "budget_exceeded",
             Outcome::MaxSteps => "max_steps",
             Outcome::BlockedBySanitizer => "blocked_by_sanitizer",
+            Outcome::BlockedByGuard => "blocked_by_guard",
             Outcome::SessionRateLimited => "session_rate_limited",
             Outcome::SessionRefused => "session_refused",
             Outcome::RefusedAction => "refused_action",
@@ -291,11 +295,12 @@ impl Outcome {
     }
 
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::Answered,
         Outcome::BudgetExceeded,
         Outcome::MaxSteps,
         Outcome::BlockedBySanitizer,
+        Outcome::BlockedByGuard,
         Outcome::SessionRateLimited,
         Outcome::SessionRefused,
         Outcome::RefusedAction,
@@ -323,6 +328,66 @@ impl Outcome {
     }
 }
 
+/// What the guard service said of a turn's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GuardVerdict {
+    /// Allowed.
+    Allowed,
+    /// Flagged: the turn was blocked.
+    Flagged,
+    /// No verdict (errors, timeouts, breaker open) and `on_error = "allow"`: the turn went on.
+    FailedOpen,
+    /// No verdict and `on_error = "block"`: the turn was blocked.
+    FailedClosed,
+}
+
+impl GuardVerdict {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardVerdict::Allowed => "allowed",
+            GuardVerdict::Flagged => "flagged",
+            GuardVerdict::FailedOpen => "failed_open",
+            GuardVerdict::FailedClosed => "failed_closed",
+        }
+    }
+
+    /// Every verdict, in report order.
+    pub const ALL: [GuardVerdict; 4] = [
+        GuardVerdict::Allowed,
+        GuardVerdict::Flagged,
+        GuardVerdict::FailedOpen,
+        GuardVerdict::FailedClosed,
+    ];
+
+    /// True when the turn does not go on to the model.
+    pub fn blocks(self) -> bool {
+        matches!(self, GuardVerdict::Flagged | GuardVerdict::FailedClosed)
+    }
+}
+
+/// One guard check (`[agent.guard]`), retries included.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardRecord {
+    /// When it started.
+    pub started: Instant,
+    /// From the first request to the verdict or the last failure, retries included.
+    pub latency: Duration,
+    /// Requests sent (0 when its breaker was open).
+    pub attempts: u32,
+    /// What it said, or what the policy did without a verdict.
+    pub verdict: GuardVerdict,
+    /// The guard's score (the top category score of a moderation), when it sent one.
+    pub score: Option<f64>,
+    /// Without a verdict, the last error's kind: `connection`, `timeout`, `rate_limited`,
+    /// `server`, `client`, `malformed`, `breaker_open`.
+    pub error: Option<String>,
+    /// The last reply's status, if one came.
+    pub status: Option<u16>,
+    /// Dollars of its requests (`usd_per_call` per request).
+    pub usd: f64,
+}
+
 /// Everything one conversation (one user turn run to its end) did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationRecord {
@@ -348,6 +413,8 @@ pub struct ConversationRecord {
     pub tools: Vec<ToolRecord>,
     /// Threat kinds the sanitizer found (in user input, tool output or proposed actions).
     pub sanitizer_threats: Vec<String>,
+    /// The guard's check of the input, when `[agent.guard]` is set and the input reached it.
+    pub guard: Option<GuardRecord>,
     /// True when the conversation crossed the budget's warning threshold.
     pub budget_warning: bool,
     /// How long the session layer's per-user rate limit (local, nothing sent) held this turn

@@ -8,6 +8,9 @@
 //! - `POST /v1/chat/completions`: JSON or SSE (`stream: true`), scripted ReAct replies.
 //! - `GET /v1/models`: the models named in the config. `GET /health`: `{"status":"ok"}`.
 //! - `GET /mock/stats`: [`StatsSnapshot`] as JSON, the ground truth tests reconcile against.
+//! - `POST /v1/moderations` (OpenAI's shape) and `POST /guard` (`{"text"}` to `{"flagged",
+//!   "score"}`): a guard service for `[agent.guard]`, answering after `[guard] latency`, with
+//!   500s at `error_probability`, flagging texts that hold one of `[guard] flag`.
 //! - `GET /metrics`: the same counters in Prometheus' text format under vLLM's metric names,
 //!   with requests running and latency histograms (see `prom.rs`).
 //!
@@ -146,10 +149,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ConfigError, CountRange, FaultConfig, FaultKind, Jitter, MockConfig, ModelConfig,
+    ConfigError, CountRange, FaultConfig, FaultKind, GuardConfig, Jitter, MockConfig, ModelConfig,
     ModelSettings, Outage, PromptCaching, ScriptConfig,
 };
-pub use stats::{StatsSnapshot, TokenTotals};
+pub use stats::{GuardTotals, StatsSnapshot, TokenTotals};
 
 /// A running mock server. Dropping it stops the server too (without waiting); prefer
 /// [`MockHandle::shutdown`].

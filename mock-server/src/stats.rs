@@ -65,6 +65,24 @@ pub struct StatsSnapshot {
     pub tokens: TokenTotals,
     /// `tokens` by model.
     pub tokens_by_model: BTreeMap<String, TokenTotals>,
+    /// The guard endpoints (`POST /v1/moderations`, `POST /guard`).
+    #[serde(default)]
+    pub guard: GuardTotals,
+}
+
+/// What the guard endpoints answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardTotals {
+    /// Guard requests, whatever their outcome.
+    pub requests: u64,
+    /// Verdicts that flagged the text.
+    pub flagged: u64,
+    /// Verdicts that did not.
+    pub allowed: u64,
+    /// Injected 500s.
+    pub errors: u64,
+    /// Requests whose body was not a guard request (400).
+    pub invalid: u64,
 }
 
 /// What happened to one chat request, recorded once.
@@ -122,6 +140,7 @@ pub struct Stats {
     connections: AtomicU64,
     http_requests: AtomicU64,
     requests: AtomicU64,
+    guard: [AtomicU64; 5],
     inner: Mutex<Inner>,
 }
 
@@ -183,6 +202,22 @@ impl Stats {
         }
     }
 
+    /// A guard request arrived; returns its sequence number.
+    pub fn guard_request(&self) -> u64 {
+        self.guard[0].fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A guard request ended: `flagged`, `allowed`, `error` or `invalid`.
+    pub fn guard_outcome(&self, outcome: &str) {
+        let i = match outcome {
+            "flagged" => 1,
+            "allowed" => 2,
+            "error" => 3,
+            _ => 4,
+        };
+        self.guard[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the usage of a reply that was handed to the connection.
     pub fn usage(&self, model: &str, prompt: u64, cached: u64, completion: u64) {
         let Ok(mut s) = self.inner.lock() else { return };
@@ -196,6 +231,13 @@ impl Stats {
             connections_accepted: self.connections.load(Ordering::Relaxed),
             http_requests: self.http_requests.load(Ordering::Relaxed),
             requests_total: self.requests.load(Ordering::Relaxed),
+            guard: GuardTotals {
+                requests: self.guard[0].load(Ordering::Relaxed),
+                flagged: self.guard[1].load(Ordering::Relaxed),
+                allowed: self.guard[2].load(Ordering::Relaxed),
+                errors: self.guard[3].load(Ordering::Relaxed),
+                invalid: self.guard[4].load(Ordering::Relaxed),
+            },
             ..StatsSnapshot::default()
         };
         let Ok(s) = self.inner.lock() else {

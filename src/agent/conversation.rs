@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use crate::agent::admission::admit;
 use crate::agent::breaker::BreakerRegistry;
 use crate::agent::budget::{Budget, BudgetCheck};
+use crate::agent::guard::Guard;
 use crate::agent::history;
 use crate::agent::react::{self, ReactStep};
 use crate::agent::resilience::{Caller, SendGuard, pending_call};
@@ -116,6 +117,8 @@ pub struct Agent {
     stop: Arc<[String]>,
     spend: Option<Arc<SpendCap>>,
     seed: u64,
+    /// The external guard stage, when `[agent.guard]` is set ([`Agent::with_guard`]).
+    guard: Option<Guard>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -190,7 +193,19 @@ impl Agent {
             stop,
             spend,
             seed,
+            guard: None,
         })
+    }
+
+    /// The agent with a guard service asked about each turn's input before the model.
+    pub fn with_guard(mut self, guard: Guard) -> Agent {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The guard stage, if any.
+    pub fn guard(&self) -> Option<&Guard> {
+        self.guard.as_ref()
     }
 
     /// A message's prompt tokens; the system prompt, the same in every conversation, was
@@ -309,6 +324,19 @@ impl Agent {
             rec.outcome = Outcome::BlockedBySanitizer;
             rec.latency = started.elapsed();
             return Some(turn.id);
+        }
+        // The guard service sees the input as the user sent it, and is on the critical path:
+        // its latency is the conversation's.
+        if let Some(guard) = &self.guard {
+            let checked = guard.check(&req.prompt).await;
+            let blocks = checked.verdict.blocks();
+            rec.guard = Some(checked);
+            if blocks {
+                self.sessions.end_turn(turn.id, turn.history);
+                rec.outcome = Outcome::BlockedByGuard;
+                rec.latency = started.elapsed();
+                return Some(turn.id);
+            }
         }
         let user_message = ChatMessage::text(Role::User, verdict.cleaned);
 
@@ -540,6 +568,7 @@ pub fn new_record(req: &TurnRequest) -> ConversationRecord {
         calls: Vec::new(),
         tools: Vec::new(),
         sanitizer_threats: Vec::new(),
+        guard: None,
         budget_warning: false,
         session_wait: None,
         error_detail: None,

@@ -1,10 +1,12 @@
 //! The agent stack a production ReAct agent runs, one conversation at a time: ReAct loop,
-//! token budget, sessions, sanitizer, retry with circuit breaker and fallback, simulated tools.
+//! token budget, sessions, sanitizer, an external guard, retry with circuit breaker and fallback,
+//! simulated tools.
 
 mod admission;
 pub mod breaker;
 pub mod budget;
 pub mod conversation;
+pub mod guard;
 pub mod history;
 pub mod react;
 pub mod resilience;

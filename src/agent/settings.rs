@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::breaker::BreakerConfig;
 use crate::agent::budget::BudgetConfig;
+use crate::agent::guard::GuardConfig;
 use crate::agent::retry::RetryConfig;
 use crate::agent::sanitizer::SanitizerConfig;
 use crate::agent::sessions::SessionConfig;
@@ -87,6 +88,10 @@ pub struct AgentConfig {
     /// Simulated tools (`[agent.tools]`).
     #[serde(default)]
     pub tools: ToolsConfig,
+    /// An external guard service asked about each turn's input before the model
+    /// (`[agent.guard]`); none by default.
+    #[serde(default)]
+    pub guard: Option<GuardConfig>,
 }
 
 fn streams_by_default() -> bool {

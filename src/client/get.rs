@@ -1,7 +1,9 @@
-//! A plain `GET` of a small document, such as a server's Prometheus `/metrics` page, over the
-//! client's own transport (HTTP/1.1, TLS for `https`, one kept-alive connection reused between
-//! gets). Every get is bounded: connect, head and body together within one timeout, the body
-//! within a size limit, so a server that hangs or floods costs a failed get, never a stuck task.
+//! Plain requests beside the chat API, over the client's own transport (HTTP/1.1, TLS for
+//! `https`, kept-alive connections): [`Getter`], a `GET` of a small document such as a server's
+//! Prometheus `/metrics` page, and [`Poster`], a JSON `POST` such as a guard service's verdict.
+//! Every request is bounded: connect, head and body together within one timeout, the body
+//! within a size limit, so a server that hangs or floods costs a failed request, never a stuck
+//! task.
 
 use std::time::Duration;
 
@@ -54,33 +56,8 @@ impl Getter {
     /// A getter of `url` (`http` or `https`); each get must finish within `timeout` and its
     /// body fit in `max_bytes`. The error names the URL, redacted.
     pub fn new(url: &str, timeout: Duration, max_bytes: usize) -> Result<Getter, String> {
-        let bad = || format!("`{}` is not an http or https URL", redact_url(url));
-        let uri: http::Uri = url.parse().map_err(|_| bad())?;
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static(concat!("reactbench/", env!("CARGO_PKG_VERSION"))),
-        );
-        let target = http1::Target::with_method("GET", &uri, &headers).ok_or_else(bad)?;
-        let tls = if target.tls {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            Some(http1::tls_config(roots).map_err(|e| format!("TLS setup failed: {e}"))?)
-        } else {
-            None
-        };
-        let pool = http1::Pool::new(
-            target,
-            tls,
-            http1::PoolConfig {
-                connect_timeout: timeout,
-                max_idle: 1,
-                idle_timeout: Duration::from_secs(60),
-                tcp_keepalive: Duration::from_secs(30),
-            },
-        );
         Ok(Getter {
-            pool,
+            pool: pool(url, "GET", HeaderMap::new(), timeout)?,
             timeout,
             max_bytes,
         })
@@ -96,27 +73,111 @@ impl Getter {
 
     async fn get_unbounded(&self) -> Result<Vec<u8>, GetError> {
         let request = self.pool.request_bytes("text/plain, */*", b"");
-        let mut response = self.pool.send(&request).await.map_err(|f| match f {
-            Failure::Connect(m) | Failure::ConnectTimeout(m) | Failure::Closed(m) => {
-                GetError::Connect(m)
-            }
-            Failure::BadHead(m) => GetError::Broken(m),
-        })?;
-        if !(200..300).contains(&response.status) {
-            return Err(GetError::Status(response.status));
-        }
-        let mut out = Vec::new();
-        while let Some(piece) = response
-            .body
-            .next()
-            .await
-            .map_err(|e| GetError::Broken(e.0))?
-        {
-            if out.len() + piece.len() > self.max_bytes {
-                return Err(GetError::TooLarge(self.max_bytes));
-            }
-            out.extend_from_slice(piece);
-        }
-        Ok(out)
+        exchange(&self.pool, &request, self.max_bytes).await
     }
+}
+
+/// Sends `request` and reads a 2xx reply's body within `max_bytes`.
+async fn exchange(
+    pool: &http1::Pool,
+    request: &[u8],
+    max_bytes: usize,
+) -> Result<Vec<u8>, GetError> {
+    let mut response = pool.send(request).await.map_err(|f| match f {
+        Failure::Connect(m) | Failure::ConnectTimeout(m) | Failure::Closed(m) => {
+            GetError::Connect(m)
+        }
+        Failure::BadHead(m) => GetError::Broken(m),
+    })?;
+    if !(200..300).contains(&response.status) {
+        return Err(GetError::Status(response.status));
+    }
+    let mut out = Vec::new();
+    while let Some(piece) = response
+        .body
+        .next()
+        .await
+        .map_err(|e| GetError::Broken(e.0))?
+    {
+        if out.len() + piece.len() > max_bytes {
+            return Err(GetError::TooLarge(max_bytes));
+        }
+        out.extend_from_slice(piece);
+    }
+    Ok(out)
+}
+
+/// Posts JSON bodies to one URL.
+pub struct Poster {
+    pool: http1::Pool,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl Poster {
+    /// A poster to `url` (`http` or `https`) sending `headers` (an API key's among them) with
+    /// each request; each must finish within `timeout`, its reply within `max_bytes`.
+    pub fn new(
+        url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<Poster, String> {
+        let mut headers = headers;
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Ok(Poster {
+            pool: pool(url, "POST", headers, timeout)?,
+            timeout,
+            max_bytes,
+        })
+    }
+
+    /// One request: the body of its 2xx reply.
+    pub async fn post(&self, body: &[u8]) -> Result<Vec<u8>, GetError> {
+        let request = self.pool.request_bytes("application/json", body);
+        match tokio::time::timeout(self.timeout, exchange(&self.pool, &request, self.max_bytes))
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(GetError::Timeout(self.timeout)),
+        }
+    }
+}
+
+/// A pool of connections to `url` sending `method` requests with `headers`.
+fn pool(
+    url: &str,
+    method: &str,
+    mut headers: HeaderMap,
+    timeout: Duration,
+) -> Result<http1::Pool, String> {
+    let bad = || format!("`{}` is not an http or https URL", redact_url(url));
+    let uri: http::Uri = url.parse().map_err(|_| bad())?;
+    if !headers.contains_key(http::header::USER_AGENT) {
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("reactbench/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    let target = http1::Target::with_method(method, &uri, &headers).ok_or_else(bad)?;
+    let tls = if target.tls {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Some(http1::tls_config(roots).map_err(|e| format!("TLS setup failed: {e}"))?)
+    } else {
+        None
+    };
+    Ok(http1::Pool::new(
+        target,
+        tls,
+        http1::PoolConfig {
+            connect_timeout: timeout,
+            max_idle: 64,
+            idle_timeout: Duration::from_secs(60),
+            tcp_keepalive: Duration::from_secs(30),
+        },
+    ))
 }

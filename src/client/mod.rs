@@ -31,8 +31,8 @@
 //!   wire format. `stream.rs`: the stream's state and [`StreamDecoder`].
 //! - `body.rs`: reading a reply body within its size bound, whole or as a stream.
 //! - `llm_client.rs`: [`LlmClient`], construction and the exchange itself.
-//! - `get.rs`: [`Getter`], a bounded plain `GET` over the same transport (a server's
-//!   Prometheus `/metrics` page).
+//! - `get.rs`: [`Getter`] and [`Poster`], bounded plain `GET` and JSON `POST` requests over the
+//!   same transport (a server's Prometheus `/metrics` page, a guard service's verdict).
 //!
 //! This file only names the parts and re-exports the module's public face.
 
@@ -58,7 +58,7 @@ pub use config::{
 pub use errors::{
     ErrorBody, classify, classify_error, is_context_window_message, parse_error_body,
 };
-pub use get::{GetError, Getter};
+pub use get::{GetError, Getter, Poster};
 pub use headers::{
     RateLimitInfo, SATURATED_WAIT, parse_count, parse_reset_duration, parse_retry_after,
     parse_retry_after_ms, saturating_wait,

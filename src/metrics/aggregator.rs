@@ -81,6 +81,18 @@ impl Aggregator {
         for t in &rec.sanitizer_threats {
             *c.sanitizer_threats.entry(t.clone()).or_default() += 1;
         }
+        if let Some(g) = &rec.guard {
+            c.guard_checks += 1;
+            c.guard_requests += u64::from(g.attempts);
+            let answered = u32::from(g.error.is_none());
+            c.guard_failed_requests += u64::from(g.attempts.saturating_sub(answered));
+            *c.guard_by_verdict.entry(g.verdict.as_str()).or_default() += 1;
+            if let Some(e) = &g.error {
+                *c.guard_errors.entry(e.clone()).or_default() += 1;
+            }
+            c.guard_usd += g.usd;
+            record(&mut self.hist.guard_us, duration_us(g.latency));
+        }
         let sent = reached_model(rec);
         if sent {
             c.conversations_sent += 1;

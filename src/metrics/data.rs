@@ -139,6 +139,8 @@ pub struct Histograms {
     pub scheduler_lag_us: Histogram<u64>,
     /// Dollars per conversation that reached the model, in nano-dollars.
     pub conversation_cost_nano_usd: Histogram<u64>,
+    /// Guard checks (`[agent.guard]`), retries included.
+    pub guard_us: Histogram<u64>,
 }
 
 impl Histograms {
@@ -157,6 +159,7 @@ impl Histograms {
             tool_us: new_histogram(),
             scheduler_lag_us: new_histogram(),
             conversation_cost_nano_usd: new_histogram(),
+            guard_us: new_histogram(),
         }
     }
 }
@@ -213,6 +216,18 @@ pub struct Counters {
     pub unpriced_calls: u64,
     /// Sum of conversation steps (for the mean).
     pub steps: u64,
+    /// Guard checks (`[agent.guard]`).
+    pub guard_checks: u64,
+    /// Requests those checks sent (retries included).
+    pub guard_requests: u64,
+    /// Of those, requests that failed (retried or not).
+    pub guard_failed_requests: u64,
+    /// Guard checks by verdict: `allowed`, `flagged`, `failed_open`, `failed_closed`.
+    pub guard_by_verdict: BTreeMap<&'static str, u64>,
+    /// Guard checks without a verdict, by the last error's kind.
+    pub guard_errors: BTreeMap<String, u64>,
+    /// Dollars of the guard's requests.
+    pub guard_usd: f64,
     /// Dollars of the most expensive conversation, exact (the histogram rounds up by <0.1%,
     /// and a percentile should never read above the true maximum).
     pub max_conversation_usd: f64,

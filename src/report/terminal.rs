@@ -133,8 +133,46 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     out.push(cost_by_model(s));
     out.push(cost_per_conversation(s));
     out.extend(controls(s));
+    out.extend(guard(s));
     out.extend(server(s));
     out
+}
+
+/// The guard stage: verdicts, errors and latency; `None` without a guard.
+fn guard(s: &Summary) -> Option<(String, Table)> {
+    let g = s.guard.as_ref()?;
+    let mut t = Table::new(&["guard", "value"]);
+    t.row(vec!["checks".into(), g.checks.to_string()]);
+    t.row(vec![
+        "requests (retries included)".into(),
+        g.requests.to_string(),
+    ]);
+    t.row(vec![
+        "  failed requests".into(),
+        g.failed_requests.to_string(),
+    ]);
+    for (verdict, n) in &g.by_verdict {
+        t.row(vec![format!("  {verdict}"), n.to_string()]);
+    }
+    t.row(vec!["error rate".into(), percent(g.error_rate)]);
+    for (kind, n) in &g.by_error {
+        t.row(vec![format!("  error: {kind}"), n.to_string()]);
+    }
+    let l = &g.latency_ms;
+    t.row(vec![
+        "latency p50 / p95 / p99 / max".into(),
+        format!(
+            "{:.1} / {:.1} / {:.1} / {:.1} ms",
+            l.p50, l.p95, l.p99, l.max
+        ),
+    ]);
+    if g.usd_total > 0.0 {
+        t.row(vec![
+            "usd (not in the model's cost)".into(),
+            usd_summary(g.usd_total),
+        ]);
+    }
+    Some(("Guard".to_string(), t))
 }
 
 /// Most server metrics listed in the table (summary.json has them all).

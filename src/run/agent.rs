@@ -2,9 +2,11 @@
 //! and the two facts of the endpoint they leave open: the primary model's context window and
 //! the call deadline. The spend cap, when the plan sets one, is the agent's too.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::agent::conversation::Agent;
+use crate::agent::guard::{Guard, GuardShape};
 use crate::agent::settings::AgentConfig;
 use crate::agent::spend::SpendCap;
 use crate::client::LlmClient;
@@ -16,6 +18,7 @@ pub(super) fn build(
     plan: &Plan,
     prices: &PriceTable,
     client: LlmClient,
+    mock: Option<SocketAddr>,
 ) -> anyhow::Result<Arc<Agent>> {
     let context_window = match &plan.endpoint.target {
         // The mock plays the provider: its window is the one the requests must fit.
@@ -26,7 +29,7 @@ pub(super) fn build(
         .limits
         .spend_cap_usd
         .map(|usd| Arc::new(SpendCap::new(usd, prices.clone())));
-    let agent = Agent::new(
+    let mut agent = Agent::new(
         AgentConfig {
             context_window,
             call_deadline: plan.endpoint.call_deadline,
@@ -36,5 +39,20 @@ pub(super) fn build(
         spend,
         plan.seed,
     )?;
+    if let Some(g) = &plan.agent.guard {
+        let url = match (g.url.as_str(), mock) {
+            ("mock", Some(addr)) => match g.shape {
+                GuardShape::Moderation => format!("http://{addr}/v1/moderations"),
+                GuardShape::Generic => format!("http://{addr}/guard"),
+            },
+            ("mock", None) => anyhow::bail!(
+                "agent.guard.url = \"mock\" names the embedded mock's guard, but the endpoint \
+                 is not the embedded mock; give the guard service's URL"
+            ),
+            (url, _) => url.to_string(),
+        };
+        let guard = Guard::new(g.clone(), &url).map_err(|e| anyhow::anyhow!("agent.guard: {e}"))?;
+        agent = agent.with_guard(guard);
+    }
     Ok(Arc::new(agent))
 }

@@ -123,6 +123,12 @@ fn run_end(plan: &Plan, agent: &Agent, load: &runner::LoadReport) -> RunEnd {
             .breakers()
             .transitions()
             .into_iter()
+            .chain(
+                agent
+                    .guard()
+                    .map(|g| g.breaker().transitions())
+                    .unwrap_or_default(),
+            )
             .map(|t| BreakerTransition {
                 key: t.model.to_string(),
                 from: t.from.as_str().to_string(),

@@ -58,7 +58,8 @@ pub async fn run_plan(
     args: &RunArgs,
 ) -> anyhow::Result<RunOutcome> {
     let target = endpoint::connect(plan).await?;
-    let agent = agent::build(plan, &prices, target.client)?;
+    let mock_addr = target.mock.as_ref().map(|m| m.addr());
+    let agent = agent::build(plan, &prices, target.client, mock_addr)?;
     let exporter = observe::start_exporter(args.metrics_addr, plan, &agent).await?;
     // The report directory exists only once the plan is known to be runnable.
     let stop = Arc::new(Notify::new());
@@ -69,12 +70,7 @@ pub async fn run_plan(
         Arc::clone(&stop),
         exporter.as_ref().map(|e| e.publisher()),
     )?;
-    let scraper = observe::start_scraper(
-        plan,
-        target.mock.as_ref().map(|m| m.addr()),
-        recording.run_start(),
-    )
-    .await;
+    let scraper = observe::start_scraper(plan, mock_addr, recording.run_start()).await;
     let overflow = driver::Overflow::default();
     let driver = driver::make_driver(
         Arc::clone(&agent),

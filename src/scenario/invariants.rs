@@ -16,7 +16,22 @@ pub(super) fn check_invariants(plan: &Plan) -> Result<(), ScenarioError> {
     check_costs(plan)?;
     check_threshold_models(plan)?;
     check_spans(plan)?;
+    check_guard(plan)?;
     check_run_end(plan)
+}
+
+/// `agent.guard.url = "mock"` needs the embedded mock.
+fn check_guard(plan: &Plan) -> Result<(), ScenarioError> {
+    match (&plan.agent.guard, &plan.endpoint.target) {
+        (Some(g), Endpoint::Http { .. }) if g.url == "mock" => Err(invalid(
+            plan,
+            "agent.guard.url",
+            "\"mock\"",
+            "the guard service's URL, such as \"https://api.openai.com/v1/moderations\" \
+             (\"mock\" names the embedded mock's guard, for `endpoint.kind = \"mock\"` only)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn invalid(plan: &Plan, key: &str, value: &str, expected: &str) -> ScenarioError {

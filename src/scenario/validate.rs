@@ -379,6 +379,10 @@ impl Check<'_> {
         raw.sessions.validate().map_err(|m| self.component(m))?;
         raw.breaker.validate().map_err(|m| self.component(m))?;
         raw.tools.validate().map_err(|m| self.component(m))?;
+        if let Some(g) = &raw.guard {
+            g.validate()
+                .map_err(|(k, v, hint)| self.invalid(&format!("agent.guard.{k}"), v, &hint))?;
+        }
         crate::agent::sanitizer::Sanitizer::new(&raw.sanitizer)
             .map_err(|e| self.component(format!("agent.sanitizer: {e}")))?;
         check_model_name(&raw.model)

@@ -52,6 +52,7 @@ pub fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
         },
         breaker: Default::default(),
         tools: Default::default(),
+        guard: None,
     }
 }
 

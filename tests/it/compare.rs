@@ -84,6 +84,7 @@ fn run(scale: u64, base_us: impl Fn(u64) -> u64, prices: PriceTable) -> RunMetri
             calls: vec![call],
             tools: Vec::new(),
             sanitizer_threats: Vec::new(),
+            guard: None,
             budget_warning: false,
             session_wait: None,
             error_detail: None,

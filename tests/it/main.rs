@@ -6,6 +6,7 @@ mod client_limits;
 mod client_urls;
 mod compare;
 mod gates;
+mod guard;
 mod honest_agent;
 mod hostile;
 mod layering;

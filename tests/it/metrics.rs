@@ -95,6 +95,7 @@ fn conversation(
         calls: Vec::new(),
         tools: Vec::new(),
         sanitizer_threats: Vec::new(),
+        guard: None,
         budget_warning: false,
         session_wait: None,
         error_detail: None,

@@ -75,6 +75,7 @@ fn pinned_paths() -> Vec<String> {
     p.extend(
         [
             "answered",
+            "blocked_by_guard",
             "blocked_by_sanitizer",
             "budget_exceeded",
             "failed",

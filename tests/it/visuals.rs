@@ -457,6 +457,7 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                 calls,
                 tools,
                 sanitizer_threats: Vec::new(),
+                guard: None,
                 budget_warning: false,
                 session_wait: None,
                 error_detail: None,

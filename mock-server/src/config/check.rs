@@ -45,7 +45,16 @@ impl MockConfig {
         }
         check_script(&self.script)?;
         check_faults(&self.faults)?;
-        check_outages(&self.outages)
+        check_outages(&self.outages)?;
+        let p = self.guard.error_probability;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(invalid(
+                "guard.error_probability",
+                p,
+                "use a probability from 0 to 1, such as 0.02",
+            ));
+        }
+        Ok(())
     }
 
     fn check_top_level(&self) -> Result<(), ConfigError> {

@@ -88,6 +88,41 @@ pub struct MockConfig {
     pub faults: FaultConfig,
     /// Scheduled outages: a model answers 503 between two offsets from server start.
     pub outages: Vec<Outage>,
+    /// The guard endpoints (`POST /v1/moderations`, `POST /guard`).
+    pub guard: GuardConfig,
+}
+
+/// How the mock's guard endpoints answer: after `latency`, a 500 with probability
+/// `error_probability`, otherwise a verdict: flagged when the text holds one of `flag`
+/// (case-insensitive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Time before each answer (default 20 ms).
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    /// Probability of a 500 instead of a verdict (default 0).
+    pub error_probability: f64,
+    /// Substrings that flag a text, matched case-insensitively.
+    pub flag: Vec<String>,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            latency: Duration::from_millis(20),
+            error_probability: 0.0,
+            flag: [
+                "ignore all previous instructions",
+                "ignore previous instructions",
+                "system prompt",
+                "bỏ qua mọi hướng dẫn",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        }
+    }
 }
 
 /// Default request body limit (4 MiB): far above any realistic chat request.
@@ -113,6 +148,7 @@ impl Default for MockConfig {
             script: ScriptConfig::default(),
             faults: FaultConfig::default(),
             outages: Vec::new(),
+            guard: GuardConfig::default(),
         }
     }
 }

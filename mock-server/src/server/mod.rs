@@ -11,6 +11,7 @@
 
 mod chat;
 mod faults;
+mod guard;
 mod reply;
 mod request;
 mod respond;
@@ -202,6 +203,10 @@ async fn handle(
                 .boxed_unsync()
             }))
         }
+        (&Method::POST, "/v1/moderations" | "/moderations") => {
+            guard::guard(state, req, guard::Shape::Moderation).await
+        }
+        (&Method::POST, "/guard") => guard::guard(state, req, guard::Shape::Generic).await,
         (&Method::GET, "/metrics") => {
             let page = crate::prom::render(&state.stats.snapshot(), &state.live);
             let mut r = Response::new(respond::full(page));
@@ -238,7 +243,8 @@ async fn handle(
             StatusCode::NOT_FOUND,
             &format!(
                 "Unknown request URL: {method} {path}. The mock serves POST /v1/chat/completions, \
-                 GET /v1/models, GET /health, GET /mock/stats and GET /metrics."
+                 POST /v1/moderations, POST /guard, GET /v1/models, GET /health, GET /mock/stats \
+                 and GET /metrics."
             ),
             "invalid_request_error",
             None,

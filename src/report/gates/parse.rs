@@ -248,7 +248,7 @@ fn parse_number(s: &str) -> Option<f64> {
 /// True if `path` is a metric of `summary.json`: one of the fixed paths, or a path into a map
 /// whose keys depend on the run (`cost.by_model.gpt-4.1.usd`, `llm_call.by_status.429`).
 pub fn is_metric_path(path: &str, known: &[String]) -> bool {
-    if known.iter().any(|k| k == path) || is_server_path(path) {
+    if known.iter().any(|k| k == path) || is_server_path(path) || is_guard_path(path) {
         return true;
     }
     let model_calls = fields_of(&ModelCalls::default());
@@ -303,6 +303,36 @@ fn is_server_path(path: &str) -> bool {
     rest.rsplit_once('.').is_some_and(|(metric, field)| {
         crate::observe::is_metric_name(metric)
             && matches!(field, "mean" | "max" | "last" | "increase")
+    })
+}
+
+/// True if `path` names a figure of the `guard` section (present only in runs with
+/// `[agent.guard]`): `guard.checks`, `guard.error_rate`, `guard.latency_ms.p95`,
+/// `guard.by_verdict.flagged`, `guard.by_error.timeout` ...
+fn is_guard_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("guard.") else {
+        return false;
+    };
+    if matches!(
+        rest,
+        "checks" | "requests" | "failed_requests" | "errors" | "error_rate" | "usd_total"
+    ) {
+        return true;
+    }
+    if let Some(v) = rest.strip_prefix("by_verdict.") {
+        return matches!(v, "allowed" | "flagged" | "failed_open" | "failed_closed");
+    }
+    if rest
+        .strip_prefix("by_error.")
+        .is_some_and(|k| !k.is_empty())
+    {
+        return true;
+    }
+    rest.strip_prefix("latency_ms.").is_some_and(|f| {
+        matches!(
+            f,
+            "count" | "p50" | "p90" | "p95" | "p99" | "p99_9" | "max" | "mean"
+        )
     })
 }
 
@@ -440,6 +470,9 @@ mod tests {
             "server.tgi_request_duration_count.increase",
             "server.scrapes.failed",
             "server.tokens.prompt_difference",
+            "guard.latency_ms.p95",
+            "guard.by_verdict.failed_closed",
+            "guard.error_rate",
             "llm_call.by_status.429",
             "breaker.open_s.mock/gpt-4.1",
         ] {

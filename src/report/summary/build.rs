@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AttemptSection, BreakerSection, BudgetSection, ConversationSection, CostSection, LatencyMs,
-    LlmCallSection, LoadSection, ModelCalls, ModelCost, RunSection, SUMMARY_VERSION,
+    AttemptSection, BreakerSection, BudgetSection, ConversationSection, CostSection, GuardSection,
+    LatencyMs, LlmCallSection, LoadSection, ModelCalls, ModelCost, RunSection, SUMMARY_VERSION,
     SanitizerSection, ScrapeCounts, ServerMetric, ServerSection, ServerTokensCheck,
     SessionsSection, Summary, TokensSection, ToolSection, TransitionEntry, UsdPercentiles,
     collect_paths, rfc3339_utc,
 };
 use crate::metrics::{NANO_USD_PER_USD, RunMetrics};
 use crate::observe::ServerMetrics;
-use crate::record::{ErrorClass, Outcome};
+use crate::record::{ErrorClass, GuardVerdict, Outcome};
 
 impl Summary {
     /// Summarizes a run's metrics.
@@ -59,6 +59,7 @@ impl Summary {
                 wait_ms: LatencyMs::from_us(&m.hist.session_wait_us),
             },
             load: load_section(m),
+            guard: guard_section(m),
             server: None,
             thresholds: Vec::new(),
         }
@@ -117,6 +118,36 @@ impl Summary {
         }
         out
     }
+}
+
+/// The guard's checks, when there were any.
+fn guard_section(m: &RunMetrics) -> Option<GuardSection> {
+    let c = &m.counters;
+    if c.guard_checks == 0 {
+        return None;
+    }
+    let by_verdict: BTreeMap<String, u64> = GuardVerdict::ALL
+        .iter()
+        .map(|v| {
+            let k = v.as_str();
+            (
+                k.to_string(),
+                c.guard_by_verdict.get(k).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let errors = by_verdict["failed_open"] + by_verdict["failed_closed"];
+    Some(GuardSection {
+        checks: c.guard_checks,
+        requests: c.guard_requests,
+        failed_requests: c.guard_failed_requests,
+        errors,
+        error_rate: errors as f64 / c.guard_checks as f64,
+        by_verdict,
+        by_error: c.guard_errors.clone(),
+        latency_ms: LatencyMs::from_us(&m.hist.guard_us),
+        usd_total: c.guard_usd,
+    })
 }
 
 /// Events per second of the run (0 for a run of no length).

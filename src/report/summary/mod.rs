@@ -49,6 +49,9 @@ pub struct Summary {
     pub sessions: SessionsSection,
     /// Load model.
     pub load: LoadSection,
+    /// The guard stage, when the scenario has one (`[agent.guard]`) and it checked any input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardSection>,
     /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
@@ -77,6 +80,30 @@ pub struct RunSection {
     pub endpoint_kind: String,
     /// `closed`, `open` or `replay`.
     pub load_model: String,
+}
+
+/// `guard`: the external guard stage's checks of the turns' input.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuardSection {
+    /// Checks (one per turn whose input reached the guard).
+    pub checks: u64,
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Of those, requests that failed (a retry may still have got the verdict).
+    pub failed_requests: u64,
+    /// Checks by verdict: `allowed`, `flagged`, `failed_open`, `failed_closed` (fixed).
+    pub by_verdict: BTreeMap<String, u64>,
+    /// Checks without a verdict: `failed_open + failed_closed`.
+    pub errors: u64,
+    /// `errors / checks`.
+    pub error_rate: f64,
+    /// Checks without a verdict by the last error's kind (dynamic).
+    pub by_error: BTreeMap<String, u64>,
+    /// Latency of a check, retries included (part of the conversation's latency).
+    pub latency_ms: LatencyMs,
+    /// Dollars of the guard's requests (`usd_per_call`); not in `cost.usd_total`, which is the
+    /// model's.
+    pub usd_total: f64,
 }
 
 /// `server`: what the scrapes of the server's metrics page found. Each kept metric is a key of
