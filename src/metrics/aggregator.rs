@@ -91,7 +91,11 @@ impl Aggregator {
                 *c.guard_errors.entry(e.clone()).or_default() += 1;
             }
             c.guard_usd += g.usd;
-            record(&mut self.hist.guard_us, duration_us(g.latency));
+            // A check its breaker refused took microseconds: as a latency it would make an
+            // outage of the guard look fast.
+            if g.attempts > 0 {
+                record(&mut self.hist.guard_us, duration_us(g.latency));
+            }
         }
         let sent = reached_model(rec);
         if sent {

@@ -139,7 +139,7 @@ pub struct Histograms {
     pub scheduler_lag_us: Histogram<u64>,
     /// Dollars per conversation that reached the model, in nano-dollars.
     pub conversation_cost_nano_usd: Histogram<u64>,
-    /// Guard checks (`[agent.guard]`), retries included.
+    /// Guard checks (`[agent.guard]`) that sent a request, retries included.
     pub guard_us: Histogram<u64>,
 }
 

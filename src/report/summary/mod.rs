@@ -99,7 +99,8 @@ pub struct GuardSection {
     pub error_rate: f64,
     /// Checks without a verdict by the last error's kind (dynamic).
     pub by_error: BTreeMap<String, u64>,
-    /// Latency of a check, retries included (part of the conversation's latency).
+    /// Latency of a check that sent a request, retries included (part of the conversation's
+    /// latency); checks its breaker refused are left out.
     pub latency_ms: LatencyMs,
     /// Dollars of the guard's requests (`usd_per_call`); not in `cost.usd_total`, which is the
     /// model's.
