@@ -21,7 +21,7 @@ mod settings;
 
 pub use export::{Exporter, LevelSource, LiveLevels, Publisher};
 pub use parse::{Kind, ParseFailure, Sample, parse as parse_page};
-pub use scrape::{Scraper, source_name, start as start_scraper};
+pub use scrape::{Scraper, start as start_scraper};
 pub use series::{MAX_SERIES, MetricFigures, Series, SeriesKey, ServerMetrics, ServerTokens};
 pub use settings::{
     DEFAULT_INTERVAL, MIN_INTERVAL, MetricsSource, PRESETS, ScrapeSettings, Selection,

@@ -12,7 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::parse::{ParseFailure, parse};
 use super::series::ServerMetrics;
 use super::settings::{Selection, TOKEN_COUNTERS};
-use crate::client::{Getter, redact_url};
+use crate::client::Getter;
 
 /// Largest metrics page read (vLLM's is tens of kilobytes; a server with thousands of label
 /// sets may publish a few megabytes).
@@ -64,11 +64,6 @@ impl Scraper {
         let _ = self.stop.send(());
         self.task.await.ok()
     }
-}
-
-/// The name a URL goes by in the report and messages.
-pub fn source_name(url: &str) -> String {
-    redact_url(url)
 }
 
 async fn scrape(

@@ -66,7 +66,7 @@ pub(super) async fn start_scraper(
                 return None;
             }
         },
-        MetricsSource::Url(url) => (url.clone(), observe::source_name(url)),
+        MetricsSource::Url(url) => (url.clone(), crate::client::redact_url(url)),
     };
     match observe::start_scraper(
         &url,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::run::{json, scenario, u};
+use crate::run::{json, ok, scenario, u};
 use crate::support::bench;
 
 fn guarded(mock_guard: &str, agent_guard: &str) -> String {
@@ -59,19 +59,7 @@ prompts = [
 fn run(dir: &Path, name: &str, toml: &str) -> (Value, Value) {
     let path = scenario(dir, name, toml);
     let out = dir.join(name);
-    let o = bench(&[
-        "run",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(
-        o.status.success(),
-        "{name}: {:?}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ok(&crate::run::run(&path, &out, &[]));
     (
         json(out.join("summary.json")),
         json(out.join("mock_stats.json")),

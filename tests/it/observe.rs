@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 use prom_text_format_parser::{Type, ValueType, parse_scrape};
 use serde_json::Value;
 
-use crate::run::{json, scenario, u};
+use crate::run::{json, ok, run, scenario, u};
 use crate::support::bench;
 
 /// A deterministic scenario (fixed conversations, fast mock); `endpoint_extra` goes into
@@ -68,28 +67,6 @@ prompts = [
 {tail}
 "#
     )
-}
-
-fn run(path: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    bench(&args)
-}
-
-fn ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "bench failed ({:?})\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// One HTTP/1.1 request on a fresh connection; the whole reply (head and body).

@@ -19,7 +19,7 @@ pub(crate) fn scenario(dir: &Path, name: &str, toml: &str) -> PathBuf {
 }
 
 /// Runs a scenario into `out` and returns the process output.
-fn run(path: &Path, out: &Path, extra: &[&str]) -> Output {
+pub(crate) fn run(path: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "run",
         path.to_str().unwrap(),
@@ -37,7 +37,7 @@ pub(crate) fn json(path: PathBuf) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn ok(out: &Output) {
+pub(crate) fn ok(out: &Output) {
     assert!(
         out.status.success(),
         "bench failed ({:?})\nstdout:\n{}\nstderr:\n{}",
