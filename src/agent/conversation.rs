@@ -66,6 +66,10 @@ pub enum AgentError {
 pub struct TurnRequest {
     /// Run-unique conversation number.
     pub conversation_id: u64,
+    /// Seed of the conversation's own random choices (tool results ...). Give each
+    /// conversation its own, stable whatever the timing: `bench run` derives it from the user,
+    /// session and turn, so a conversation draws the same in a whole run and in a shard.
+    pub rng_key: u64,
     /// Virtual user.
     pub user_id: u64,
     /// Turn number within the session (1-based).
@@ -345,7 +349,7 @@ impl Agent {
         messages.extend(turn.history.iter().cloned());
         messages.push(user_message.clone());
 
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ req.conversation_id.rotate_left(17));
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ req.rng_key.rotate_left(17));
         let mut budget = Budget::new(self.config.budget);
         let (outcome, answer) = self
             .react_loop(rec, &mut messages, &mut budget, &mut rng)

@@ -26,7 +26,8 @@ pub fn record<T: hdrhistogram::Counter>(h: &mut Histogram<T>, value: u64) {
     }
 }
 
-/// Microseconds in a duration, saturating (a histogram value).
+/// Microseconds in a duration, rounded to the nearest as `calls.csv` writes them (so a
+/// histogram built from the CSV's latencies is the run's own), saturating (a histogram value).
 pub fn duration_us(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+    u64::try_from((d.as_nanos() + 500) / 1000).unwrap_or(u64::MAX)
 }

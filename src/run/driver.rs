@@ -54,6 +54,7 @@ pub(super) fn make_driver(
             live.set_users_active(in_flight.fetch_add(1, Ordering::Relaxed) + 1);
             let req = TurnRequest {
                 conversation_id: spec.conversation_id,
+                rng_key: spec.rng_key(),
                 user_id: spec.user_id,
                 turn: spec.turn,
                 session,

@@ -42,6 +42,23 @@ pub struct ConversationSpec {
     pub intended_start: Option<Instant>,
 }
 
+impl ConversationSpec {
+    /// A key for this conversation's own random choices that depends on who asked what when
+    /// in the plan (user, session, turn), never on the order conversations happened to start:
+    /// the same in every run of the seed, and in whichever shard runs the user.
+    pub fn rng_key(&self) -> u64 {
+        let mut z = self.user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z ^= self
+            .session
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            .rotate_left(21);
+        z ^= u64::from(self.turn)
+            .wrapping_mul(0x94D0_49BB_1331_11EB)
+            .rotate_left(42);
+        z
+    }
+}
+
 /// What a load run did.
 #[derive(Debug)]
 pub struct LoadReport {

@@ -70,6 +70,7 @@ pub async fn turn(agent: &Agent, id: u64, prompt: &str) -> TurnResult {
     agent
         .run_turn(TurnRequest {
             conversation_id: id,
+            rng_key: id,
             user_id: id,
             turn: 1,
             session: None,
@@ -318,6 +319,7 @@ async fn sessions_carry_history_across_turns() {
     let second = agent
         .run_turn(TurnRequest {
             conversation_id: 2,
+            rng_key: 2,
             user_id: 1,
             turn: 2,
             session: first.session,
@@ -399,6 +401,7 @@ async fn a_user_over_the_session_cap_is_refused_when_the_policy_says_so() {
     let second = agent
         .run_turn(TurnRequest {
             conversation_id: 2,
+            rng_key: 2,
             user_id: 1,
             turn: 1,
             session: None,

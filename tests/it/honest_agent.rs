@@ -220,6 +220,7 @@ async fn a_user_over_its_rate_limit_waits_and_every_turn_runs() {
         let rec = agent
             .run_turn(TurnRequest {
                 conversation_id: t,
+                rng_key: t,
                 user_id: 1,
                 turn: 1,
                 session: None,
@@ -259,6 +260,7 @@ async fn a_turn_held_when_the_run_ends_is_session_rate_limited_with_nothing_sent
     assert!(agent.sessions().begin_turn(1, None).is_ok());
     let req = TurnRequest {
         conversation_id: 2,
+        rng_key: 2,
         user_id: 1,
         turn: 1,
         session: None,
