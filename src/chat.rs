@@ -123,7 +123,7 @@ pub struct ChatRequest {
 
 /// Token counts of one reply, as the endpoint billed them (or as counted locally when the
 /// endpoint sent no `usage`, in which case `estimated` is set).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Input tokens, cached ones included (`prompt_tokens`).
     pub prompt_tokens: u64,

@@ -39,6 +39,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render a run's plots and HTML page from its data.
     Report(ReportArgs),
+    /// Merge the reports of a sharded run's shards into one run's report and judge its
+    /// thresholds.
+    Merge(MergeArgs),
 }
 
 /// Arguments of `bench run`.
@@ -78,6 +81,30 @@ pub struct RunArgs {
     /// scraper sees its end, such as "15s".
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_hold)]
     pub metrics_hold: std::time::Duration,
+    /// Run shard I of N of the scenario (0-based), such as 0/4: the users u with u mod N = I,
+    /// a 1/N share of an open model's rate, every N-th trace session; `bench merge` adds the
+    /// shards' reports into one run's.
+    #[arg(long, value_name = "I/N", env = "REACTBENCH_SHARD", value_parser = parse_shard, conflicts_with = "shards")]
+    pub shard: Option<crate::scenario::Shard>,
+    /// Run one of N shards, its index read from JOB_COMPLETION_INDEX (a Kubernetes Indexed
+    /// Job sets it in each pod).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u64>,
+    /// Start the load at this instant (UTC RFC 3339, such as 2026-12-04T10:00:00Z), waiting
+    /// with a countdown until then, so shards started apart run one test. A time more than
+    /// 5 seconds past is an error.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+fn parse_shard(s: &str) -> Result<crate::scenario::Shard, String> {
+    crate::scenario::Shard::parse(s)
+}
+
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
+        format!("{e}; write a UTC time such as 2026-12-04T10:00:00Z (date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)")
+    })
 }
 
 fn parse_hold(s: &str) -> Result<std::time::Duration, String> {
@@ -87,6 +114,42 @@ fn parse_hold(s: &str) -> Result<std::time::Duration, String> {
 }
 
 impl RunArgs {
+    /// The shard to run: `--shard` (or `REACTBENCH_SHARD`), or `--shards N` with the index
+    /// from `JOB_COMPLETION_INDEX`; `None` for an ordinary run.
+    pub fn shard(&self) -> anyhow::Result<Option<crate::scenario::Shard>> {
+        self.shard_with(std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())
+    }
+
+    /// [`RunArgs::shard`] with `JOB_COMPLETION_INDEX` given (for tests).
+    pub fn shard_with(
+        &self,
+        job_index: Option<&str>,
+    ) -> anyhow::Result<Option<crate::scenario::Shard>> {
+        let Some(count) = self.shards else {
+            return Ok(self.shard);
+        };
+        let Some(text) = job_index else {
+            anyhow::bail!(
+                "--shards {count} reads this shard's index from JOB_COMPLETION_INDEX, which is \
+                 not set; set it (a Kubernetes Indexed Job does) or pass --shard I/{count}"
+            );
+        };
+        let index = text.trim().parse::<u64>().map_err(|_| {
+            anyhow::anyhow!(
+                "JOB_COMPLETION_INDEX = {text:?} is not a shard index; expected a whole number \
+                 from 0 to {}",
+                count.saturating_sub(1)
+            )
+        })?;
+        crate::scenario::Shard::new(index, count)
+            .map(Some)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "--shards {count} with JOB_COMPLETION_INDEX = {index}: expected {e}"
+                )
+            })
+    }
+
     /// The flags that change the scenario's plan, as the scenario layer takes them.
     pub fn overrides(&self) -> crate::scenario::Overrides {
         crate::scenario::Overrides {
@@ -98,6 +161,20 @@ impl RunArgs {
             out: self.out.clone(),
         }
     }
+}
+
+/// Arguments of `bench merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Directory for the merged report (created; an earlier report there is replaced).
+    pub out: PathBuf,
+    /// The shards' report directories (`bench run --shard I/N --out DIR`), or one directory
+    /// holding them.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Also write the threshold results as JUnit XML to this file (for CI systems).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 /// Arguments of `bench validate`.

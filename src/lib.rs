@@ -22,6 +22,7 @@ pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod compare_cmd;
+pub mod merge_cmd;
 pub mod metrics;
 pub mod observe;
 pub mod prices_cmd;
@@ -46,7 +47,13 @@ pub use cli::{EXIT_ERROR, EXIT_FAILED_GATE, EXIT_INTERRUPTED, EXIT_OK};
 /// gates fail returns `Ok` with exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => match run::run(args) {
+            Err(e) if e.is::<run::StoppedBeforeStart>() => {
+                eprintln!("interrupted: {e}");
+                Ok(ExitCode::from(EXIT_INTERRUPTED))
+            }
+            other => other,
+        },
         Command::Prices(args) => prices_cmd::run(args),
         Command::Sanitize(args) => sanitize_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
@@ -56,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Report(args) => report_cmd::run(args),
+        Command::Merge(args) => merge_cmd::run(args),
     }
 }

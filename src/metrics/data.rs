@@ -15,7 +15,7 @@ use super::hist::new_histogram;
 use super::timeline::{BreakerTransitionAt, Timeline};
 
 /// What the run was, for the summary's `run` section.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunInfo {
     /// Scenario name.
     pub name: String,
@@ -72,7 +72,7 @@ pub struct RunEnd {
 }
 
 /// Tokens, dollars and latencies of one model (the model that answered).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ModelMetrics {
     /// Calls this model answered, or failed calls that asked it last.
     pub calls: u64,
@@ -87,8 +87,10 @@ pub struct ModelMetrics {
     /// Calls whose model had no price in the table (billed as zero).
     pub unpriced_calls: u64,
     /// Call latency (retries included), microseconds.
+    #[serde(with = "super::state::hist")]
     pub call_latency_us: Histogram<u64>,
     /// Time to first token of the calls it answered, microseconds.
+    #[serde(with = "super::state::hist")]
     pub ttft_us: Histogram<u64>,
 }
 
@@ -108,38 +110,52 @@ impl ModelMetrics {
 }
 
 /// The run-wide histograms, microseconds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Histograms {
     /// LLM call latency, retries, backoff and fallbacks included.
+    #[serde(with = "super::state::hist")]
     pub call_us: Histogram<u64>,
     /// Latency of each attempt that reached the network.
+    #[serde(with = "super::state::hist")]
     pub attempt_us: Histogram<u64>,
     /// Time to first token (streaming calls that answered).
+    #[serde(with = "super::state::hist")]
     pub ttft_us: Histogram<u64>,
     /// Time to the first answer token (content or tool call, reasoning excluded).
+    #[serde(with = "super::state::hist")]
     pub ttft_answer_us: Histogram<u64>,
     /// Gaps between streamed chunks that carried tokens (a chunk may carry several).
+    #[serde(with = "super::state::hist")]
     pub inter_chunk_us: Histogram<u64>,
     /// Time per output token of streamed calls that answered with two tokens or more.
+    #[serde(with = "super::state::hist")]
     pub tpot_us: Histogram<u64>,
     /// Output tokens per second of each answered call, in thousandths (a histogram holds
     /// integers; 0.1% precision).
+    #[serde(with = "super::state::hist")]
     pub output_milli_tokens_per_s: Histogram<u64>,
     /// How long the local per-user rate limit held turns back before admitting them.
+    #[serde(with = "super::state::hist")]
     pub session_wait_us: Histogram<u64>,
     /// Conversation latency from its actual start, of conversations that reached the model
     /// (one attempt or more sent): a turn refused locally takes microseconds and would make
     /// the figures look fast.
+    #[serde(with = "super::state::hist")]
     pub conversation_us: Histogram<u64>,
     /// Open model: conversation latency from its intended start (no coordinated omission).
+    #[serde(with = "super::state::hist")]
     pub conversation_from_intended_us: Histogram<u64>,
     /// Tool run time (refusals excluded).
+    #[serde(with = "super::state::hist")]
     pub tool_us: Histogram<u64>,
     /// Open model: actual minus intended start.
+    #[serde(with = "super::state::hist")]
     pub scheduler_lag_us: Histogram<u64>,
     /// Dollars per conversation that reached the model, in nano-dollars.
+    #[serde(with = "super::state::hist")]
     pub conversation_cost_nano_usd: Histogram<u64>,
     /// Guard checks (`[agent.guard]`) that sent a request, retries included.
+    #[serde(with = "super::state::hist")]
     pub guard_us: Histogram<u64>,
 }
 
@@ -165,9 +181,10 @@ impl Histograms {
 }
 
 /// Counters of a run. Maps are ordered so reports list keys in a stable order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Conversations by how they ended.
+    #[serde(with = "super::state::named_keys")]
     pub outcomes: BTreeMap<Outcome, u64>,
     /// Conversations that reached the model: at least one attempt sent. Throughput, cost per
     /// conversation and conversation latency count these; the rest were settled locally
@@ -177,6 +194,7 @@ pub struct Counters {
     /// counted once, however long it waited).
     pub session_rate_limited_turns: u64,
     /// Answered calls by `finish_reason`: the keys of [`FINISH_REASONS`].
+    #[serde(with = "super::state::static_keys")]
     pub finish_reasons: BTreeMap<&'static str, u64>,
     /// Calls that asked for a stream and got one complete JSON reply.
     pub stream_ignored: u64,
@@ -185,22 +203,27 @@ pub struct Counters {
     /// LLM calls that failed after all retries and fallbacks.
     pub call_errors: u64,
     /// LLM calls by the final attempt's HTTP status (`None` when no response arrived).
+    #[serde(with = "super::state::pairs")]
     pub calls_by_status: BTreeMap<Option<u16>, u64>,
     /// Failed LLM calls by error class.
+    #[serde(with = "super::state::named_keys")]
     pub calls_by_error: BTreeMap<ErrorClass, u64>,
     /// Attempts that reached the network.
     pub attempts: u64,
     /// Attempts refused locally (breaker open, spend cap): no request sent.
     pub local_refusals: u64,
     /// Attempts (local refusals included) by HTTP status (`None` when no response arrived).
+    #[serde(with = "super::state::pairs")]
     pub attempts_by_status: BTreeMap<Option<u16>, u64>,
     /// Failed attempts (local refusals included) by error class.
+    #[serde(with = "super::state::named_keys")]
     pub attempts_by_error: BTreeMap<ErrorClass, u64>,
     /// Attempts beyond the first that reached the network, summed over calls.
     pub retries: u64,
     /// Calls answered by a fallback model.
     pub fallbacks: u64,
     /// Tool runs by status: `ok`, `error`, `refused`.
+    #[serde(with = "super::state::static_keys")]
     pub tools_by_status: BTreeMap<&'static str, u64>,
     /// Sanitizer findings by threat kind.
     pub sanitizer_threats: BTreeMap<String, u64>,
@@ -223,6 +246,7 @@ pub struct Counters {
     /// Of those, requests that failed (retried or not).
     pub guard_failed_requests: u64,
     /// Guard checks by verdict: `allowed`, `flagged`, `failed_open`, `failed_closed`.
+    #[serde(with = "super::state::static_keys")]
     pub guard_by_verdict: BTreeMap<&'static str, u64>,
     /// Guard checks without a verdict, by the last error's kind.
     pub guard_errors: BTreeMap<String, u64>,
@@ -234,7 +258,7 @@ pub struct Counters {
 }
 
 /// Everything a run measured: what the summary, CSVs, terminal table and plots read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunMetrics {
     /// What the run was.
     pub info: RunInfo,

@@ -26,6 +26,8 @@ pub mod data;
 pub mod hist;
 pub mod keys;
 pub mod live;
+pub mod merge;
+pub mod state;
 pub mod timeline;
 
 pub use aggregator::Aggregator;

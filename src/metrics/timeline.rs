@@ -18,7 +18,7 @@ use crate::chat::Usage;
 pub const MAX_SECONDS: u64 = 24 * 3600;
 
 /// One second of the run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Second {
     /// Conversations that started in this second.
     pub conversations_started: u64,
@@ -37,6 +37,7 @@ pub struct Second {
     /// Seconds (0..=1) each breaker key spent open during this second.
     pub breaker_open_s: BTreeMap<String, f64>,
     // Boxed: most seconds of a quiet run have none, and rows stay small.
+    #[serde(with = "super::state::opt_hist")]
     call_latency_us: Option<Box<Histogram<u32>>>,
 }
 
@@ -50,6 +51,25 @@ impl Second {
         super::hist::record(h, us);
     }
 
+    /// Adds `other`'s call latencies to this second's (merging shards' timelines).
+    pub fn add_latencies(&mut self, other: &Second) {
+        let Some(from) = other.call_latency_us.as_deref() else {
+            return;
+        };
+        match self.call_latency_us.as_deref_mut() {
+            // Both are auto-resizing histograms of one precision: adding cannot fail short of
+            // a count overflow, which saturating addition keeps at the top.
+            Some(into) => {
+                if into.add(from).is_err() {
+                    for v in from.iter_recorded() {
+                        into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+                    }
+                }
+            }
+            None => self.call_latency_us = Some(Box::new(from.clone())),
+        }
+    }
+
     /// p95 of the latency of calls that ended in this second, microseconds; `None` if none did.
     pub fn call_p95_us(&self) -> Option<u64> {
         self.call_latency_us
@@ -60,7 +80,7 @@ impl Second {
 }
 
 /// Seconds from the run's start, index 0 being `[0 s, 1 s)`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     /// One entry per second, up to the last second anything happened or the run ended.
     pub seconds: Vec<Second>,
@@ -127,7 +147,7 @@ impl Timeline {
 }
 
 /// A breaker transition with its time as an offset from the run's start.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BreakerTransitionAt {
     /// Which breaker.
     pub key: String,

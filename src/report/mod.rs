@@ -35,6 +35,7 @@ pub mod html;
 pub mod plot;
 pub mod progress;
 pub mod run_dir;
+pub mod shard_file;
 pub mod summary;
 pub mod terminal;
 pub mod visuals;
@@ -125,6 +126,7 @@ const REPORT_FILES: &[&str] = &[
     "index.html",
     "price_comparison.csv",
     "report_inputs.json",
+    shard_file::SHARD_FILE,
 ];
 
 /// Makes `out` (`--out` or `[report] out`) ready for a new run before anything is sent: creates

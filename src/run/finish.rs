@@ -64,8 +64,10 @@ pub(super) fn finish(
         abort_reason,
     } = recorded;
     let end = run_end(plan, agent, load);
-    let mut gated_summary = gated.map(|g| Summary::from_metrics(&g.finish(end.clone())));
+    let gated_metrics = gated.map(|g| g.finish(end.clone()));
+    let mut gated_summary = gated_metrics.as_ref().map(Summary::from_metrics);
     let (metrics, mut summary, mut write_errors) = recorder.finish_keeping(end);
+    summary.shard = super::shard::section(plan, metrics.info.started_at, args.start_at);
     if let Some(m) = &server {
         // The server's figures cover the whole run, warm-up included: gates read them as they
         // are.
@@ -83,7 +85,10 @@ pub(super) fn finish(
         gated_summary.as_ref().unwrap_or(&summary),
     );
     let no_success = gates::no_success(&summary).filter(|_| !plan.limits.expect_no_success);
-    let passed = gates::all_passed(&results) && no_success.is_none();
+    // A shard of several is a slice of the run: its thresholds are shown, but `bench merge`
+    // judges the run (p99 of one shard is not the run's p99).
+    let slice = plan.sharding.as_ref().is_some_and(|s| !s.shard.is_whole());
+    let passed = slice || (gates::all_passed(&results) && no_success.is_none());
     summary.thresholds = results;
     write_report_files(
         plan,
@@ -95,6 +100,25 @@ pub(super) fn finish(
         &mut write_errors,
     );
 
+    super::shard::write_state(
+        &dir,
+        plan,
+        prices,
+        &summary,
+        &metrics,
+        gated_metrics.as_ref(),
+    )
+    .unwrap_or_else(|e| write_errors.push(e));
+    if slice {
+        eprintln!(
+            "shard {}: thresholds are judged on the merged run (`bench merge OUT DIR...`), not on one shard",
+            summary
+                .shard
+                .as_ref()
+                .map(|s| format!("{}/{}", s.index, s.count))
+                .unwrap_or_default()
+        );
+    }
     tell(
         &summary,
         load,

@@ -23,6 +23,7 @@ mod endpoint;
 mod finish;
 mod observe;
 mod recorder;
+mod shard;
 mod signals;
 
 use std::process::ExitCode;
@@ -37,11 +38,22 @@ use crate::runner;
 use crate::scenario::{self, Plan};
 
 pub use finish::RunOutcome;
+pub use shard::StoppedBeforeStart;
 
 /// Runs `bench run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut plan = scenario::load(&args.scenario)?;
-    scenario::apply_overrides(&mut plan, &args.overrides())?;
+    let overrides = args.overrides();
+    scenario::apply_overrides(&mut plan, &overrides)?;
+    if let Some(shard) = args.shard()? {
+        let bytes = std::fs::read(&args.scenario)
+            .with_context(|| format!("cannot read {}", args.scenario.display()))?;
+        let digest = scenario::scenario_digest(&bytes, &plan, &overrides.plan_flags());
+        scenario::apply_shard(&mut plan, shard, digest);
+    }
+    if let Some(at) = args.start_at {
+        shard::check_start_at(at)?;
+    }
     let prices = scenario::price_table(&plan)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,9 +74,18 @@ pub async fn run_plan(
     let agent = agent::build(plan, &prices, target.client, mock_addr)?;
     let exporter = observe::start_exporter(args.metrics_addr, plan, &agent).await?;
     // The report directory exists only once the plan is known to be runnable.
+    let dir = recorder::prepare_dir(plan)?;
+    if let Some(at) = args.start_at
+        && let Err(e) = shard::wait_for_start(at, args.quiet).await
+    {
+        // Only an empty directory goes: nothing was sent.
+        let _ = std::fs::remove_dir(&dir);
+        return Err(e);
+    }
     let stop = Arc::new(Notify::new());
     let (recording, records) = recorder::start(
         plan,
+        dir,
         &prices,
         args.quiet,
         Arc::clone(&stop),

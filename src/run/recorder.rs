@@ -67,26 +67,32 @@ pub(super) struct Recorded {
     pub(super) abort_reason: Option<String>,
 }
 
-/// Makes the report directory, checks it can be written, and starts the recorder task and the
-/// progress line. Returns the recorder and the sender for the driver: the driver must hold
-/// every sender, so that the recorder ends with it. `stop` is notified when an
+/// Makes the report directory and checks it can be written (before anything is sent).
+pub(super) fn prepare_dir(plan: &Plan) -> anyhow::Result<PathBuf> {
+    let dir = match &plan.report.out {
+        Some(out) => {
+            report::prepare_out_dir(out)?;
+            out.clone()
+        }
+        None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, SystemTime::now())?,
+    };
+    report::atomic::probe_writable(&dir, WRITE_PROBE_BYTES)?;
+    Ok(dir)
+}
+
+/// Starts the recorder task and the progress line, writing into `dir` ([`prepare_dir`]): the
+/// run's clock starts here. Returns the recorder and the sender for the driver: the driver
+/// must hold every sender, so that the recorder ends with it. `stop` is notified when an
 /// `abort_on_fail` threshold fails.
 pub(super) fn start(
     plan: &Plan,
+    dir: PathBuf,
     prices: &PriceTable,
     quiet: bool,
     stop: Arc<Notify>,
     publisher: Option<Publisher>,
 ) -> anyhow::Result<(Recording, mpsc::Sender<ConversationRecord>)> {
     let started_at = SystemTime::now();
-    let dir = match &plan.report.out {
-        Some(out) => {
-            report::prepare_out_dir(out)?;
-            out.clone()
-        }
-        None => report::create_run_dir(Path::new(REPORTS_DIR), &plan.name, started_at)?,
-    };
-    report::atomic::probe_writable(&dir, WRITE_PROBE_BYTES)?;
     let run_start = Instant::now();
     let info = run_info(plan, started_at);
     let recorder = RunRecorder::new(

@@ -98,7 +98,8 @@ where
     let arrivals = Arrivals::new(load, seed, start);
     if let LoadShape::Closed(c) = &load.shape {
         let profile: Arc<[Stage]> = c.stages.clone().into();
-        for user in 0..c.users {
+        // A shard runs its own users, each as in the whole run (see `scenario::shard`).
+        for user in (0..c.users).filter(|u| load.shard.owns(*u)) {
             let shared = Arc::clone(&shared);
             let profile = Arc::clone(&profile);
             let quota = load.conversations_per_user;
@@ -268,8 +269,8 @@ impl Arrivals {
     fn new(load: &LoadPlan, seed: u64, start: Instant) -> Self {
         match &load.shape {
             LoadShape::Closed(_) => Arrivals::Done,
-            LoadShape::Open(o) => Arrivals::Open(OpenArrivals::new(o, seed, start)),
-            LoadShape::Replay(r) => Arrivals::Replay(ReplayArrivals::new(r, start)),
+            LoadShape::Open(o) => Arrivals::Open(OpenArrivals::new(o, seed, load.shard, start)),
+            LoadShape::Replay(r) => Arrivals::Replay(ReplayArrivals::new(r, load.shard, start)),
         }
     }
 

@@ -6,10 +6,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use super::script::{ARRIVAL_STREAM, OPEN_STREAM, mix};
+use super::script::{ARRIVAL_STREAM, OPEN_STREAM, SHARD_STREAM, mix};
 use super::session::Dispatch;
 use super::shared::offset;
-use crate::scenario::{Arrival, OpenLoad};
+use crate::scenario::{Arrival, OpenLoad, Shard};
 
 /// The open model's schedule, owned by the runner's loop.
 pub(super) struct OpenArrivals {
@@ -25,12 +25,20 @@ pub(super) struct OpenArrivals {
     cap: u64,
     count: u64,
     seed: u64,
+    shard: Shard,
 }
 
 impl OpenArrivals {
-    pub(super) fn new(o: &OpenLoad, seed: u64, start: Instant) -> OpenArrivals {
+    /// The schedule of `shard` (its plan already holds its part of the rate): the whole run's
+    /// arrival stream for one shard, else a stream of its own derived from the seed and the
+    /// shard's index, so the shards' processes are independent.
+    pub(super) fn new(o: &OpenLoad, seed: u64, shard: Shard, start: Instant) -> OpenArrivals {
+        let stream = match shard.is_whole() {
+            true => mix(seed, ARRIVAL_STREAM),
+            false => mix(mix(seed, ARRIVAL_STREAM), SHARD_STREAM + shard.index),
+        };
         OpenArrivals {
-            rng: Box::new(ChaCha8Rng::seed_from_u64(mix(seed, ARRIVAL_STREAM))),
+            rng: Box::new(ChaCha8Rng::seed_from_u64(stream)),
             start,
             next_s: 0.0,
             per_second: o.arrival_rate.per_second,
@@ -38,6 +46,7 @@ impl OpenArrivals {
             cap: o.max_in_flight,
             count: 0,
             seed,
+            shard,
         }
     }
 
@@ -55,7 +64,12 @@ impl OpenArrivals {
             Arrival::Poisson => -(1.0 - self.rng.random::<f64>()).ln() / self.per_second,
         };
         self.next_s += gap;
-        let user = self.count;
+        // Arrival numbers stay unique across shards: shard I of N numbers its arrivals I,
+        // I + N, I + 2N ... (the whole run 0, 1, 2 ...).
+        let user = self
+            .count
+            .saturating_mul(self.shard.count)
+            .saturating_add(self.shard.index);
         self.count += 1;
         Some(Dispatch {
             user,

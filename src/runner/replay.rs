@@ -7,27 +7,38 @@ use tokio::time::Instant;
 
 use super::session::Dispatch;
 use super::shared::offset;
-use crate::scenario::{ReplayLoad, TraceEntry};
+use crate::scenario::{ReplayLoad, Shard, TraceEntry};
 
 /// The replay schedule, owned by the runner's loop.
 pub(super) struct ReplayArrivals {
-    sessions: std::vec::IntoIter<TraceEntry>,
-    next: Option<TraceEntry>,
+    /// This shard's sessions with each one's number among its user's sessions in the whole
+    /// trace (so a session is numbered alike in every shard count).
+    sessions: std::vec::IntoIter<(TraceEntry, u64)>,
+    next: Option<(TraceEntry, u64)>,
     start: Instant,
     time_scale: f64,
-    sessions_per_user: HashMap<u64, u64>,
 }
 
 impl ReplayArrivals {
-    pub(super) fn new(r: &ReplayLoad, start: Instant) -> ReplayArrivals {
-        let mut sessions = r.sessions.clone().into_iter();
+    /// The schedule of `shard`: the trace's sessions `i` with `i mod N = I`.
+    pub(super) fn new(r: &ReplayLoad, shard: Shard, start: Instant) -> ReplayArrivals {
+        let mut sessions_per_user: HashMap<u64, u64> = HashMap::new();
+        let mut owned = Vec::new();
+        for (i, entry) in r.sessions.iter().enumerate() {
+            let counter = sessions_per_user.entry(entry.user).or_insert(0);
+            let session = *counter;
+            *counter += 1;
+            if shard.owns(i as u64) {
+                owned.push((entry.clone(), session));
+            }
+        }
+        let mut sessions = owned.into_iter();
         let next = sessions.next();
         ReplayArrivals {
             sessions,
             next,
             start,
             time_scale: r.time_scale,
-            sessions_per_user: HashMap::new(),
         }
     }
 
@@ -35,7 +46,7 @@ impl ReplayArrivals {
     pub(super) fn next_at(&self) -> Option<Instant> {
         self.next
             .as_ref()
-            .and_then(|e| offset(self.start, e.offset_ms as f64 / 1000.0 * self.time_scale))
+            .and_then(|(e, _)| offset(self.start, e.offset_ms as f64 / 1000.0 * self.time_scale))
     }
 
     /// True once the last session was taken.
@@ -46,10 +57,7 @@ impl ReplayArrivals {
     /// Takes the session that is due.
     pub(super) fn fire(&mut self) -> Option<Dispatch> {
         let intended = self.next_at()?;
-        let entry = std::mem::replace(&mut self.next, self.sessions.next())?;
-        let counter = self.sessions_per_user.entry(entry.user).or_insert(0);
-        let session = *counter;
-        *counter += 1;
+        let (entry, session) = std::mem::replace(&mut self.next, self.sessions.next())?;
         Some(Dispatch {
             user: entry.user,
             session,

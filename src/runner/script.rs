@@ -60,3 +60,6 @@ pub(super) fn mix(seed: u64, stream: u64) -> u64 {
 /// Stream numbers keep closed users' and open arrivals' generators apart.
 pub(super) const OPEN_STREAM: u64 = 1 << 62;
 pub(super) const ARRIVAL_STREAM: u64 = (1 << 62) - 1;
+/// Open model, sharded: shard `I`'s arrival stream is `mix(mix(seed, ARRIVAL_STREAM),
+/// SHARD_STREAM + I)`.
+pub(super) const SHARD_STREAM: u64 = 1 << 61;

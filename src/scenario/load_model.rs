@@ -60,6 +60,7 @@ impl Check<'_> {
             max_conversations,
             grace,
             keep_trace: true,
+            shard: super::shard::Shard::WHOLE,
         };
         Ok(load)
     }

@@ -25,9 +25,11 @@ mod error;
 mod invariants;
 mod load_model;
 mod overrides;
+mod partition;
 mod plan;
 mod prices;
 mod raw;
+pub mod shard;
 pub mod trace;
 mod validate;
 pub mod workload;
@@ -35,6 +37,7 @@ pub mod workload;
 pub use crate::agent::settings::{AgentConfig, Protocol};
 pub use error::{ComponentError, ScenarioError};
 pub use overrides::{Overrides, apply_overrides};
+pub use partition::{apply_shard, scenario_digest};
 pub use plan::{
     Arrival, ClosedLoad, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE,
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_SEED, DEFAULT_TIMEOUT, Endpoint, EndpointPlan, Limits, LoadPlan,
@@ -42,6 +45,7 @@ pub use plan::{
     ReportPlan, Stage,
 };
 pub use prices::{price_table, validate_prices};
+pub use shard::{Shard, ShardShare, Sharding};
 pub use trace::TraceEntry;
 pub use validate::{check_file, load, parse};
 pub use workload::{Source, WorkItem, Workload};

@@ -28,6 +28,17 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
 }
 
+impl Overrides {
+    /// The flags that change what is run (not where the report goes, not the seed, which a
+    /// merge checks on its own), as text for [`super::scenario_digest`].
+    pub fn plan_flags(&self) -> String {
+        format!(
+            "users={:?} duration={:?} conversations_per_user={:?} endpoint_url={:?}",
+            self.users, self.duration, self.conversations_per_user, self.endpoint_url
+        )
+    }
+}
+
 /// Applies `bench run` flags to a plan and re-checks what they change. `--duration` replaces
 /// `conversations_per_user` and the other way round; `--endpoint-url` switches the endpoint to
 /// `http` (which then needs `limits.spend_cap_usd`).

@@ -70,6 +70,8 @@ pub struct Plan {
     pub thresholds: BTreeMap<String, Vec<String>>,
     /// The same gates, parsed: thresholds and the warm-up window excluded from them.
     pub gates: crate::report::gates::Gates,
+    /// Set when this process runs one shard of the scenario ([`super::apply_shard`]).
+    pub sharding: Option<super::shard::Sharding>,
 }
 
 /// `[endpoint]`: where requests go, and the client's timeouts.
@@ -139,6 +141,9 @@ pub struct LoadPlan {
     /// default true). Without it the runner holds nothing per session, which is what a long
     /// soak needs.
     pub keep_trace: bool,
+    /// Which shard of the run this process runs (`0/1`: the whole run); see
+    /// [`super::shard`].
+    pub shard: super::shard::Shard,
 }
 
 /// The three load models.

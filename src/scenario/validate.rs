@@ -118,6 +118,7 @@ impl Check<'_> {
             report,
             thresholds,
             gates,
+            sharding: None,
         };
         check_invariants(&plan)?;
         Ok(plan)

@@ -40,6 +40,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "run",
         "compare_cmd",
+        "merge_cmd",
         "prices_cmd",
         "report_cmd",
         "sanitize_cmd",

@@ -22,6 +22,7 @@ mod runner;
 mod sanitize;
 mod scenario;
 mod server_shapes;
+mod shards;
 mod signals;
 mod support;
 mod visuals;

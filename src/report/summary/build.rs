@@ -61,6 +61,8 @@ impl Summary {
             load: load_section(m),
             guard: guard_section(m),
             server: None,
+            shard: None,
+            merged: None,
             thresholds: Vec::new(),
         }
     }

@@ -11,6 +11,9 @@
 //! The schema lives here; [`build`] fills it from a run's metrics.
 
 pub mod build;
+mod sharding;
+
+pub use sharding::{MergedSection, MergedShard, ShardSection, ShardShare};
 
 use std::collections::BTreeMap;
 
@@ -55,6 +58,12 @@ pub struct Summary {
     /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
+    /// Which shard of a sharded run this is (`bench run --shard I/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSection>,
+    /// The shards this run was merged from (`bench merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedSection>,
     /// CI gates: one entry per threshold condition, in scenario order. Absent when the
     /// scenario has no `[thresholds]`; filled by the caller with
     /// `report::gates::evaluate` before the files are written.
@@ -486,6 +495,12 @@ fn one() -> f64 {
 /// UTC RFC 3339 with seconds, e.g. `2026-11-28T11:25:00Z`.
 pub fn rfc3339_utc(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// UTC RFC 3339 with milliseconds (`2026-12-04T10:00:00.123Z`), for instants that shards
+/// compare.
+pub fn rfc3339_utc_millis(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 impl Summary {
