@@ -484,8 +484,13 @@ fn controls(s: &Summary) -> Option<(String, Table)> {
 }
 
 fn headline(s: &Summary) -> String {
+    let part = match (&s.shard, &s.merged) {
+        (Some(sh), _) => format!(" · shard {}/{}", sh.index, sh.count),
+        (None, Some(m)) => format!(" · merged from {} shards", m.count),
+        (None, None) => String::new(),
+    };
     format!(
-        "{} · {:.1} s · seed {} · {} load · {} endpoint · started {}{}",
+        "{}{part} · {:.1} s · seed {} · {} load · {} endpoint · started {}{}",
         s.run.name,
         s.run.duration_s,
         s.run.seed,

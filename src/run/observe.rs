@@ -38,8 +38,9 @@ pub(super) async fn start_exporter(
             .map(|b| (b.model().to_string(), b.state().as_str()))
             .collect(),
     });
-    let exporter = observe::export::serve(listener, &plan.name, "0/1", levels)
-        .context("cannot serve --metrics-addr")?;
+    let exporter =
+        observe::export::serve(listener, &plan.name, &plan.load.shard.to_string(), levels)
+            .context("cannot serve --metrics-addr")?;
     eprintln!("live metrics: http://{}/metrics", exporter.local_addr());
     Ok(Some(exporter))
 }
