@@ -126,6 +126,7 @@
 //! that does not fit gets 429 `rate_limit_exceeded` with `retry-after` (seconds, rounded up)
 //! and `retry-after-ms`.
 
+mod capacity;
 pub mod config;
 mod json;
 pub mod latency;
@@ -152,7 +153,7 @@ pub use config::{
     ConfigError, CountRange, FaultConfig, FaultKind, GuardConfig, Jitter, MockConfig, ModelConfig,
     ModelSettings, Outage, PromptCaching, ScriptConfig,
 };
-pub use stats::{GuardTotals, StatsSnapshot, TokenTotals};
+pub use stats::{GuardTotals, QueueSecond, QueueTotals, StatsSnapshot, TokenTotals};
 
 /// A running mock server. Dropping it stops the server too (without waiting); prefer
 /// [`MockHandle::shutdown`].

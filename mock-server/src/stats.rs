@@ -30,6 +30,52 @@ pub struct TokenTotals {
     pub completion_tokens: u64,
 }
 
+/// The capacity model's queue (models with `max_concurrency` or `throughput_tokens_per_s`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueTotals {
+    /// Requests admitted to be served.
+    pub admitted: u64,
+    /// Of those, requests that waited for a place first.
+    pub queued: u64,
+    /// Requests refused because `max_queue` requests were waiting.
+    pub rejected: u64,
+    /// Sum of the admitted requests' waits, microseconds.
+    pub wait_us_total: u64,
+    /// Longest wait, microseconds.
+    pub wait_us_max: u64,
+    /// Most requests seen waiting at once.
+    pub max_waiting: u64,
+    /// Most requests seen in progress at once.
+    pub max_running: u64,
+    /// The same per second of the server's life (seconds with no admission or refusal are
+    /// left out).
+    pub by_second: Vec<QueueSecond>,
+}
+
+/// One second of the queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSecond {
+    /// Seconds since the server started.
+    pub second: u64,
+    /// Requests admitted in this second.
+    pub admitted: u64,
+    /// Of those, requests that had waited.
+    pub queued: u64,
+    /// Requests refused in this second.
+    pub rejected: u64,
+    /// Sum of the waits of the requests admitted in this second, microseconds.
+    pub wait_us_total: u64,
+    /// Longest of those waits, microseconds.
+    pub wait_us_max: u64,
+    /// Most requests seen waiting at once in this second.
+    pub max_waiting: u64,
+    /// Most requests seen in progress at once in this second.
+    pub max_running: u64,
+}
+
+/// Longest queue timeline kept: one day of seconds.
+const MAX_QUEUE_SECONDS: u64 = 86_400;
+
 /// A copy of every counter; the JSON of `GET /mock/stats`.
 ///
 /// "Chat request" means a `POST /v1/chat/completions` whose headers arrived; other routes
@@ -68,6 +114,9 @@ pub struct StatsSnapshot {
     /// The guard endpoints (`POST /v1/moderations`, `POST /guard`).
     #[serde(default)]
     pub guard: GuardTotals,
+    /// The capacity model's queue, summed over models (absent when no model has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueTotals>,
 }
 
 /// What the guard endpoints answered.
@@ -122,6 +171,7 @@ struct Inner {
     rate_limited: HashMap<&'static str, u64>,
     dangerous: u64,
     tokens: TokenTotals,
+    queue: Option<QueueTotals>,
 }
 
 impl Inner {
@@ -273,8 +323,72 @@ impl Stats {
             .collect();
         snap.dangerous_actions = s.dangerous;
         snap.tokens = s.tokens;
+        snap.queue = s.queue.clone();
         snap
     }
+
+    /// A request was admitted by a capacity model after waiting `waited`, `second`s into the
+    /// server's life, with `waiting` others waiting and `running` in progress.
+    pub fn queue_admitted(
+        &self,
+        second: u64,
+        waited: std::time::Duration,
+        waiting: u64,
+        running: u64,
+    ) {
+        let Ok(mut s) = self.inner.lock() else { return };
+        let wait_us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        let q = s.queue.get_or_insert_with(QueueTotals::default);
+        q.admitted += 1;
+        q.queued += u64::from(wait_us > 0);
+        q.wait_us_total = q.wait_us_total.saturating_add(wait_us);
+        q.wait_us_max = q.wait_us_max.max(wait_us);
+        q.max_waiting = q.max_waiting.max(waiting);
+        q.max_running = q.max_running.max(running);
+        if let Some(sec) = queue_second(q, second) {
+            sec.admitted += 1;
+            sec.queued += u64::from(wait_us > 0);
+            sec.wait_us_total = sec.wait_us_total.saturating_add(wait_us);
+            sec.wait_us_max = sec.wait_us_max.max(wait_us);
+            sec.max_waiting = sec.max_waiting.max(waiting);
+            sec.max_running = sec.max_running.max(running);
+        }
+    }
+
+    /// A request was refused by a full queue, `second`s into the server's life, with `waiting`
+    /// requests waiting.
+    pub fn queue_rejected(&self, second: u64, waiting: u64) {
+        let Ok(mut s) = self.inner.lock() else { return };
+        let q = s.queue.get_or_insert_with(QueueTotals::default);
+        q.rejected += 1;
+        q.max_waiting = q.max_waiting.max(waiting);
+        if let Some(sec) = queue_second(q, second) {
+            sec.rejected += 1;
+            sec.max_waiting = sec.max_waiting.max(waiting);
+        }
+    }
+}
+
+/// The row of `second` (appended in order; a late writer for an earlier second finds it by
+/// search), or `None` past a day.
+fn queue_second(q: &mut QueueTotals, second: u64) -> Option<&mut QueueSecond> {
+    if second >= MAX_QUEUE_SECONDS {
+        return None;
+    }
+    let i = match q.by_second.binary_search_by_key(&second, |s| s.second) {
+        Ok(i) => i,
+        Err(i) => {
+            q.by_second.insert(
+                i,
+                QueueSecond {
+                    second,
+                    ..QueueSecond::default()
+                },
+            );
+            i
+        }
+    };
+    q.by_second.get_mut(i)
 }
 
 #[cfg(test)]

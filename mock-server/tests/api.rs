@@ -1620,3 +1620,148 @@ async fn parallel_tool_calls_are_scripted_and_count_as_one_step() {
     );
     h.shutdown().await;
 }
+
+/// A model of the capacity tests: fixed 100 ms service time (ttft 100 ms, no token time), 5
+/// tokens per reply.
+fn capacity_model(extra: ModelConfig) -> MockConfig {
+    let mut cfg = fast();
+    cfg.models.insert(
+        "small".into(),
+        ModelConfig {
+            ttft: Some(Duration::from_millis(100)),
+            per_token: Some(Duration::ZERO),
+            jitter: Some(Jitter::None),
+            completion_tokens: Some(CountRange { min: 5, max: 5 }),
+            ..extra
+        },
+    );
+    cfg
+}
+
+/// Sends `n` non-streamed requests to `small` at once; their statuses and latencies, in order
+/// of completion.
+async fn burst(h: &MockHandle, c: &reqwest::Client, n: usize) -> Vec<(u16, Duration)> {
+    let t0 = tokio::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (c, url) = (c.clone(), format!("{}/chat/completions", h.base_url()));
+        set.spawn(async move {
+            let body = json!({"model": "small", "messages": [user(&format!("question {i}"))]});
+            let r = c.post(url).json(&body).send().await.expect("answered");
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            (status, t0.elapsed())
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.expect("task"));
+    }
+    out.sort_by_key(|(_, d)| *d);
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_beyond_max_concurrency_queue_and_their_wait_is_in_the_latency() {
+    let (h, c) = start(capacity_model(ModelConfig {
+        max_concurrency: Some(2),
+        ..ModelConfig::default()
+    }))
+    .await;
+    let done = burst(&h, &c, 6).await;
+    let ms: Vec<u64> = done.iter().map(|(_, d)| d.as_millis() as u64).collect();
+    assert!(done.iter().all(|(s, _)| *s == 200), "{done:?}");
+    // Two at a time, 100 ms each: done at 100, 100, 200, 200, 300, 300 ms.
+    for (i, m) in ms.iter().enumerate() {
+        let want = 100 * (i as u64 / 2 + 1);
+        assert!((want..want + 15).contains(m), "request {i}: {ms:?}");
+    }
+    let q = h.stats().queue.expect("the queue is reported");
+    assert_eq!((q.admitted, q.queued, q.rejected), (6, 4, 0));
+    assert_eq!(q.max_running, 2);
+    assert!(q.max_waiting >= 3, "{q:?}");
+    // The four that waited waited 100, 100, 200, 200 ms: 600 ms in all.
+    assert!((600_000..640_000).contains(&q.wait_us_total), "{q:?}");
+    assert!((200_000..215_000).contains(&q.wait_us_max), "{q:?}");
+    assert_eq!(q.by_second.iter().map(|s| s.admitted).sum::<u64>(), 6);
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_wait_for_their_place_before_the_first_token() {
+    let (h, c) = start(capacity_model(ModelConfig {
+        max_concurrency: Some(1),
+        ..ModelConfig::default()
+    }))
+    .await;
+    let first = {
+        let (c, url) = (c.clone(), format!("{}/chat/completions", h.base_url()));
+        tokio::spawn(async move {
+            let body = json!({"model": "small", "stream": true, "messages": [user("one")]});
+            let r = c.post(url).json(&body).send().await.expect("answered");
+            r.bytes().await.expect("body")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let t0 = tokio::time::Instant::now();
+    let body = json!({"model": "small", "stream": true, "messages": [user("two")]});
+    let r = post(&h, &c, &body).await;
+    let mut stream = r.bytes_stream();
+    let mut ttft = None;
+    while let Some(part) = stream.next().await {
+        let s = String::from_utf8_lossy(&part.expect("chunk")).to_string();
+        if ttft.is_none() && s.contains("\"content\":\"") {
+            ttft = Some(t0.elapsed());
+        }
+    }
+    first.await.expect("first");
+    // The first holds the only place for 100 ms (90 ms after this one arrived); then this
+    // one's own 100 ms time to first token.
+    let ttft = ttft.expect("a token").as_millis() as u64;
+    assert!((190..210).contains(&ttft), "ttft {ttft} ms");
+    h.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_queue_refuses_with_the_configured_status() {
+    for status in [429u16, 503] {
+        let (h, c) = start(capacity_model(ModelConfig {
+            max_concurrency: Some(1),
+            max_queue: Some(1),
+            queue_full_status: Some(status),
+            ..ModelConfig::default()
+        }))
+        .await;
+        let done = burst(&h, &c, 4).await;
+        let refused = done.iter().filter(|(s, _)| *s == status).count();
+        let served = done.iter().filter(|(s, _)| *s == 200).count();
+        // One served, one waiting; the two others find the queue full.
+        assert_eq!((served, refused), (2, 2), "{done:?}");
+        let q = h.stats().queue.expect("queue");
+        assert_eq!((q.admitted, q.rejected), (2, 2));
+        h.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shared_throughput_slows_each_reply_by_its_share() {
+    // 100 tokens/s shared: one reply alone gets 10 ms per token (ttft 100 ms with the first
+    // token, then 4 gaps of 10 ms).
+    let (h, c) = start(capacity_model(ModelConfig {
+        throughput_tokens_per_s: Some(100.0),
+        ..ModelConfig::default()
+    }))
+    .await;
+    let one = burst(&h, &c, 1).await;
+    let ms = one[0].1.as_millis() as u64;
+    assert!((140..155).contains(&ms), "{one:?}");
+    // Four at once: the k-th admitted shares with k replies in progress, 10k ms per token:
+    // done at 100 + 4 x (10, 20, 30, 40) ms.
+    let four = burst(&h, &c, 4).await;
+    let ms: Vec<u64> = four.iter().map(|(_, d)| d.as_millis() as u64).collect();
+    for (k, m) in ms.iter().enumerate() {
+        let want = 100 + 4 * 10 * (k as u64 + 1);
+        assert!((want..want + 15).contains(m), "{ms:?}");
+    }
+    h.shutdown().await;
+}

@@ -137,6 +137,41 @@ fn check_model(name: &str, m: &ModelConfig) -> Result<(), ConfigError> {
             "use a positive limit, or remove the key for no limit",
         ));
     }
+    if let Some(c) = m.max_concurrency
+        && !(1..=1_000_000).contains(&c)
+    {
+        return Err(invalid(
+            key("max_concurrency"),
+            c,
+            "use 1 to 1000000 requests served at once, or remove the key for no limit",
+        ));
+    }
+    if let Some(t) = m.throughput_tokens_per_s
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(invalid(
+            key("throughput_tokens_per_s"),
+            t,
+            "use a positive rate of output tokens per second, such as 2000",
+        ));
+    }
+    if m.max_queue.is_some() && m.max_concurrency.is_none() {
+        return Err(invalid(
+            key("max_queue"),
+            m.max_queue.unwrap_or(0),
+            "a queue exists only with max_concurrency: set it too",
+        ));
+    }
+    if let Some(s) = m.queue_full_status
+        && s != 429
+        && s != 503
+    {
+        return Err(invalid(
+            key("queue_full_status"),
+            s,
+            "use 429 (rate limited) or 503 (overloaded)",
+        ));
+    }
     Ok(())
 }
 

@@ -42,6 +42,22 @@ pub struct ModelConfig {
     /// Tokens (prompt plus completion) per minute; absent means unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tpm: Option<u64>,
+    /// Requests served at once; more wait in a queue (their wait shows in TTFT), as in a
+    /// server's waiting queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u64>,
+    /// Output tokens per second shared by the replies in progress: each reply's token rate
+    /// is this divided by the replies in progress when it starts (never faster than
+    /// `per_token`), as continuous batching shares a GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput_tokens_per_s: Option<f64>,
+    /// Requests that may wait for `max_concurrency`; one more is refused with
+    /// `queue_full_status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_queue: Option<u64>,
+    /// The status of a refusal by a full queue: 429 (default) or 503.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_full_status: Option<u16>,
 }
 
 /// Shape of the random jitter added to each delay.
@@ -91,6 +107,14 @@ pub struct ModelSettings {
     pub rpm: Option<u64>,
     /// Tokens per minute, if limited.
     pub tpm: Option<u64>,
+    /// Requests served at once, if limited.
+    pub max_concurrency: Option<u64>,
+    /// Output tokens per second shared by the replies in progress, if limited.
+    pub throughput_tokens_per_s: Option<f64>,
+    /// Requests that may wait for a place, if bounded.
+    pub max_queue: Option<u64>,
+    /// Status of a refusal by a full queue.
+    pub queue_full_status: u16,
 }
 
 impl Default for ModelSettings {
@@ -105,6 +129,10 @@ impl Default for ModelSettings {
             prompt_caching: PromptCaching::Openai,
             rpm: None,
             tpm: None,
+            max_concurrency: None,
+            throughput_tokens_per_s: None,
+            max_queue: None,
+            queue_full_status: 429,
         }
     }
 }
@@ -149,6 +177,23 @@ impl ModelSettings {
         if c.tpm.is_some() {
             self.tpm = c.tpm;
         }
+        if c.max_concurrency.is_some() {
+            self.max_concurrency = c.max_concurrency;
+        }
+        if c.throughput_tokens_per_s.is_some() {
+            self.throughput_tokens_per_s = c.throughput_tokens_per_s;
+        }
+        if c.max_queue.is_some() {
+            self.max_queue = c.max_queue;
+        }
+        if let Some(v) = c.queue_full_status {
+            self.queue_full_status = v;
+        }
+    }
+
+    /// True when the model has a capacity model (a concurrency or throughput limit).
+    pub fn has_capacity(&self) -> bool {
+        self.max_concurrency.is_some() || self.throughput_tokens_per_s.is_some()
     }
 }
 
@@ -164,6 +209,10 @@ impl From<&ModelSettings> for ModelConfig {
             prompt_caching: Some(s.prompt_caching),
             rpm: s.rpm,
             tpm: s.tpm,
+            max_concurrency: s.max_concurrency,
+            throughput_tokens_per_s: s.throughput_tokens_per_s,
+            max_queue: s.max_queue,
+            queue_full_status: Some(s.queue_full_status),
         }
     }
 }

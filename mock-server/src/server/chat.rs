@@ -16,14 +16,15 @@ use tokio::time::Instant;
 use super::faults::{self, Instead};
 use super::reply::{self, Answer};
 use super::request::{self, Parsed};
-use super::respond::{Body, add_limit_headers, rate_limited, unauthorized};
+use super::respond::{self, Body, add_limit_headers, rate_limited, unauthorized};
 use super::state::State;
-use crate::config::FaultKind;
+use crate::config::{FaultKind, ModelSettings};
 use crate::rng::{SplitMix, combine};
 use crate::script;
 use crate::stats::Outcome;
 use crate::tokens;
 use crate::wire::Usage;
+use http_body_util::BodyExt as _;
 
 /// Records the outcome with the reply's status and returns the reply.
 fn finish(state: &State, mut outcome: Outcome<'_>, r: Response<Body>) -> Response<Body> {
@@ -110,6 +111,38 @@ pub async fn chat(
     };
     outcome.dangerous = reply.dangerous;
 
+    // The capacity model: wait for a place (the wait is part of TTFT: the reply's schedule
+    // starts once served), at the token rate the throughput's share allows.
+    let mut started = started;
+    let mut paced: Option<ModelSettings> = None;
+    let admission = match state.capacity(model) {
+        None => None,
+        Some(cap) => match cap.admit().await {
+            Err(full) => {
+                state.stats.queue_rejected(state.elapsed_s(), full.waiting);
+                outcome.fault = None;
+                outcome.rate_limited = Some("queue");
+                let r = respond::queue_full(model, settings.queue_full_status);
+                return Ok(finish(state, outcome, r));
+            }
+            Ok(a) => {
+                state.stats.queue_admitted(
+                    state.elapsed_s(),
+                    a.waited,
+                    a.waiting_at_admission,
+                    a.active_at_admission,
+                );
+                started = Instant::now();
+                paced = Some(ModelSettings {
+                    per_token: cap.token_gap(settings.per_token, a.active_at_admission),
+                    ..settings.clone()
+                });
+                Some(a)
+            }
+        },
+    };
+    let settings = paced.as_ref().unwrap_or(settings);
+
     let answer = Answer {
         seq,
         started,
@@ -126,5 +159,15 @@ pub async fn chat(
     };
     let mut r = reply::answer(state, &answer, &mut rng, &mut outcome).await;
     add_limit_headers(&mut r, &limit_headers);
+    // The place is held until the reply's body is sent (or dropped).
+    if let Some(admission) = admission {
+        r = r.map(|body| {
+            body.map_frame(move |frame| {
+                let _held = &admission;
+                frame
+            })
+            .boxed_unsync()
+        });
+    }
     Ok(finish(state, outcome, r))
 }

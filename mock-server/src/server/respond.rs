@@ -143,3 +143,28 @@ pub fn rate_limited(model: &str, l: &Limited) -> Response<Body> {
     add_limit_headers(&mut r, &l.headers);
     r
 }
+
+/// The refusal of a request when `max_queue` requests already wait for the model: 429 with a
+/// short `Retry-After`, or 503 as an overloaded engine answers.
+pub fn queue_full(model: &str, status: u16) -> Response<Body> {
+    if status == 503 {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The engine is currently overloaded, please try again later.",
+            "server_error",
+            None,
+            None,
+        );
+    }
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "Too many requests waiting for {model}: the queue is full. Please try again in 1s."
+        ),
+        "requests",
+        None,
+        Some("rate_limit_exceeded"),
+    );
+    add_retry_headers(&mut r, Duration::from_secs(1));
+    r
+}

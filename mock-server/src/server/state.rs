@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::tool_cache::ToolCache;
+use crate::capacity::Capacity;
 use crate::config::{MockConfig, ModelSettings, Outage};
 use crate::limits::{LimitHeaders, Limited, Limiter};
 use crate::stats::Stats;
@@ -37,6 +38,10 @@ pub struct State {
     pub tools: ToolCache,
     /// rpm and tpm buckets.
     limiter: Limiter,
+    /// Queues and servers of the named models with a capacity model.
+    capacity: foldhash::HashMap<String, Capacity>,
+    /// The same of the `default` settings, shared by every model not named.
+    default_capacity: Option<Capacity>,
     start: Instant,
     /// Becomes true when the handle asks for shutdown.
     pub shutdown: watch::Receiver<bool>,
@@ -49,7 +54,7 @@ pub struct State {
 impl State {
     /// Resolves every model's settings once.
     pub fn new(config: MockConfig, shutdown: watch::Receiver<bool>) -> State {
-        let settings = config
+        let settings: foldhash::HashMap<String, ModelSettings> = config
             .model_names()
             .map(|n| (n.to_string(), config.model(n)))
             .collect();
@@ -72,8 +77,15 @@ impl State {
                 .collect(),
         };
         let models_json = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
+        let default_settings = config.model(crate::config::DEFAULT_MODEL_KEY);
+        let capacity = settings
+            .iter()
+            .filter_map(|(n, s)| Capacity::of(s).map(|c| (n.clone(), c)))
+            .collect();
         State {
-            default_settings: config.model(crate::config::DEFAULT_MODEL_KEY),
+            default_capacity: Capacity::of(&default_settings),
+            capacity,
+            default_settings,
             settings,
             stats: Stats::default(),
             live: Arc::default(),
@@ -91,6 +103,19 @@ impl State {
     /// The settings of `model` (a model not named gets the `default` ones).
     pub fn settings(&self, model: &str) -> &ModelSettings {
         self.settings.get(model).unwrap_or(&self.default_settings)
+    }
+
+    /// The capacity model serving `model`, if it has one.
+    pub fn capacity(&self, model: &str) -> Option<&Capacity> {
+        match self.settings.contains_key(model) {
+            true => self.capacity.get(model),
+            false => self.default_capacity.as_ref(),
+        }
+    }
+
+    /// Whole seconds since the server started.
+    pub fn elapsed_s(&self) -> u64 {
+        self.start.elapsed().as_secs()
     }
 
     /// Whether the request carries the configured key (always, when none is configured).
