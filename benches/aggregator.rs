@@ -115,6 +115,7 @@ fn info() -> RunInfo {
         started_at: UNIX_EPOCH,
         endpoint_kind: "mock".to_string(),
         load_model: "closed".to_string(),
+        slo: None,
     }
 }
 

@@ -233,7 +233,10 @@ pub struct ToolRecord {
 }
 
 /// How a conversation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The model gave a final answer.
     Answered,

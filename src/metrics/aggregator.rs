@@ -136,6 +136,17 @@ impl Aggregator {
                 (usd * NANO_USD_PER_USD).round() as u64,
             );
         }
+        if let Some(slo) = &self.info.slo {
+            let c = &mut self.counters;
+            c.slo_judged += 1;
+            let missed = slo.missed(rec, usd);
+            if missed.is_empty() {
+                c.slo_good += 1;
+            }
+            for m in missed {
+                *c.slo_missed.entry(m.to_string()).or_default() += 1;
+            }
+        }
         self.update_live(rec, usd);
         usd
     }

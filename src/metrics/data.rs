@@ -27,6 +27,9 @@ pub struct RunInfo {
     pub endpoint_kind: String,
     /// `closed`, `open` or `replay`.
     pub load_model: String,
+    /// The service-level objectives conversations are judged on (`[slo]`), if any.
+    #[serde(default)]
+    pub slo: Option<super::slo::Slo>,
 }
 
 /// One circuit-breaker state change, as plain data (the breaker's own type lives elsewhere).
@@ -255,6 +258,12 @@ pub struct Counters {
     /// Dollars of the most expensive conversation, exact (the histogram rounds up by <0.1%,
     /// and a percentile should never read above the true maximum).
     pub max_conversation_usd: f64,
+    /// With `[slo]`: conversations judged (every recorded one).
+    pub slo_judged: u64,
+    /// With `[slo]`: conversations that met every objective.
+    pub slo_good: u64,
+    /// With `[slo]`: conversations that missed each objective (one may miss several).
+    pub slo_missed: BTreeMap<String, u64>,
 }
 
 /// Everything a run measured: what the summary, CSVs, terminal table and plots read.

@@ -206,6 +206,9 @@ fn add_counters(into: &mut Counters, from: &Counters) {
         guard_errors,
         guard_usd,
         max_conversation_usd,
+        slo_judged,
+        slo_good,
+        slo_missed,
     } = from;
     add_map(&mut into.outcomes, outcomes);
     into.conversations_sent += conversations_sent;
@@ -238,6 +241,9 @@ fn add_counters(into: &mut Counters, from: &Counters) {
     add_map(&mut into.guard_errors, guard_errors);
     into.guard_usd += guard_usd;
     into.max_conversation_usd = into.max_conversation_usd.max(*max_conversation_usd);
+    into.slo_judged += slo_judged;
+    into.slo_good += slo_good;
+    add_map(&mut into.slo_missed, slo_missed);
 }
 
 fn add_model(into: &mut ModelMetrics, from: &ModelMetrics) -> anyhow::Result<()> {

@@ -27,6 +27,7 @@ pub mod hist;
 pub mod keys;
 pub mod live;
 pub mod merge;
+pub mod slo;
 pub mod state;
 pub mod timeline;
 

@@ -129,6 +129,7 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     out.push(latency(s));
     out.extend(finish_reasons(s));
     out.push(outcomes(s));
+    out.extend(slo(s));
     out.extend(errors(s));
     out.push(cost_by_model(s));
     out.push(cost_per_conversation(s));
@@ -136,6 +137,33 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     out.extend(guard(s));
     out.extend(server(s));
     out
+}
+
+/// The service-level objectives: attainment with its interval, goodput, and the share of
+/// conversations that missed each objective; `None` without `[slo]`.
+fn slo(s: &Summary) -> Option<(String, Table)> {
+    let o = s.slo.as_ref()?;
+    let mut t = Table::new(&["objective", "bound", "missed by"]);
+    for (k, bound) in &o.objectives {
+        let missed = o.missed.get(k).copied().unwrap_or(0.0);
+        t.row(vec![k.clone(), bound.clone(), percent(missed)]);
+    }
+    t.row(vec![
+        "attainment (good conversations)".into(),
+        format!("{} of {}", o.good, o.conversations),
+        format!(
+            "{} [{}, {}]",
+            percent(o.attainment),
+            percent(o.attainment_low),
+            percent(o.attainment_high)
+        ),
+    ]);
+    t.row(vec![
+        "goodput".into(),
+        format!("{:.2} good conversations/s", o.goodput_per_second),
+        String::new(),
+    ]);
+    Some(("SLO".to_string(), t))
 }
 
 /// The guard stage: verdicts, errors and latency; `None` without a guard.

@@ -140,6 +140,7 @@ fn run_info(plan: &Plan, started_at: SystemTime) -> RunInfo {
             LoadShape::Open(_) => "open".into(),
             LoadShape::Replay(_) => "replay".into(),
         },
+        slo: plan.slo.clone(),
     }
 }
 

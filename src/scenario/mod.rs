@@ -19,6 +19,7 @@
 //! `validate.rs` (text to plan), `overrides.rs` (command-line flags), `describe.rs` (the plan
 //! for people). `workload.rs` and `trace.rs` are the prompt sources and the replay format.
 
+mod capacity;
 mod check;
 mod describe;
 mod error;
@@ -42,7 +43,7 @@ pub use plan::{
     Arrival, ClosedLoad, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE,
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_SEED, DEFAULT_TIMEOUT, Endpoint, EndpointPlan, Limits, LoadPlan,
     LoadShape, MAX_CONNECTIONS, MAX_DURATION, MAX_USERS, OpenLoad, Plan, PricesPlan, ReplayLoad,
-    ReportPlan, Stage,
+    ReportPlan, Stage, SweepPlan,
 };
 pub use prices::{price_table, validate_prices};
 pub use shard::{Shard, ShardShare, Sharding};

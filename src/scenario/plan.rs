@@ -70,6 +70,10 @@ pub struct Plan {
     pub thresholds: BTreeMap<String, Vec<String>>,
     /// The same gates, parsed: thresholds and the warm-up window excluded from them.
     pub gates: crate::report::gates::Gates,
+    /// Service-level objectives per conversation (`[slo]`).
+    pub slo: Option<crate::metrics::slo::Slo>,
+    /// How `bench sweep` steps the load (`[sweep]`).
+    pub sweep: Option<SweepPlan>,
     /// Set when this process runs one shard of the scenario ([`super::apply_shard`]).
     pub sharding: Option<super::shard::Sharding>,
 }
@@ -267,4 +271,36 @@ impl Default for ReportPlan {
             html: true,
         }
     }
+}
+
+/// `[sweep]`, checked, with defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepPlan {
+    /// The attainment a step must reach (`target`, default 0.99).
+    pub target: f64,
+    /// First load: users (closed) or conversations per second (open). Default: the
+    /// scenario's own.
+    pub start: Option<f64>,
+    /// Growth factor of the climb (`factor`, default 2).
+    pub factor: f64,
+    /// Bisection stops when the bracket is this narrow (`resolution`, load units). Default: a
+    /// tenth of the start, at least 1 user or 0.1/s.
+    pub resolution: Option<f64>,
+    /// Highest load tried (`max_load`); default 1,000 times the start.
+    pub max_load: Option<f64>,
+    /// Most steps (repeats included) per model (`max_steps`, default 20).
+    pub max_steps: u32,
+    /// The sweep stops starting steps after this long (`max_duration`).
+    pub max_duration: Option<Duration>,
+    /// Length of each step's load (`step_duration`, default the scenario's `duration`, or
+    /// 30 s).
+    pub step_duration: Option<Duration>,
+    /// Conversations started within this time of a step's start are left out of its figures
+    /// (`warm_up`, default 5 s, capped at half the step).
+    pub warm_up: Duration,
+    /// Times a step whose interval straddles the target is run again, its conversations
+    /// pooled (`repeats`, default 1).
+    pub repeats: u32,
+    /// Models to sweep one after the other (`models`); empty: the scenario's model.
+    pub models: Vec<String>,
 }

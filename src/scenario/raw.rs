@@ -36,6 +36,38 @@ pub(super) struct RawScenario {
     pub(super) report: RawReport,
     #[serde(default)]
     pub(super) thresholds: BTreeMap<String, OneOrMany>,
+    pub(super) slo: Option<RawSlo>,
+    pub(super) sweep: Option<RawSweep>,
+}
+
+/// `[slo]`: per-conversation objectives, each an upper bound such as `"< 8s"`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlo {
+    pub(super) conversation_latency: Option<String>,
+    pub(super) ttft: Option<String>,
+    pub(super) llm_call_latency: Option<String>,
+    pub(super) inter_token: Option<String>,
+    pub(super) cost_per_conversation: Option<String>,
+    pub(super) outcome: Option<Vec<String>>,
+}
+
+/// `[sweep]`: how `bench sweep` steps the load.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSweep {
+    pub(super) target: Option<f64>,
+    pub(super) start: Option<f64>,
+    pub(super) factor: Option<f64>,
+    pub(super) resolution: Option<f64>,
+    pub(super) max_load: Option<f64>,
+    pub(super) max_steps: Option<u32>,
+    pub(super) max_duration: Option<HumanDuration>,
+    pub(super) step_duration: Option<HumanDuration>,
+    pub(super) warm_up: Option<HumanDuration>,
+    pub(super) repeats: Option<u32>,
+    #[serde(default)]
+    pub(super) models: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default, Deserialize, PartialEq, Eq)]

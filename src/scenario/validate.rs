@@ -104,6 +104,8 @@ impl Check<'_> {
         }
         let gates = crate::report::gates::parse_gates(&thresholds)
             .map_err(|e| self.component(e.to_string()))?;
+        let slo = raw.slo.map(|s| self.slo(s)).transpose()?;
+        let sweep = raw.sweep.map(|s| self.sweep(s)).transpose()?;
         let plan = Plan {
             name,
             description: raw.description,
@@ -118,6 +120,8 @@ impl Check<'_> {
             report,
             thresholds,
             gates,
+            slo,
+            sweep,
             sharding: None,
         };
         check_invariants(&plan)?;

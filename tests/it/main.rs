@@ -1,6 +1,7 @@
 //! Integration tests of `bench`: one binary, one module per area.
 
 mod agent;
+mod capacity;
 mod client;
 mod client_limits;
 mod client_urls;

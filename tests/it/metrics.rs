@@ -207,6 +207,7 @@ pub fn info() -> RunInfo {
         started_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
         endpoint_kind: "mock".to_string(),
         load_model: "open".to_string(),
+        slo: None,
     }
 }
 

@@ -248,7 +248,12 @@ fn parse_number(s: &str) -> Option<f64> {
 /// True if `path` is a metric of `summary.json`: one of the fixed paths, or a path into a map
 /// whose keys depend on the run (`cost.by_model.gpt-4.1.usd`, `llm_call.by_status.429`).
 pub fn is_metric_path(path: &str, known: &[String]) -> bool {
-    if known.iter().any(|k| k == path) || is_server_path(path) || is_guard_path(path) {
+    if known.iter().any(|k| k == path)
+        || is_server_path(path)
+        || is_guard_path(path)
+        || is_slo_path(path)
+        || is_sweep_path(path)
+    {
         return true;
     }
     let model_calls = fields_of(&ModelCalls::default());
@@ -304,6 +309,33 @@ fn is_server_path(path: &str) -> bool {
         crate::observe::is_metric_name(metric)
             && matches!(field, "mean" | "max" | "last" | "increase")
     })
+}
+
+/// True if `path` names a figure of the `slo` section (present only in runs with `[slo]`):
+/// `slo.attainment`, `slo.goodput_per_second`, `slo.missed.ttft` ...
+fn is_slo_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("slo.") else {
+        return false;
+    };
+    if let Some(o) = rest.strip_prefix("missed.") {
+        return crate::metrics::slo::OBJECTIVES.contains(&o);
+    }
+    matches!(
+        rest,
+        "conversations"
+            | "good"
+            | "attainment"
+            | "attainment_low"
+            | "attainment_high"
+            | "goodput_per_second"
+    )
+}
+
+/// True if `path` names a figure of a sweep's answer (`bench sweep`): `sweep.max_load`,
+/// `sweep.max_users`, `sweep.max_rate_per_s`, `sweep.usd_per_month` ...
+fn is_sweep_path(path: &str) -> bool {
+    path.strip_prefix("sweep.")
+        .is_some_and(|f| crate::report::summary::SWEEP_FIELDS.contains(&f))
 }
 
 /// True if `path` names a figure of the `guard` section (present only in runs with

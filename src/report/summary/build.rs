@@ -61,6 +61,8 @@ impl Summary {
             load: load_section(m),
             guard: guard_section(m),
             server: None,
+            slo: slo_section(m),
+            sweep: None,
             shard: None,
             merged: None,
             thresholds: Vec::new(),
@@ -367,6 +369,35 @@ fn status_map(m: &BTreeMap<Option<u16>, u64>) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// The `slo` section, when the run judged conversations on an `[slo]`.
+fn slo_section(m: &RunMetrics) -> Option<super::SloSection> {
+    let slo = m.info.slo.as_ref()?;
+    let c = &m.counters;
+    let (low, high) = crate::metrics::slo::wilson_95(c.slo_good, c.slo_judged);
+    let secs = m.duration.as_secs_f64();
+    Some(super::SloSection {
+        objectives: slo.written.iter().cloned().collect(),
+        conversations: c.slo_judged,
+        good: c.slo_good,
+        attainment: rate(c.slo_good, c.slo_judged),
+        attainment_low: low,
+        attainment_high: high,
+        goodput_per_second: if secs > 0.0 {
+            c.slo_good as f64 / secs
+        } else {
+            0.0
+        },
+        missed: slo
+            .written
+            .iter()
+            .map(|(k, _)| {
+                let n = c.slo_missed.get(k).copied().unwrap_or(0);
+                (k.clone(), rate(n, c.slo_judged))
+            })
+            .collect(),
+    })
+}
+
 fn rate(n: u64, d: u64) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
@@ -378,6 +409,7 @@ fn empty_metrics() -> RunMetrics {
         started_at: std::time::UNIX_EPOCH,
         endpoint_kind: String::new(),
         load_model: String::new(),
+        slo: None,
     };
     let start = tokio::time::Instant::now();
     crate::metrics::Aggregator::new(info, start, crate::pricing::PriceTable::default()).finish(

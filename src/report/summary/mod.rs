@@ -13,7 +13,9 @@
 pub mod build;
 mod sharding;
 
-pub use sharding::{MergedSection, MergedShard, ShardSection, ShardShare};
+pub use sharding::{
+    MergedSection, MergedShard, SWEEP_FIELDS, ShardSection, ShardShare, SloSection, SweepSection,
+};
 
 use std::collections::BTreeMap;
 
@@ -58,6 +60,12 @@ pub struct Summary {
     /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
+    /// The service-level objectives (`[slo]`): attainment and goodput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSection>,
+    /// The answer of `bench sweep` (only in the summary a sweep judges its thresholds on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSection>,
     /// Which shard of a sharded run this is (`bench run --shard I/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardSection>,

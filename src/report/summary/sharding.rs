@@ -90,3 +90,72 @@ pub struct MergedShard {
     /// What it was given of the load and limits.
     pub share: ShardShare,
 }
+
+/// `slo`: the conversations judged on the scenario's `[slo]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SloSection {
+    /// Each objective as written, by its key (`outcome` lists the good outcomes).
+    pub objectives: std::collections::BTreeMap<String, String>,
+    /// Conversations judged (every recorded one).
+    pub conversations: u64,
+    /// Of those, conversations that met every objective.
+    pub good: u64,
+    /// `good / conversations` (0 without conversations).
+    pub attainment: f64,
+    /// Lower end of the attainment's 95% Wilson interval.
+    pub attainment_low: f64,
+    /// Upper end of the attainment's 95% Wilson interval.
+    pub attainment_high: f64,
+    /// Good conversations per second of the run.
+    pub goodput_per_second: f64,
+    /// Per objective: the share of the judged conversations that missed it.
+    pub missed: std::collections::BTreeMap<String, f64>,
+}
+
+/// `sweep`: the answer of `bench sweep`, in the summary its thresholds are judged on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SweepSection {
+    /// The highest load that met the SLO: users (closed model) or conversations started per
+    /// second (open model); 0 when none did.
+    pub max_load: f64,
+    /// The same, for a closed model (absent for an open one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_users: Option<f64>,
+    /// The same, for an open model (absent for a closed one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_rate_per_s: Option<f64>,
+    /// Attainment at that load, with its 95% interval.
+    pub attainment: f64,
+    /// See `attainment`.
+    pub attainment_low: f64,
+    /// See `attainment`.
+    pub attainment_high: f64,
+    /// Good conversations per second at that load.
+    pub goodput_per_second: f64,
+    /// Conversations per second at that load.
+    pub conversations_per_second: f64,
+    /// Dollars per conversation at that load.
+    pub usd_per_conversation: f64,
+    /// Dollars per day at that load, around the clock.
+    pub usd_per_day: f64,
+    /// Dollars per month (30 days) at that load.
+    pub usd_per_month: f64,
+    /// Steps run (repeats included).
+    pub steps: u64,
+}
+
+/// The fields of [`SweepSection`] a threshold may name (`sweep.<field>`).
+pub const SWEEP_FIELDS: [&str; 12] = [
+    "max_load",
+    "max_users",
+    "max_rate_per_s",
+    "attainment",
+    "attainment_low",
+    "attainment_high",
+    "goodput_per_second",
+    "conversations_per_second",
+    "usd_per_conversation",
+    "usd_per_day",
+    "usd_per_month",
+    "steps",
+];
