@@ -39,6 +39,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render a run's plots and HTML page from its data.
     Report(ReportArgs),
+    /// Find the highest load that meets the scenario's [slo], and what it costs there.
+    Sweep(SweepArgs),
     /// Merge the reports of a sharded run's shards into one run's report and judge its
     /// thresholds.
     Merge(MergeArgs),
@@ -95,6 +97,10 @@ pub struct RunArgs {
     /// 5 seconds past is an error.
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Set by `bench sweep` for its steps: no summary table on stdout (the sweep prints its
+    /// own), the rest as in a run.
+    #[arg(skip)]
+    pub embedded: bool,
 }
 
 fn parse_shard(s: &str) -> Result<crate::scenario::Shard, String> {
@@ -161,6 +167,22 @@ impl RunArgs {
             out: self.out.clone(),
         }
     }
+}
+
+/// Arguments of `bench sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario file (TOML) with an `[slo]` table (and optionally `[sweep]`).
+    pub scenario: PathBuf,
+    /// Write the sweep here instead of `reports/<name>-sweep-<UTC time>/`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write the results of the `sweep.*` thresholds as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// No line per step on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `bench merge`.

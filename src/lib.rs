@@ -34,6 +34,7 @@ pub mod run;
 pub mod runner;
 pub mod sanitize_cmd;
 pub mod scenario;
+pub mod sweep_cmd;
 pub mod tokens;
 pub mod units;
 
@@ -64,5 +65,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => report_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
+        Command::Sweep(args) => sweep_cmd::run(args),
     }
 }

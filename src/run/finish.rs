@@ -30,6 +30,8 @@ pub struct RunOutcome {
     pub dir: PathBuf,
     /// The final summary (thresholds included).
     pub summary: Summary,
+    /// With a warm-up window: the summary of the conversations started after it.
+    pub gated_summary: Option<Summary>,
     /// The mock server's ground truth, when the endpoint was the embedded mock.
     pub mock_stats: Option<mock_server::StatsSnapshot>,
     /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked, 3 when
@@ -120,7 +122,7 @@ pub(super) fn finish(
         );
     }
     tell(
-        &summary,
+        (&summary, !args.embedded),
         load,
         no_success.as_deref(),
         abort_reason.as_deref(),
@@ -131,6 +133,7 @@ pub(super) fn finish(
     Ok(RunOutcome {
         dir,
         summary,
+        gated_summary,
         mock_stats,
         exit_code: exit_code(load, passed),
     })
@@ -237,17 +240,19 @@ fn write_report_files(
 
 /// The summary table and gates on stdout; warnings, failures and interruptions on stderr.
 fn tell(
-    summary: &Summary,
+    (summary, table): (&Summary, bool),
     load: &runner::LoadReport,
     no_success: Option<&str>,
     abort_reason: Option<&str>,
     passed: bool,
 ) {
-    print!(
-        "{}",
-        terminal::render_table(summary, terminal::stdout_color())
-    );
-    if !summary.thresholds.is_empty() {
+    if table {
+        print!(
+            "{}",
+            terminal::render_table(summary, terminal::stdout_color())
+        );
+    }
+    if table && !summary.thresholds.is_empty() {
         print!(
             "{}",
             gates::render_terminal(&summary.thresholds, terminal::stdout_color())

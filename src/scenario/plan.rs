@@ -304,3 +304,21 @@ pub struct SweepPlan {
     /// Models to sweep one after the other (`models`); empty: the scenario's model.
     pub models: Vec<String>,
 }
+
+impl Default for SweepPlan {
+    fn default() -> Self {
+        SweepPlan {
+            target: 0.99,
+            start: None,
+            factor: 2.0,
+            resolution: None,
+            max_load: None,
+            max_steps: 20,
+            max_duration: None,
+            step_duration: None,
+            warm_up: Duration::from_secs(5),
+            repeats: 1,
+            models: Vec::new(),
+        }
+    }
+}

@@ -45,6 +45,8 @@ const LAYERS: &[&[&str]] = &[
         "report_cmd",
         "sanitize_cmd",
     ],
+    // Commands made of other commands (a sweep is a series of runs).
+    &["sweep_cmd"],
 ];
 
 type Module = Vec<String>;

@@ -20,6 +20,7 @@
 pub mod bars;
 pub mod canvas;
 pub mod histogram;
+pub mod lines;
 pub mod percentiles;
 pub mod server;
 pub mod timeline;
@@ -27,6 +28,7 @@ pub mod timeline;
 pub use bars::{ModelCost, PriceComparisonRow, plot_cost_by_model, plot_price_comparison};
 pub use canvas::{FONT_FAMILY, PLOT_HEIGHT, PLOT_WIDTH, ensure_font_registered};
 pub use histogram::plot_latency_histogram;
+pub use lines::{Choice, Line, pareto_front, plot_lines, plot_pareto};
 pub use percentiles::{LatencySeries, plot_latency_percentiles};
 pub use server::{MAX_SERVER_PANELS, ServerPanel, plot_server_metrics};
 pub use timeline::{OpenPeriod, TimelinePoint, plot_timeline};
