@@ -481,7 +481,7 @@ pub(super) fn write_page(
         }
     }
     let report = HtmlReport {
-        title: format!("{}: capacity sweep", plan.name),
+        title: format!("Capacity sweep: {}", plan.name),
         notes,
         settings: settings_rows,
         summary,

@@ -129,7 +129,9 @@ pub fn direction(path: &str) -> Direction {
     let higher = path.ends_with("per_second")
         || path.ends_with("_per_s")
         || path.ends_with("achieved_rate_ratio")
-        || path.ends_with("by_outcome.answered");
+        || path.ends_with("by_outcome.answered")
+        || path.starts_with("slo.attainment")
+        || path == "slo.good";
     if higher {
         Direction::HigherIsBetter
     } else {
