@@ -12,6 +12,7 @@ mod hostile;
 mod layering;
 mod metrics;
 mod observe;
+mod own_agent;
 mod parsers_prop;
 mod plots;
 mod prices;

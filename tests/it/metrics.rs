@@ -74,6 +74,7 @@ fn ok_call(step: u32, started: Instant, latency_ms: u64, u: Usage, ttft_ms: u64)
         inter_chunk_gaps_us: vec![10_000, 20_000],
         usage: u,
         fallback: false,
+        prompt: Default::default(),
     }
 }
 
@@ -125,6 +126,9 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         started: t0 + ms(110),
         latency: ms(20),
         status: ToolStatus::Ok,
+        output_tokens: 0,
+        output_bytes: 0,
+        http_status: None,
     }];
 
     let s2 = t0 + ms(1000);
@@ -156,6 +160,7 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         inter_chunk_gaps_us: Vec::new(),
         usage: Usage::billed(2000, 0, 500),
         fallback: true,
+        prompt: Default::default(),
     }];
 
     let mut c3 = conversation(3, t0 + ms(2000), 1, Outcome::BlockedBySanitizer);
@@ -195,6 +200,7 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         inter_chunk_gaps_us: Vec::new(),
         usage: Usage::default(),
         fallback: false,
+        prompt: Default::default(),
     }];
     vec![c1, c2, c3, c4]
 }
