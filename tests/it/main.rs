@@ -13,6 +13,7 @@ mod layering;
 mod metrics;
 mod observe;
 mod own_agent;
+mod tool_args;
 mod parsers_prop;
 mod plots;
 mod prices;
