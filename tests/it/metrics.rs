@@ -525,3 +525,12 @@ fn finish_reasons_tpot_reasoning_and_local_waits_are_reported() {
     assert_eq!(s.conversation.errors, 2);
     assert_eq!(s.conversation.by_outcome["session_rate_limited"], 1);
 }
+
+/// The prompt cache's saving: cached tokens priced at the input price less the cached one, by
+/// the answering model (gpt-4.1 here: 1,200 cached tokens at $2.00 - $0.50 per Mtok).
+#[test]
+fn cached_tokens_saving_is_priced_by_the_answering_model() {
+    let s = reactbench::report::summary::Summary::from_metrics(&sample_run());
+    assert_eq!(s.tokens.cached, 1200);
+    assert!((s.cost.cached_saving_usd - 1200.0 * 1.5 / 1e6).abs() < 1e-15, "{}", s.cost.cached_saving_usd);
+}

@@ -10,6 +10,9 @@ use reactbench::agent::conversation::Agent;
 use reactbench::agent::settings::{AgentConfig, Protocol};
 use reactbench::agent::tools::{ToolBox, ToolsConfig};
 use reactbench::client::LlmClient;
+use reactbench::metrics::Aggregator;
+use reactbench::pricing::PriceTable;
+use reactbench::report::summary::Summary;
 use reactbench::record::{Outcome, ToolStatus};
 use reactbench::tokens::Tokenizer;
 use serde_json::{Value, json};
@@ -194,6 +197,30 @@ async fn each_steps_prompt_is_counted_by_part_and_the_parts_sum_to_what_was_sent
         assert_eq!(rec.calls[0].prompt.tool_results, 0);
         // The search result (about 120 tokens) is in the third prompt.
         assert!(rec.calls[2].prompt.tool_results > 120);
+
+        // The report's rows are those counts, step by step, and its parts sum to them.
+        let t0 = rec.started;
+        let mut agg = Aggregator::new(crate::metrics::info(), t0, PriceTable::default_table().unwrap());
+        agg.record(&rec);
+        let m = agg.finish(crate::metrics::run_end(t0));
+        let s = Summary::from_metrics(&m);
+        let p = s.prompt.expect("a prompt section");
+        assert_eq!(p.by_step.len(), 3);
+        for (row, c) in p.by_step.iter().zip(&rec.calls) {
+            assert_eq!(row.calls, 1);
+            assert_eq!(row.prompt_tokens, c.prompt.total() as f64);
+            assert_eq!(
+                row.system + row.tool_schemas + row.history + row.tool_results,
+                row.prompt_tokens
+            );
+            assert_eq!(row.tool_results, c.prompt.tool_results as f64);
+        }
+        let share = p.share.system + p.share.tool_schemas + p.share.history + p.share.tool_results;
+        assert!((share - 1.0).abs() < 1e-9);
+        let kb = &s.tool.by_tool["search_kb"];
+        assert_eq!((kb.calls, kb.errors), (1, 0));
+        assert_eq!(kb.output_tokens, rec.tools[1].output_tokens);
+        assert_eq!(s.tool.by_tool["get_order"].calls, 1);
     }
 }
 

@@ -112,6 +112,7 @@ fn pinned_paths() -> Vec<String> {
     s(
         &mut p,
         &[
+            "cost.cached_saving_usd",
             "cost.unpriced_calls",
             "cost.usd_per_call",
             "cost.usd_per_conversation",

@@ -18,8 +18,10 @@ use super::atomic::AtomicFile;
 use crate::metrics::RunMetrics;
 use crate::observe::{Kind, Sample, SeriesKey, ServerMetrics};
 
+pub mod shape;
 pub mod stream;
 
+pub use shape::{PROMPT_BY_STEP_COLUMNS, PROMPT_BY_STEP_FILE, TOOLS_COLUMNS, TOOLS_FILE};
 pub use stream::RecordCsv;
 
 /// Columns of `calls.csv`.
@@ -360,5 +362,6 @@ pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
     write_latency_percentiles(dir, m)?;
     write_timeline(dir, m)?;
     write_cost_by_model(dir, m)?;
+    shape::write_shape_files(dir, m)?;
     write_errors(dir, m)
 }

@@ -14,13 +14,14 @@
 //! non-finite numbers and very long names all produce a readable image instead of a panic.
 //!
 //! - [`canvas`]: the font, size, palette and styles every chart shares, and the PNG writer.
-//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`], [`server`]: one chart (or chart
+//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`], [`server`], [`prompt`]: one chart (or chart
 //!   family) each.
 
 pub mod bars;
 pub mod canvas;
 pub mod histogram;
 pub mod percentiles;
+pub mod prompt;
 pub mod server;
 pub mod timeline;
 
@@ -28,5 +29,6 @@ pub use bars::{ModelCost, PriceComparisonRow, plot_cost_by_model, plot_price_com
 pub use canvas::{FONT_FAMILY, PLOT_HEIGHT, PLOT_WIDTH, ensure_font_registered};
 pub use histogram::plot_latency_histogram;
 pub use percentiles::{LatencySeries, plot_latency_percentiles};
+pub use prompt::{PromptStep, plot_prompt_by_step};
 pub use server::{MAX_SERVER_PANELS, ServerPanel, plot_server_metrics};
 pub use timeline::{OpenPeriod, TimelinePoint, plot_timeline};

@@ -11,11 +11,14 @@
 //! The schema lives here; [`build`] fills it from a run's metrics.
 
 pub mod build;
+pub mod shape;
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+pub use shape::{PromptSection, PromptShare, StepRow, ToolStats};
 
 /// Version of the `summary.json` schema.
 pub const SUMMARY_VERSION: u32 = 2;
@@ -52,6 +55,10 @@ pub struct Summary {
     /// The guard stage, when the scenario has one (`[agent.guard]`) and it checked any input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardSection>,
+    /// Where the prompt tokens come from: by step index and by part (absent when no call
+    /// was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptSection>,
     /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
@@ -328,6 +335,9 @@ pub struct ToolSection {
     pub by_status: BTreeMap<String, u64>,
     /// Run time (refusals excluded).
     pub latency_ms: LatencyMs,
+    /// Per tool name (absent when no tool ran).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_tool: BTreeMap<String, ToolStats>,
 }
 
 /// `tokens`.
@@ -394,6 +404,9 @@ pub struct CostSection {
     pub usd_per_call: f64,
     /// Calls whose model had no price (billed as zero).
     pub unpriced_calls: u64,
+    /// Dollars the cached prompt tokens saved against the uncached input price.
+    #[serde(default)]
+    pub cached_saving_usd: f64,
     /// Per billed model.
     pub by_model: BTreeMap<String, ModelCost>,
 }
