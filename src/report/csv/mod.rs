@@ -362,6 +362,5 @@ pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<()> {
     write_latency_percentiles(dir, m)?;
     write_timeline(dir, m)?;
     write_cost_by_model(dir, m)?;
-    shape::write_shape_files(dir, m)?;
     write_errors(dir, m)
 }

@@ -43,9 +43,8 @@ fn draw(root: &Area<'_>, steps: &[PromptStep]) -> anyhow::Result<()> {
     if steps.is_empty() {
         return draw_empty(root, TITLE, "No LLM calls counted");
     }
-    let parts = |s: &PromptStep| {
-        [s.system, s.tool_schemas, s.history, s.tool_results].map(finite_or_zero)
-    };
+    let parts =
+        |s: &PromptStep| [s.system, s.tool_schemas, s.history, s.tool_results].map(finite_or_zero);
     let top = steps
         .iter()
         .map(|s| parts(s).iter().sum::<f64>())
@@ -92,8 +91,10 @@ fn draw(root: &Area<'_>, steps: &[PromptStep]) -> anyhow::Result<()> {
                 let p = parts(s);
                 let below: f64 = p[..k].iter().sum();
                 let x = s.step as f64;
-                let mut bar =
-                    Rectangle::new([(x - 0.35, below), (x + 0.35, below + p[k])], color.filled());
+                let mut bar = Rectangle::new(
+                    [(x - 0.35, below), (x + 0.35, below + p[k])],
+                    color.filled(),
+                );
                 bar.set_margin(0, 0, 0, 0);
                 bar
             }))
@@ -105,12 +106,16 @@ fn draw(root: &Area<'_>, steps: &[PromptStep]) -> anyhow::Result<()> {
         let line = RGBColor(20, 20, 20);
         chart
             .draw_series(LineSeries::new(
-                steps.iter().map(|s| (s.step as f64, finite_or_zero(s.cached))),
+                steps
+                    .iter()
+                    .map(|s| (s.step as f64, finite_or_zero(s.cached))),
                 line.stroke_width(3),
             ))
             .map_err(plot_error)?
             .label("cached (billed)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], line.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], line.stroke_width(3))
+            });
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 16)?;
     let calls: u64 = steps.iter().map(|s| s.calls).sum();

@@ -1,80 +1,12 @@
-//! The summary's view of the agent's shape: `tool.by_tool`, the `prompt` section (prompt
+//! The summary's view of the agent's shape, built from the metrics (the types are the
+//! schema's, in `mod.rs`): `tool.by_tool`, the `prompt` section (prompt
 //! tokens by step index and the share of each part) and `cost.cached_saving_usd`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::LatencyMs;
+use super::{LatencyMs, PromptSection, PromptShare, StepRow, ToolStats};
 use crate::metrics::{AgentShape, RunMetrics};
 use crate::record::PromptParts;
-
-/// One tool in `tool.by_tool`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ToolStats {
-    /// Runs and refusals.
-    pub calls: u64,
-    /// Runs that failed (the error text went to the model).
-    pub errors: u64,
-    /// Refused without running.
-    pub refused: u64,
-    /// `errors / calls`.
-    pub error_rate: f64,
-    /// Run time (refusals excluded).
-    pub latency_ms: LatencyMs,
-    /// Tokens of the outputs the model was given.
-    pub output_tokens: u64,
-    /// `output_tokens / calls`.
-    pub output_tokens_mean: f64,
-}
-
-/// One step index in `prompt.by_step`: means over the calls sent at that step.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepRow {
-    /// Step index within a turn (1 = the first call; the last row also holds later steps
-    /// past 64).
-    pub step: u32,
-    /// Calls sent at this step.
-    pub calls: u64,
-    /// Mean prompt tokens as counted before sending (the sum of the four parts).
-    pub prompt_tokens: f64,
-    /// Of which the system prompt.
-    pub system: f64,
-    /// Of which the tool definitions.
-    pub tool_schemas: f64,
-    /// Of which the user and assistant messages (and the reply priming).
-    pub history: f64,
-    /// Of which the tool results.
-    pub tool_results: f64,
-    /// Mean prompt tokens as billed (answered calls).
-    pub billed_prompt_tokens: f64,
-    /// Mean cached prompt tokens as billed (answered calls).
-    pub cached_tokens: f64,
-}
-
-/// Each part's share of all counted prompt tokens, in `[0, 1]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PromptShare {
-    /// The system prompt.
-    pub system: f64,
-    /// The tool definitions.
-    pub tool_schemas: f64,
-    /// User and assistant messages.
-    pub history: f64,
-    /// Tool results.
-    pub tool_results: f64,
-}
-
-/// `prompt`: where the prompt tokens come from (absent when no call was counted).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PromptSection {
-    /// Prompt tokens counted before sending, all calls.
-    pub counted_tokens: u64,
-    /// The share of each part.
-    pub share: PromptShare,
-    /// By step index.
-    pub by_step: Vec<StepRow>,
-}
 
 /// `tool.by_tool`.
 pub fn by_tool(shape: &AgentShape) -> BTreeMap<String, ToolStats> {
@@ -82,7 +14,13 @@ pub fn by_tool(shape: &AgentShape) -> BTreeMap<String, ToolStats> {
         .tools
         .iter()
         .map(|(name, t)| {
-            let per = |n: u64| if t.calls == 0 { 0.0 } else { n as f64 / t.calls as f64 };
+            let per = |n: u64| {
+                if t.calls == 0 {
+                    0.0
+                } else {
+                    n as f64 / t.calls as f64
+                }
+            };
             (
                 name.clone(),
                 ToolStats {

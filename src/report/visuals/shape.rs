@@ -13,8 +13,16 @@ pub fn tables(s: &Summary) -> Vec<HtmlTable> {
         out.push(HtmlTable {
             title: "Tools".to_string(),
             headers: [
-                "tool", "calls", "errors", "refused", "error rate", "p50", "p95", "p99",
-                "output tokens", "mean output tokens",
+                "tool",
+                "calls",
+                "errors",
+                "refused",
+                "error rate",
+                "p50",
+                "p95",
+                "p99",
+                "output tokens",
+                "mean output tokens",
             ]
             .map(str::to_string)
             .to_vec(),
@@ -70,8 +78,15 @@ pub fn tables(s: &Summary) -> Vec<HtmlTable> {
         out.push(HtmlTable {
             title: "Prompt tokens by step (mean per call)".to_string(),
             headers: [
-                "step", "calls", "prompt", "system", "tool schemas", "history", "tool results",
-                "billed", "cached",
+                "step",
+                "calls",
+                "prompt",
+                "system",
+                "tool schemas",
+                "history",
+                "tool results",
+                "billed",
+                "cached",
             ]
             .map(str::to_string)
             .to_vec(),
