@@ -12,8 +12,8 @@ use reactbench::agent::tools::{ToolBox, ToolsConfig};
 use reactbench::client::LlmClient;
 use reactbench::metrics::Aggregator;
 use reactbench::pricing::PriceTable;
-use reactbench::report::summary::Summary;
 use reactbench::record::{Outcome, ToolStatus};
+use reactbench::report::summary::Summary;
 use reactbench::tokens::Tokenizer;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -129,7 +129,11 @@ async fn the_own_system_prompt_and_tools_are_sent_as_defined() {
     );
     // The generated output of search_kb is counted as the model gets it.
     assert_eq!(rec.tools[1].name, "search_kb");
-    assert!((100..=140).contains(&rec.tools[1].output_tokens), "{:?}", rec.tools);
+    assert!(
+        (100..=140).contains(&rec.tools[1].output_tokens),
+        "{:?}",
+        rec.tools
+    );
 }
 
 #[tokio::test]
@@ -200,7 +204,11 @@ async fn each_steps_prompt_is_counted_by_part_and_the_parts_sum_to_what_was_sent
 
         // The report's rows are those counts, step by step, and its parts sum to them.
         let t0 = rec.started;
-        let mut agg = Aggregator::new(crate::metrics::info(), t0, PriceTable::default_table().unwrap());
+        let mut agg = Aggregator::new(
+            crate::metrics::info(),
+            t0,
+            PriceTable::default_table().unwrap(),
+        );
         agg.record(&rec);
         let m = agg.finish(crate::metrics::run_end(t0));
         let s = Summary::from_metrics(&m);
@@ -257,13 +265,18 @@ async fn a_url_tool_posts_its_arguments_and_records_latency_and_status() {
     let tb = ToolBox::new(&cfg).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
 
-    let r = tb.run("get_order", r#"{"order_id": "A-17"}"#, &mut rng).await;
+    let r = tb
+        .run("get_order", r#"{"order_id": "A-17"}"#, &mut rng)
+        .await;
     assert_eq!(r.status, ToolStatus::Ok);
     assert_eq!(r.http_status, Some(201));
     assert_eq!(r.output, r#"{"order_id":"A-17","status":"shipped"}"#);
     assert!(r.latency >= Duration::from_millis(50), "{:?}", r.latency);
     let rec = r.record(9);
-    assert_eq!((rec.http_status, rec.output_bytes, rec.output_tokens), (Some(201), 38, 9));
+    assert_eq!(
+        (rec.http_status, rec.output_bytes, rec.output_tokens),
+        (Some(201), 38, 9)
+    );
     let got: Vec<Value> = service
         .received_requests()
         .await
@@ -275,10 +288,57 @@ async fn a_url_tool_posts_its_arguments_and_records_latency_and_status() {
 
     let hung = tb.run("slow", r#"{"query": "x"}"#, &mut rng).await;
     assert_eq!((hung.status, hung.http_status), (ToolStatus::Error, None));
-    assert!(hung.output.contains("did not answer within"), "{}", hung.output);
+    assert!(
+        hung.output.contains("did not answer within"),
+        "{}",
+        hung.output
+    );
     assert!(hung.latency < Duration::from_secs(30));
 
     let broken = tb.run("broken", "{}", &mut rng).await;
-    assert_eq!((broken.status, broken.http_status), (ToolStatus::Error, Some(503)));
-    assert!(broken.output.contains("HTTP 503: overloaded"), "{}", broken.output);
+    assert_eq!(
+        (broken.status, broken.http_status),
+        (ToolStatus::Error, Some(503))
+    );
+    assert!(
+        broken.output.contains("HTTP 503: overloaded"),
+        "{}",
+        broken.output
+    );
+}
+
+/// The mock bills the tool definitions as OpenAI does, by the rule the agent counts them with:
+/// every call's billed prompt equals the agent's count of what it sent, tools included, in
+/// both protocols (the text protocol sends no `tools`, and the schemas ride in the prompt).
+#[tokio::test]
+async fn the_mock_bills_what_the_agent_counted_tool_schemas_included() {
+    let mock = crate::agent::start("seed = 5\n[script]\ntool_steps = \"2..=3\"\n").await;
+    for protocol in [Protocol::Native, Protocol::Text] {
+        let mut config = own_config("");
+        config.protocol = protocol;
+        config.stream = protocol == Protocol::Native;
+        let agent = crate::agent::agent(&mock, config, None);
+        for id in 0..4 {
+            let rec = crate::agent::turn(&agent, id, &format!("Where is my order A-{id}?"))
+                .await
+                .record;
+            assert_eq!(rec.outcome, Outcome::Answered, "{rec:#?}");
+            assert!(rec.calls.len() >= 3);
+            for c in &rec.calls {
+                assert!(!c.usage.estimated);
+                assert_eq!(
+                    c.usage.prompt_tokens,
+                    c.prompt.total(),
+                    "{protocol:?} step {}",
+                    c.step
+                );
+                if protocol == Protocol::Native {
+                    assert!(c.prompt.tool_schemas > 20);
+                } else {
+                    assert_eq!(c.prompt.tool_schemas, 0);
+                }
+            }
+        }
+    }
+    mock.shutdown().await;
 }

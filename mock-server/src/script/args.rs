@@ -17,8 +17,8 @@ const EXTRA_ITEMS: u64 = 3;
 
 /// Words of generated free text.
 const WORDS: &[&str] = &[
-    "customer", "order", "delayed", "refund", "request", "damaged", "package", "wrong",
-    "size", "billing", "question", "account", "access", "urgent", "follow", "up",
+    "customer", "order", "delayed", "refund", "request", "damaged", "package", "wrong", "size",
+    "billing", "question", "account", "access", "urgent", "follow", "up",
 ];
 
 /// Whether a tool's schema is the simple one-string shape (`{"query": string}`, required),
@@ -56,17 +56,29 @@ fn value(s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
     if let Some(c) = obj.get("const") {
         return c.clone();
     }
-    if let Some(e) = obj.get("enum").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+    if let Some(e) = obj
+        .get("enum")
+        .and_then(Value::as_array)
+        .filter(|e| !e.is_empty())
+    {
         return e[pick(rng, e.len())].clone();
     }
     for key in ["anyOf", "oneOf"] {
-        if let Some(list) = obj.get(key).and_then(Value::as_array).filter(|l| !l.is_empty()) {
+        if let Some(list) = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .filter(|l| !l.is_empty())
+        {
             // The first branch: the one schema authors put first is the usual case, and for
             // `oneOf` a fixed choice cannot match two overlapping branches by chance.
             return value(&merged(obj, &list[0]), name, rng, depth + 1);
         }
     }
-    if let Some(list) = obj.get("allOf").and_then(Value::as_array).filter(|l| !l.is_empty()) {
+    if let Some(list) = obj
+        .get("allOf")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    {
         let mut all = obj.clone();
         all.remove("allOf");
         let mut s = Value::Object(all);
@@ -152,7 +164,10 @@ fn array(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix, depth: usize)
         .min(min + EXTRA_ITEMS);
     let n = rng.range(min, max);
     let unique = obj.get("uniqueItems").and_then(Value::as_bool) == Some(true);
-    let items = obj.get("items").cloned().unwrap_or(json!({"type": "string"}));
+    let items = obj
+        .get("items")
+        .cloned()
+        .unwrap_or(json!({"type": "string"}));
     let singular = name.strip_suffix('s').unwrap_or(name);
     let mut out: Vec<Value> = Vec::with_capacity(n as usize);
     let mut tries = 0;
@@ -190,8 +205,16 @@ fn bounds(obj: &Map<String, Value>, lo: f64, span: f64) -> (f64, f64, bool, bool
 
 fn integer(obj: &Map<String, Value>, rng: &mut SplitMix) -> Value {
     let (min, max, xmin, xmax) = bounds(obj, 1.0, 99.0);
-    let lo = if xmin { min.floor() as i64 + 1 } else { min.ceil() as i64 };
-    let hi = if xmax { max.ceil() as i64 - 1 } else { max.floor() as i64 };
+    let lo = if xmin {
+        min.floor() as i64 + 1
+    } else {
+        min.ceil() as i64
+    };
+    let hi = if xmax {
+        max.ceil() as i64 - 1
+    } else {
+        max.floor() as i64
+    };
     if hi <= lo {
         return json!(lo);
     }
@@ -216,7 +239,13 @@ fn string(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix) -> String {
     let n = rng.range(1000, 99_999);
     let text = match obj.get("format").and_then(Value::as_str) {
         Some("date") => format!("2026-{:02}-{:02}", n % 12 + 1, n % 28 + 1),
-        Some("date-time") => format!("2026-{:02}-{:02}T{:02}:{:02}:00Z", n % 12 + 1, n % 28 + 1, n % 24, n % 60),
+        Some("date-time") => format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+            n % 12 + 1,
+            n % 28 + 1,
+            n % 24,
+            n % 60
+        ),
         Some("time") => format!("{:02}:{:02}:00", n % 24, n % 60),
         Some("email") => format!("customer{n}@example.com"),
         Some("uuid") => format!(
@@ -229,7 +258,10 @@ fn string(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix) -> String {
         ),
         Some("uri" | "url") => format!("https://example.com/items/{n}"),
         _ if lower.ends_with("id") || lower.ends_with("_number") || lower.ends_with("number") => {
-            format!("{}-{n}", lower.chars().next().unwrap_or('x').to_ascii_uppercase())
+            format!(
+                "{}-{n}",
+                lower.chars().next().unwrap_or('x').to_ascii_uppercase()
+            )
         }
         _ if lower.contains("email") => format!("customer{n}@example.com"),
         _ if lower.contains("date") => format!("2026-{:02}-{:02}", n % 12 + 1, n % 28 + 1),
@@ -248,7 +280,10 @@ fn string(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix) -> String {
 /// `text` padded or cut to the schema's length bounds (in characters).
 fn sized(mut text: String, obj: &Map<String, Value>) -> String {
     let min = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = obj.get("maxLength").and_then(Value::as_u64).map(|m| m as usize);
+    let max = obj
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize);
     while text.chars().count() < min {
         text.push('x');
     }
@@ -271,11 +306,26 @@ mod tests {
     #[test]
     fn simple_schemas_are_recognised() {
         for (schema, want) in [
-            (json!({"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}), Some("query")),
-            (json!({"type":"object","properties":{"q":{"type":"string","description":"d"}},"required":["q"]}), Some("q")),
-            (json!({"type":"object","properties":{"q":{"type":"string"}}}), None),
-            (json!({"type":"object","properties":{"q":{"type":"string","enum":["a"]}},"required":["q"]}), None),
-            (json!({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"required":["a"]}), None),
+            (
+                json!({"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}),
+                Some("query"),
+            ),
+            (
+                json!({"type":"object","properties":{"q":{"type":"string","description":"d"}},"required":["q"]}),
+                Some("q"),
+            ),
+            (
+                json!({"type":"object","properties":{"q":{"type":"string"}}}),
+                None,
+            ),
+            (
+                json!({"type":"object","properties":{"q":{"type":"string","enum":["a"]}},"required":["q"]}),
+                None,
+            ),
+            (
+                json!({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"required":["a"]}),
+                None,
+            ),
         ] {
             assert_eq!(simple_key(&schema), want, "{schema}");
         }

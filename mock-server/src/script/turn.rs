@@ -86,12 +86,10 @@ pub fn text_schema(messages: &[Message], name: &str) -> Option<serde_json::Value
         .filter(|m| m.role == "system" || m.role == "developer")
         .find_map(|m| {
             let text = m.content.text();
-            text.lines()
-                .filter(|l| l.starts_with(&head))
-                .find_map(|l| {
-                    let (_, json) = l.split_once(ARGS_MARK)?;
-                    serde_json::from_str(json.trim()).ok()
-                })
+            text.lines().filter(|l| l.starts_with(&head)).find_map(|l| {
+                let (_, json) = l.split_once(ARGS_MARK)?;
+                serde_json::from_str(json.trim()).ok()
+            })
         })
 }
 
