@@ -57,7 +57,7 @@ const CUSTOM_LATENCY: DurationRange = DurationRange {
 };
 
 /// Tool settings, user-facing as `[agent.tools]`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ToolsConfig {
     /// Tools the agent may run; any other name is refused. Default: every defined tool (the
@@ -79,20 +79,6 @@ pub struct ToolsConfig {
     /// library user sets them directly).
     #[serde(skip)]
     pub loaded: Vec<ToolSpec>,
-}
-
-impl Default for ToolsConfig {
-    fn default() -> Self {
-        ToolsConfig {
-            allowed: None,
-            definitions: None,
-            define: Vec::new(),
-            latency: BTreeMap::new(),
-            outputs: BTreeMap::new(),
-            simulate: BTreeMap::new(),
-            loaded: Vec::new(),
-        }
-    }
 }
 
 impl Serialize for ToolsConfig {
@@ -144,9 +130,8 @@ impl ToolsConfig {
             }
             seen.push(&t.name);
         }
-        let exists = |name: &str| {
-            KNOWN_TOOLS.contains(&name) || custom.iter().any(|t| t.name == name)
-        };
+        let exists =
+            |name: &str| KNOWN_TOOLS.contains(&name) || custom.iter().any(|t| t.name == name);
         let known = || {
             let mut names: Vec<&str> = custom.iter().map(|t| t.name.as_str()).collect();
             names.extend(KNOWN_TOOLS);
@@ -186,9 +171,7 @@ impl ToolsConfig {
                 .find(|t| &t.name == name)
                 .and_then(|t| t.parameters.get("properties"));
             if name == "calculator" && sim.output().is_some() {
-                return Err(format!(
-                    "agent.tools.simulate.calculator sets an output; the calculator computes its own (set latency or failures only)"
-                ));
+                return Err("agent.tools.simulate.calculator sets an output; the calculator computes its own (set latency or failures only)".to_string());
             }
             sim.validate(props).map_err(|(key, value, hint)| {
                 format!("agent.tools.simulate.{name}.{key} is {value}; expected {hint}")
@@ -330,7 +313,9 @@ impl ToolBox {
             if kind == Kind::Custom && defined.is_none() {
                 return Err(format!("unknown tool `{name}`"));
             }
-            let spec = defined.cloned().unwrap_or_else(|| builtin_spec(&name, kind));
+            let spec = defined
+                .cloned()
+                .unwrap_or_else(|| builtin_spec(&name, kind));
             let sim = config.simulate.get(&name).cloned().unwrap_or_default();
             let canned = config.outputs.get(&name).cloned().unwrap_or_default();
             let output = match sim.output() {
@@ -478,7 +463,9 @@ fn plan(tool: &Tool, input: &str, rng: &mut impl Rng) -> Plan {
     if let Some(poster) = &tool.service {
         let body = match serde_json::from_str::<Value>(input.trim()) {
             Ok(v) => serde_json::to_vec(&v).unwrap_or_default(),
-            Err(_) => serde_json::to_vec(&serde_json::json!({ "input": input })).unwrap_or_default(),
+            Err(_) => {
+                serde_json::to_vec(&serde_json::json!({ "input": input })).unwrap_or_default()
+            }
         };
         return Plan::Service(std::sync::Arc::clone(poster), body);
     }
@@ -568,7 +555,11 @@ fn run_sync(tool: &Tool, input: &str, rng: &mut impl Rng) -> Result<String, Stri
 fn custom_output(tool: &Tool, input: &str, rng: &mut impl Rng) -> Result<String, String> {
     let text = input.trim();
     if text.len() > MAX_INPUT_BYTES * 16 {
-        return Err(format!("arguments are {} bytes long; the limit is {}", text.len(), MAX_INPUT_BYTES * 16));
+        return Err(format!(
+            "arguments are {} bytes long; the limit is {}",
+            text.len(),
+            MAX_INPUT_BYTES * 16
+        ));
     }
     let args = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,

@@ -420,9 +420,8 @@ impl Check<'_> {
                 ));
             }
             let path = self.resolve(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                self.file_error("agent.system_prompt_file", &path, e.to_string())
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| self.file_error("agent.system_prompt_file", &path, e.to_string()))?;
             if text.trim().is_empty() {
                 return Err(self.file_error(
                     "agent.system_prompt_file",
@@ -434,9 +433,8 @@ impl Check<'_> {
         }
         if let Some(file) = &raw.tools.definitions {
             let path = self.resolve(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                self.file_error("agent.tools.definitions", &path, e.to_string())
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| self.file_error("agent.tools.definitions", &path, e.to_string()))?;
             raw.tools.loaded = crate::agent::tools::parse_openai_tools(&text)
                 .map_err(|e| self.file_error("agent.tools.definitions", &path, e))?;
         }

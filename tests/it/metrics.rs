@@ -532,5 +532,9 @@ fn finish_reasons_tpot_reasoning_and_local_waits_are_reported() {
 fn cached_tokens_saving_is_priced_by_the_answering_model() {
     let s = reactbench::report::summary::Summary::from_metrics(&sample_run());
     assert_eq!(s.tokens.cached, 1200);
-    assert!((s.cost.cached_saving_usd - 1200.0 * 1.5 / 1e6).abs() < 1e-15, "{}", s.cost.cached_saving_usd);
+    assert!(
+        (s.cost.cached_saving_usd - 1200.0 * 1.5 / 1e6).abs() < 1e-15,
+        "{}",
+        s.cost.cached_saving_usd
+    );
 }

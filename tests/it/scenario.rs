@@ -325,7 +325,11 @@ fn bad_cases() -> Vec<Bad> {
                 "tools.json",
                 r#"[{"type":"function","function":{"name":"refund","paramters":{}}}]"#,
             )],
-            expect: vec!["tool `refund`", "unknown field `function.paramters`", "parameters"],
+            expect: vec![
+                "tool `refund`",
+                "unknown field `function.paramters`",
+                "parameters",
+            ],
         },
         Bad {
             what: "missing tools file",
@@ -343,7 +347,12 @@ fn bad_cases() -> Vec<Bad> {
                 "fallback = [\"deepseek-v3.2\"]\n[[agent.tools.define]]\nname = \"refund\"\nparameters = { type = \"object\", properties = {}, required = [\"amount\"] }",
             ),
             files: vec![],
-            expect: vec!["agent.tools.define[0]", "tool `refund`", "parameters.required", "`amount`"],
+            expect: vec![
+                "agent.tools.define[0]",
+                "tool `refund`",
+                "parameters.required",
+                "`amount`",
+            ],
         },
         Bad {
             what: "tool failure probability out of range",
@@ -352,7 +361,11 @@ fn bad_cases() -> Vec<Bad> {
                 "fallback = [\"deepseek-v3.2\"]\n[[agent.tools.define]]\nname = \"refund\"\n[agent.tools.simulate.refund]\nfailure_probability = 1.5",
             ),
             files: vec![],
-            expect: vec!["agent.tools.simulate.refund.failure_probability", "1.5", "from 0 to 1"],
+            expect: vec![
+                "agent.tools.simulate.refund.failure_probability",
+                "1.5",
+                "from 0 to 1",
+            ],
         },
         Bad {
             what: "both system prompt keys",

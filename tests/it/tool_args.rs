@@ -60,7 +60,13 @@ fn native_calls(seed: u64, cfg: &ScriptConfig, tools: &[Tool]) -> Vec<(String, V
         json_object: false,
         parallel_tool_calls: true,
     };
-    let r = script::reply(seed, cfg, CountRange { min: 20, max: 40 }, Encoding::O200kBase, &input);
+    let r = script::reply(
+        seed,
+        cfg,
+        CountRange { min: 20, max: 40 },
+        Encoding::O200kBase,
+        &input,
+    );
     r.tool_calls
         .iter()
         .map(|c| {
@@ -95,10 +101,15 @@ fn native_arguments_are_schema_valid_for_every_tool_over_many_seeds() {
 #[test]
 fn text_protocol_arguments_are_schema_valid_too() {
     let validators = validators();
-    let mut tc = ToolsConfig::default();
-    tc.loaded = parse_openai_tools(&tools_json()).unwrap();
+    let tc = ToolsConfig {
+        loaded: parse_openai_tools(&tools_json()).unwrap(),
+        ..ToolsConfig::default()
+    };
     let described = ToolBox::new(&tc).unwrap().describe();
-    let pairs: Vec<(&str, &str)> = described.iter().map(|(n, d)| (n.as_str(), d.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = described
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_str()))
+        .collect();
     let prompt = format!("You are a support agent.\n\n{}", system_prompt(&pairs));
     assert!(prompt.contains(mock_server::script::ARGS_MARK));
     assert_eq!(
@@ -124,7 +135,13 @@ fn text_protocol_arguments_are_schema_valid_too() {
             json_object: false,
             parallel_tool_calls: true,
         };
-        let r = script::reply(seed, &cfg, CountRange { min: 20, max: 40 }, Encoding::O200kBase, &input);
+        let r = script::reply(
+            seed,
+            &cfg,
+            CountRange { min: 20, max: 40 },
+            Encoding::O200kBase,
+            &input,
+        );
         let content = r.content.expect("a text reply");
         let Ok(ReactStep::Action { tool, input, .. }) = parse_reply(&content) else {
             panic!("seed {seed}: not an action: {content}");

@@ -60,8 +60,7 @@ fn empty_parameters() -> Value {
 /// Parses an OpenAI `tools` array. The error names the tool (by name, or by index before the
 /// name is known) and the field.
 pub fn parse_openai_tools(text: &str) -> Result<Vec<ToolSpec>, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
     let items = value.as_array().ok_or_else(|| {
         "the file must hold a JSON array of tools, as OpenAI's `tools` field: [{\"type\": \"function\", \"function\": {...}}]".to_string()
     })?;
@@ -113,7 +112,10 @@ pub fn parse_openai_tools(text: &str) -> Result<Vec<ToolSpec>, String> {
         {
             return Err(format!("{at}: `function.strict` is not true or false"));
         }
-        let parameters = f.get("parameters").cloned().unwrap_or_else(empty_parameters);
+        let parameters = f
+            .get("parameters")
+            .cloned()
+            .unwrap_or_else(empty_parameters);
         let spec = ToolSpec {
             name,
             description,
@@ -150,14 +152,18 @@ pub fn check_spec(spec: &ToolSpec) -> Result<(), String> {
             at("parameters.type")
         ));
     }
-    check_schema(p, "parameters", 0).map_err(|(field, problem)| format!("{}: {problem}", at(&field)))
+    check_schema(p, "parameters", 0)
+        .map_err(|(field, problem)| format!("{}: {problem}", at(&field)))
 }
 
 /// Checks one schema node; the error is (field path, problem).
 fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, String)> {
     let err = |field: &str, problem: &str| Err((format!("{path}.{field}"), problem.to_string()));
     if depth > MAX_DEPTH {
-        return Err((path.to_string(), format!("nested deeper than {MAX_DEPTH} levels")));
+        return Err((
+            path.to_string(),
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ));
     }
     let Some(obj) = s.as_object() else {
         // `true` and `false` are schemas too (anything, nothing).
@@ -179,7 +185,10 @@ fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, Stri
         if !TYPES.contains(t) {
             return err(
                 "type",
-                &format!("\"{t}\" is not a JSON type; use one of {}", TYPES.join(", ")),
+                &format!(
+                    "\"{t}\" is not a JSON type; use one of {}",
+                    TYPES.join(", ")
+                ),
             );
         }
     }
@@ -272,9 +281,18 @@ mod tests {
         for (json, want) in [
             ("{}", "JSON array"),
             ("[1]", "tool [0] is not a JSON object"),
-            (r#"[{"type":"fn","function":{"name":"a"}}]"#, "tool [0]: `type` is \"fn\""),
-            (r#"[{"type":"function"}]"#, "tool [0]: `function` is missing"),
-            (r#"[{"type":"function","function":{"name":"a b"}}]"#, "tool `a b`: `name`"),
+            (
+                r#"[{"type":"fn","function":{"name":"a"}}]"#,
+                "tool [0]: `type` is \"fn\"",
+            ),
+            (
+                r#"[{"type":"function"}]"#,
+                "tool [0]: `function` is missing",
+            ),
+            (
+                r#"[{"type":"function","function":{"name":"a b"}}]"#,
+                "tool `a b`: `name`",
+            ),
             (
                 r#"[{"type":"function","function":{"name":"a","paramters":{}}}]"#,
                 "tool `a`: unknown field `function.paramters`",

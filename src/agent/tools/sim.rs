@@ -22,11 +22,46 @@ const MAX_OUTPUT_TOKENS: u64 = 100_000;
 /// so a generated output of n words is close to n tokens (the recorded count is the
 /// tokenizer's, not this estimate).
 const WORDS: &[&str] = &[
-    "the", "order", "customer", "status", "shipped", "delivery", "date", "item", "price",
-    "refund", "policy", "account", "return", "days", "support", "ticket", "product", "number",
-    "total", "address", "payment", "card", "store", "credit", "warranty", "service", "days",
-    "week", "month", "available", "stock", "size", "color", "model", "record", "note", "team",
-    "update", "request", "review",
+    "the",
+    "order",
+    "customer",
+    "status",
+    "shipped",
+    "delivery",
+    "date",
+    "item",
+    "price",
+    "refund",
+    "policy",
+    "account",
+    "return",
+    "days",
+    "support",
+    "ticket",
+    "product",
+    "number",
+    "total",
+    "address",
+    "payment",
+    "card",
+    "store",
+    "credit",
+    "warranty",
+    "service",
+    "days",
+    "week",
+    "month",
+    "available",
+    "stock",
+    "size",
+    "color",
+    "model",
+    "record",
+    "note",
+    "team",
+    "update",
+    "request",
+    "review",
 ];
 
 /// `[agent.tools.simulate.NAME]`.
@@ -131,7 +166,9 @@ impl ToolSim {
                     return Err((
                         "template".into(),
                         format!("\"{t}\""),
-                        format!("placeholders that name the tool's parameters; `{{{field}}}` is not one"),
+                        format!(
+                            "placeholders that name the tool's parameters; `{{{field}}}` is not one"
+                        ),
                     ));
                 }
             }

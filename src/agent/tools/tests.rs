@@ -226,9 +226,14 @@ async fn defined_tools_run_as_simulated() {
     assert!(described[0].1.contains(ARGS_MARK) && described[0].1.contains("order_id"));
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let r = tb.run("get_order", r#"{"order_id":"A-7"}"#, &mut rng).await;
-    assert_eq!((r.status, r.output.as_str()), (ToolStatus::Ok, "Order A-7: shipped"));
+    assert_eq!(
+        (r.status, r.output.as_str()),
+        (ToolStatus::Ok, "Order A-7: shipped")
+    );
     assert_eq!(r.latency, Duration::from_millis(30));
-    let kb = tb.run("search_kb", r#"{"query":"refunds"}"#, &mut rng).await;
+    let kb = tb
+        .run("search_kb", r#"{"query":"refunds"}"#, &mut rng)
+        .await;
     let tokens = crate::tokens::Tokenizer::for_model("gpt-4.1").count(&kb.output);
     assert!((270..=330).contains(&tokens), "{tokens}");
     assert_eq!(tb.run("calculator", "2*3", &mut rng).await.output, "6");
@@ -265,7 +270,10 @@ fn tool_settings_errors_name_the_tool_and_key() {
             "[[define]]\nname = \"x\"\nparameters = { type = \"object\", properties = { id = { type = \"string\" } } }\n[simulate.x]\ntemplate = \"{oid}\"",
             "agent.tools.simulate.x.template",
         ),
-        ("[[define]]\nname = \"x\"\n[[define]]\nname = \"x\"", "defined twice"),
+        (
+            "[[define]]\nname = \"x\"\n[[define]]\nname = \"x\"",
+            "defined twice",
+        ),
     ] {
         let cfg: ToolsConfig = toml::from_str(toml_text).unwrap();
         let err = cfg.validate().unwrap_err();
