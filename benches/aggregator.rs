@@ -81,6 +81,7 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
                 .collect(),
             usage: Usage::billed(1_200, 400, 60),
             fallback: false,
+            prompt: Default::default(),
         }
     };
     let tool = ToolRecord {
@@ -88,6 +89,9 @@ fn record(id: u64, t0: Instant) -> ConversationRecord {
         started,
         latency: Duration::from_millis(25),
         status: ToolStatus::Ok,
+        output_tokens: 0,
+        output_bytes: 0,
+        http_status: None,
     };
     ConversationRecord {
         conversation_id: id,

@@ -255,6 +255,7 @@ fn write(args: &MergeArgs, inputs: &[Input], merged: Merged) -> anyhow::Result<u
     keep(merge_traces(inputs, out, start));
     keep(merge_mock_stats(inputs, out));
     keep(csv::write_metric_files(out, m));
+    keep(csv::shape::write_shape_files(out, m));
     keep(hlog::write_histograms(out, m));
     keep(copy_report_inputs(inputs, out));
     // The summary after the tables and before the page, as a run writes it.

@@ -157,6 +157,31 @@ pub struct CallRecord {
     pub usage: Usage,
     /// True when the answer came from a fallback model.
     pub fallback: bool,
+    /// The prompt as counted before sending, by part (zero for a call never built).
+    pub prompt: PromptParts,
+}
+
+/// One request's prompt tokens as the tokenizer counted what was sent, split by where they come
+/// from; the parts sum to [`PromptParts::total`]. What an agent costs is decided here: the
+/// system prompt and tool schemas are resent with every step, and tool results pile up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PromptParts {
+    /// The system message.
+    pub system: u64,
+    /// The tool definitions (native protocol; by OpenAI's counting rule).
+    pub tool_schemas: u64,
+    /// User and assistant messages: earlier turns, this turn's question, the model's earlier
+    /// steps (tool calls, thoughts), and the reply priming.
+    pub history: u64,
+    /// Tool results: `role: tool` messages, or the text protocol's `Observation:` messages.
+    pub tool_results: u64,
+}
+
+impl PromptParts {
+    /// The whole prompt.
+    pub fn total(&self) -> u64 {
+        self.system + self.tool_schemas + self.history + self.tool_results
+    }
 }
 
 impl CallRecord {
@@ -230,6 +255,13 @@ pub struct ToolRecord {
     pub latency: Duration,
     /// How it ended.
     pub status: ToolStatus,
+    /// Tokens of the output the model was given (the tokenizer's count; 0 for a refusal).
+    pub output_tokens: u64,
+    /// Bytes of the tool's output (or error text).
+    pub output_bytes: u64,
+    /// A tool service's HTTP status (`url` tools; `None` for simulated tools and when no
+    /// reply came).
+    pub http_status: Option<u16>,
 }
 
 /// How a conversation ended.

@@ -87,9 +87,14 @@
 //!   `tool_choice` naming a function forces that tool; `"required"` forces at least one step.
 //! - **Inputs**: `calculator` gets an arithmetic expression (integers, `+ - * /`, parentheses)
 //!   that always evaluates without error, such as `(12 + 7) * 3`; as native arguments
-//!   `{"expression": "..."}`. Other tools get a short query string; as native arguments
-//!   `{"<key>": "..."}` where `<key>` is the first `required` property of the tool's schema, or
-//!   `query`. The tool of each step is drawn from the offered tools by seed, turn and step.
+//!   `{"expression": "..."}`. A tool whose schema is one required string property gets a
+//!   short query string (as native arguments `{"<key>": "..."}`). Any other tool gets
+//!   arguments drawn from its JSON schema (types, required and optional properties, enums,
+//!   nested objects, arrays, bounds, formats; not `pattern` or `$ref`), valid against it, in
+//!   the native protocol from `tools` and in the text protocol from the schema a tool-list
+//!   line gives after `Arguments JSON schema:` (then `Action Input` is that JSON). The tool of
+//!   each step is drawn from the offered tools by seed, turn and step, weighted by
+//!   `script.tool_weights`.
 //! - **Dangerous actions**: with `script.dangerous_action_probability` (per turn, seeded), the
 //!   first step proposes `script.dangerous_tool` (not an offered tool) with input
 //!   `all records`, so agents' allow-lists and refusals get exercised.

@@ -44,7 +44,7 @@ use crate::agent::spend::{DEFAULT_RESERVED_COMPLETION, SpendCap, refused_by_spen
 use crate::agent::tools::ToolBox;
 use crate::chat::{ChatMessage, ChatReply, ChatRequest, Role, ToolSpec};
 use crate::client::LlmClient;
-use crate::record::{ConversationRecord, ErrorClass, Outcome, ToolRecord, ToolStatus};
+use crate::record::{ConversationRecord, ErrorClass, Outcome, PromptParts, ToolRecord, ToolStatus};
 use crate::tokens::Tokenizer;
 
 /// Why an agent could not be built.
@@ -162,6 +162,7 @@ impl Agent {
             caller = caller.with_send_guard(guard);
         }
         let tokenizer = Tokenizer::for_model(&config.model);
+        let own = config.system_prompt.as_deref().map(str::trim_end);
         let (system_prompt, tool_specs) = match config.protocol {
             Protocol::Text => {
                 let described = tools.describe();
@@ -169,9 +170,17 @@ impl Agent {
                     .iter()
                     .map(|(n, d)| (n.as_str(), d.as_str()))
                     .collect();
-                (react::system_prompt(&pairs), Vec::new())
+                let react = react::system_prompt(&pairs);
+                let prompt = match own {
+                    Some(own) => format!("{own}\n\n{react}"),
+                    None => react,
+                };
+                (prompt, Vec::new())
             }
-            Protocol::Native => (NATIVE_SYSTEM_PROMPT.to_string(), tools.spec()),
+            Protocol::Native => (
+                own.unwrap_or(NATIVE_SYSTEM_PROMPT).to_string(),
+                tools.spec(),
+            ),
         };
         let tool_specs: Arc<[ToolSpec]> = tool_specs.into();
         let stop: Arc<[String]> = match (&config.stop, config.protocol) {
@@ -393,6 +402,8 @@ impl Agent {
                 max_prompt,
             );
             let estimate = prompt_tokens + self.tool_spec_tokens;
+            let costed = (prompt.len() == messages.len()).then_some(costs.as_slice());
+            let parts = self.prompt_parts(&prompt, costed);
             // The budget is checked before the paid call, never after.
             match budget.check_before_call(estimate, max_completion) {
                 BudgetCheck::Ok => {}
@@ -401,12 +412,12 @@ impl Agent {
                 BudgetCheck::MaxSteps { .. } => return (Outcome::MaxSteps, None),
             }
 
-            let mut out = self.call(rec, self.request(prompt), step, estimate).await;
+            let mut out = self.call(rec, self.request(prompt), step, parts).await;
             if out == Err(ErrorClass::ContextLength) {
                 // Our count disagreed with the server's: truncate harder, retry once.
                 let harder = history::truncate_harder(messages, max_prompt, &self.tokenizer);
-                let estimate = self.tokenizer.count_messages(&harder) + self.tool_spec_tokens;
-                out = self.call(rec, self.request(harder), step, estimate).await;
+                let parts = self.prompt_parts(&harder, None);
+                out = self.call(rec, self.request(harder), step, parts).await;
             }
             let reply = match out {
                 Ok(reply) => reply,
@@ -463,15 +474,47 @@ impl Agent {
         }
     }
 
-    /// One LLM call through the resilience layer, within the spend cap; records it.
-    /// `prompt_tokens` is the request's counted size, for the spend reservation.
+    /// The prompt's counted tokens by part: each message's count (from `costs` when they
+    /// price `prompt` one to one, else counted now) goes to the system prompt, tool results or
+    /// history; the tool definitions and the reply priming are added once. The parts sum to
+    /// the budget's estimate of the request.
+    fn prompt_parts(&self, prompt: &[ChatMessage], costs: Option<&[u64]>) -> PromptParts {
+        let mut parts = PromptParts {
+            tool_schemas: self.tool_spec_tokens,
+            history: crate::tokens::TOKENS_REPLY_PRIMING,
+            ..PromptParts::default()
+        };
+        for (i, m) in prompt.iter().enumerate() {
+            let n = match costs.and_then(|c| c.get(i)) {
+                Some(&n) => n,
+                None => self.message_tokens(m),
+            };
+            let observation = m.role == Role::User
+                && self.config.protocol == Protocol::Text
+                && m.content
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(react::OBSERVATION_PREFIX));
+            match m.role {
+                Role::System => parts.system += n,
+                Role::Tool => parts.tool_results += n,
+                _ if observation => parts.tool_results += n,
+                _ => parts.history += n,
+            }
+        }
+        parts
+    }
+
+    /// One LLM call through the resilience layer, within the spend cap; records it, with
+    /// the request's counted prompt (`parts`, whose total is also the spend reservation's
+    /// size).
     async fn call(
         &self,
         rec: &mut ConversationRecord,
         req: ChatRequest,
         step: u32,
-        prompt_tokens: u64,
+        parts: PromptParts,
     ) -> Result<ChatReply, ErrorClass> {
+        let prompt_tokens = parts.total();
         let reservation = match &self.spend {
             Some(cap) => {
                 let worst = cap.worst_case_usd(
@@ -486,7 +529,9 @@ impl Agent {
                 match cap.try_reserve(worst) {
                     Some(r) => Some((cap, r)),
                     None => {
-                        rec.calls.push(refused_by_spend_cap(&req, step));
+                        let mut refused = refused_by_spend_cap(&req, step);
+                        refused.prompt = parts;
+                        rec.calls.push(refused);
                         return Err(ErrorClass::SpendCap);
                     }
                 }
@@ -495,7 +540,9 @@ impl Agent {
         };
         // The call's record lives in the conversation's from the start, so a call cut in flight
         // (grace period over, second Ctrl-C) still leaves the attempts it sent.
-        rec.calls.push(pending_call(step, &req.model));
+        let mut pending = pending_call(step, &req.model);
+        pending.prompt = parts;
+        rec.calls.push(pending);
         let n = rec.calls.len() - 1;
         let result = self.caller.call_into(req, &mut rec.calls[n]).await;
         if let Some((cap, reserved)) = reservation {
@@ -522,18 +569,24 @@ impl Agent {
                 started: Instant::now(),
                 latency: Duration::ZERO,
                 status: ToolStatus::Refused,
+                output_tokens: 0,
+                output_bytes: 0,
+                http_status: None,
             });
             return None;
         }
         let result = self.tools.run(name, input, rng).await;
-        rec.tools.push(result.record());
         let screened = self.sanitizer.screen_tool_output(&result.output);
         note_threats(rec, &screened);
-        Some(if screened.safe {
+        let observation = if screened.safe {
             screened.cleaned
         } else {
             WITHHELD.to_string()
-        })
+        };
+        // What the model is given, counted as it will be in the next prompt.
+        rec.tools
+            .push(result.record(self.tokenizer.count_bounded(&observation)));
+        Some(observation)
     }
 }
 

@@ -266,9 +266,12 @@ pub fn system_prompt(tools: &[(&str, &str)]) -> String {
     out
 }
 
+/// How the user message that carries a tool's result starts.
+pub const OBSERVATION_PREFIX: &str = "Observation: ";
+
 /// The user message that carries a tool's result back to the model.
 pub fn observation_message(text: &str) -> String {
-    format!("Observation: {text}")
+    format!("{OBSERVATION_PREFIX}{text}")
 }
 
 #[cfg(test)]

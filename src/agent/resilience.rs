@@ -452,5 +452,6 @@ pub fn pending_call(step: u32, model: &str) -> CallRecord {
         stream_ignored: false,
         usage: Usage::default(),
         fallback: false,
+        prompt: Default::default(),
     }
 }

@@ -46,6 +46,13 @@ pub struct AgentConfig {
     /// Fallback chain, tried in order (`fallback`, default none).
     #[serde(default)]
     pub fallback: Vec<String>,
+    /// The agent's own system prompt (`system_prompt`); the text protocol appends its ReAct
+    /// instructions and tool list to it, the native protocol sends it as is. Default: a
+    /// one-line assistant prompt (native), the ReAct instructions alone (text).
+    pub system_prompt: Option<String>,
+    /// A file holding the system prompt (`system_prompt_file`), relative to the scenario
+    /// file; the scenario reads it into `system_prompt`.
+    pub system_prompt_file: Option<std::path::PathBuf>,
     /// Tool-call protocol (`protocol`, default `"native"`).
     #[serde(default)]
     pub protocol: Protocol,

@@ -224,6 +224,7 @@ pub(super) fn refused_by_spend_cap(req: &ChatRequest, step: u32) -> CallRecord {
         stream_ignored: false,
         usage: Default::default(),
         fallback: false,
+        prompt: Default::default(),
     }
 }
 

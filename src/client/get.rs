@@ -83,15 +83,26 @@ async fn exchange(
     request: &[u8],
     max_bytes: usize,
 ) -> Result<Vec<u8>, GetError> {
+    match exchange_any(pool, request, max_bytes).await? {
+        (200..300, body) => Ok(body),
+        (status, _) => Err(GetError::Status(status)),
+    }
+}
+
+/// Sends `request` and reads the reply's status and body (within `max_bytes`), whatever the
+/// status.
+async fn exchange_any(
+    pool: &http1::Pool,
+    request: &[u8],
+    max_bytes: usize,
+) -> Result<(u16, Vec<u8>), GetError> {
     let mut response = pool.send(request).await.map_err(|f| match f {
         Failure::Connect(m) | Failure::ConnectTimeout(m) | Failure::Closed(m) => {
             GetError::Connect(m)
         }
         Failure::BadHead(m) => GetError::Broken(m),
     })?;
-    if !(200..300).contains(&response.status) {
-        return Err(GetError::Status(response.status));
-    }
+    let status = response.status;
     let mut out = Vec::new();
     while let Some(piece) = response
         .body
@@ -104,7 +115,7 @@ async fn exchange(
         }
         out.extend_from_slice(piece);
     }
-    Ok(out)
+    Ok((status, out))
 }
 
 /// Posts JSON bodies to one URL.
@@ -140,6 +151,31 @@ impl Poster {
         let request = self.pool.request_bytes("application/json", body);
         match tokio::time::timeout(self.timeout, exchange(&self.pool, &request, self.max_bytes))
             .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(GetError::Timeout(self.timeout)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Poster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poster")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Poster {
+    /// One request: the reply's status and body, whatever the status (a tool service's 4xx
+    /// or 5xx body is what the model would see).
+    pub async fn post_any(&self, body: &[u8]) -> Result<(u16, Vec<u8>), GetError> {
+        let request = self.pool.request_bytes("application/json", body);
+        match tokio::time::timeout(
+            self.timeout,
+            exchange_any(&self.pool, &request, self.max_bytes),
+        )
+        .await
         {
             Ok(result) => result,
             Err(_) => Err(GetError::Timeout(self.timeout)),

@@ -17,6 +17,7 @@ use super::keys::{
     tool_status_str,
 };
 use super::live::LiveStats;
+use super::shape::AgentShape;
 use super::timeline::{BreakerTransitionAt, Timeline};
 
 /// The single owner of a run's metrics. Feed it records with [`Aggregator::record`], then call
@@ -30,6 +31,7 @@ pub struct Aggregator {
     counters: Counters,
     models: BTreeMap<String, ModelMetrics>,
     timeline: Timeline,
+    shape: AgentShape,
     live: Arc<LiveStats>,
     /// When the live p95 was last recomputed: walking a histogram for a quantile costs
     /// thousands of steps, so it is refreshed at most a few times a second, not per record.
@@ -47,6 +49,7 @@ impl Aggregator {
             counters: Counters::default(),
             models: BTreeMap::new(),
             timeline: Timeline::default(),
+            shape: AgentShape::default(),
             live: Arc::new(LiveStats::default()),
             live_p95_at: None,
         }
@@ -159,6 +162,7 @@ impl Aggregator {
         let sent = call.attempts.iter().any(|a| !is_local_refusal(a.error));
         let latency_us = sent.then(|| duration_us(call.latency));
         self.count_call(call);
+        self.shape.record_call(call, sent);
         self.time_call(call, latency_us);
         let cost = call_cost_usd(&self.prices, call);
         let usd = cost.unwrap_or(0.0);
@@ -288,6 +292,7 @@ impl Aggregator {
     }
 
     fn record_tool(&mut self, tool: &ToolRecord) {
+        self.shape.record_tool(tool);
         *self
             .counters
             .tools_by_status
@@ -361,6 +366,7 @@ impl Aggregator {
             counters: self.counters.clone(),
             models: self.models.clone(),
             timeline: self.timeline.clone(),
+            shape: self.shape.clone(),
             live: Arc::clone(&self.live),
             live_p95_at: None,
         };
@@ -403,6 +409,13 @@ impl Aggregator {
             usd_total += m.usd;
         }
         self.counters.usd_total = usd_total;
+        // The cache's saving, priced like the totals: per model, from integer token counts.
+        self.shape.cached_saving_usd = super::shape::cached_saving_usd(
+            self.models
+                .iter()
+                .map(|(name, m)| (name.as_str(), m.usage.cached_tokens)),
+            &self.prices,
+        );
         RunMetrics {
             info: self.info,
             duration,
@@ -416,6 +429,7 @@ impl Aggregator {
             intended_starts: end.load.intended_starts,
             session_evictions: end.session_evictions,
             local_rate_limit_rejections: end.local_rate_limit_rejections,
+            shape: self.shape,
         }
     }
 }

@@ -293,6 +293,8 @@ pub struct RunMetrics {
     pub session_evictions: u64,
     /// Turns refused by the local rate limit.
     pub local_rate_limit_rejections: u64,
+    /// Per tool, the prompt by step and part, the prompt cache's saving.
+    pub shape: super::shape::AgentShape,
 }
 
 impl RunMetrics {

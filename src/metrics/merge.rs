@@ -69,6 +69,7 @@ pub fn merge_runs(parts: Vec<ShardMetrics>, prices: &PriceTable) -> anyhow::Resu
         merged.intended_starts += m.intended_starts;
         merged.session_evictions += m.session_evictions;
         merged.local_rate_limit_rejections += m.local_rate_limit_rejections;
+        merged.shape.add(&m.shape)?;
     }
     let mut merged = out.context("no shard to merge")?;
     merged.breaker_transitions.sort_by_key(|t| t.at);
@@ -81,6 +82,13 @@ pub fn merge_runs(parts: Vec<ShardMetrics>, prices: &PriceTable) -> anyhow::Resu
         usd_total += m.usd;
     }
     merged.counters.usd_total = usd_total;
+    merged.shape.cached_saving_usd = super::shape::cached_saving_usd(
+        merged
+            .models
+            .iter()
+            .map(|(name, m)| (name.as_str(), m.usage.cached_tokens)),
+        prices,
+    );
     Ok(merged)
 }
 
@@ -101,6 +109,7 @@ fn empty_like(m: &RunMetrics, start: std::time::SystemTime) -> RunMetrics {
         intended_starts: 0,
         session_evictions: 0,
         local_rate_limit_rejections: 0,
+        shape: Default::default(),
     }
 }
 

@@ -19,6 +19,7 @@
 //! - [`hist`]: histogram precision, units and recording.
 //! - [`data`]: the run's metrics as plain data ([`RunMetrics`] and its parts).
 //! - [`keys`]: how records are keyed (finish reasons, statuses, billed model).
+//! - [`shape`]: per tool, the prompt by step and part, the prompt cache's saving.
 //! - [`aggregator`]: [`Aggregator`], which fills them from records.
 
 pub mod aggregator;
@@ -27,6 +28,7 @@ pub mod hist;
 pub mod keys;
 pub mod live;
 pub mod merge;
+pub mod shape;
 pub mod slo;
 pub mod state;
 pub mod timeline;
@@ -36,4 +38,5 @@ pub use data::*;
 pub use hist::*;
 pub use keys::*;
 pub use live::{LiveSnapshot, LiveStats};
+pub use shape::{AgentShape, StepMetrics, ToolMetrics};
 pub use timeline::{BreakerTransitionAt, Second, Timeline};

@@ -120,6 +120,8 @@ const REPORT_FILES: &[&str] = &[
     "timeline.csv",
     "cost_by_model.csv",
     "errors.csv",
+    "tools.csv",
+    "prompt_by_step.csv",
     "histograms.hlog",
     "mock_stats.json",
     "trace.jsonl",
@@ -216,6 +218,7 @@ pub fn write_summary_files(dir: &Path, s: &Summary) -> anyhow::Result<()> {
 pub fn write_metric_files(dir: &Path, m: &RunMetrics) -> anyhow::Result<Summary> {
     let s = Summary::from_metrics(m);
     csv::write_metric_files(dir, m)?;
+    csv::shape::write_shape_files(dir, m)?;
     hlog::write_histograms(dir, m)?;
     // The summary last: its presence marks a complete report directory.
     write_summary_files(dir, &s)?;
@@ -320,10 +323,11 @@ impl RunRecorder {
         }
         let summary = Summary::from_metrics(&metrics);
         if let Some(dir) = &self.dir {
-            let writes: [&dyn Fn() -> anyhow::Result<()>; 6] = [
+            let writes: [&dyn Fn() -> anyhow::Result<()>; 7] = [
                 &|| csv::write_latency_percentiles(dir, &metrics),
                 &|| csv::write_timeline(dir, &metrics),
                 &|| csv::write_cost_by_model(dir, &metrics),
+                &|| csv::shape::write_shape_files(dir, &metrics),
                 &|| csv::write_errors(dir, &metrics),
                 &|| hlog::write_histograms(dir, &metrics),
                 // The summary last: its presence marks a complete report directory.

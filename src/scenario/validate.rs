@@ -379,7 +379,8 @@ impl Check<'_> {
         })
     }
 
-    fn agent(&self, raw: AgentConfig) -> Result<AgentConfig, ScenarioError> {
+    fn agent(&self, mut raw: AgentConfig) -> Result<AgentConfig, ScenarioError> {
+        self.agent_files(&mut raw)?;
         raw.budget.validate().map_err(|m| self.component(m))?;
         raw.sessions.validate().map_err(|m| self.component(m))?;
         raw.breaker.validate().map_err(|m| self.component(m))?;
@@ -411,6 +412,38 @@ impl Check<'_> {
             ));
         }
         Ok(raw)
+    }
+
+    /// Reads the files `[agent]` names: the system prompt and the tool definitions.
+    fn agent_files(&self, raw: &mut AgentConfig) -> Result<(), ScenarioError> {
+        if let Some(file) = &raw.system_prompt_file {
+            if raw.system_prompt.is_some() {
+                return Err(self.invalid(
+                    "agent.system_prompt_file",
+                    format!("\"{}\"", file.display()),
+                    "either `system_prompt` or `system_prompt_file`, not both",
+                ));
+            }
+            let path = self.resolve(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| self.file_error("agent.system_prompt_file", &path, e.to_string()))?;
+            if text.trim().is_empty() {
+                return Err(self.file_error(
+                    "agent.system_prompt_file",
+                    &path,
+                    "the file is empty; write the agent's system prompt in it".to_string(),
+                ));
+            }
+            raw.system_prompt = Some(text);
+        }
+        if let Some(file) = &raw.tools.definitions {
+            let path = self.resolve(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| self.file_error("agent.tools.definitions", &path, e.to_string()))?;
+            raw.tools.loaded = crate::agent::tools::parse_openai_tools(&text)
+                .map_err(|e| self.file_error("agent.tools.definitions", &path, e))?;
+        }
+        Ok(())
     }
 
     fn workload(&self, raw: Vec<RawWorkload>) -> Result<Workload, ScenarioError> {

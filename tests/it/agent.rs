@@ -35,6 +35,8 @@ pub fn agent_config(protocol: Protocol, stream: bool) -> AgentConfig {
     AgentConfig {
         model: "gpt-4.1".into(),
         fallback: vec!["deepseek-v3.2".into()],
+        system_prompt: None,
+        system_prompt_file: None,
         protocol,
         stream,
         max_tokens: Some(512),

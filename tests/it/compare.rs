@@ -71,6 +71,7 @@ fn run(scale: u64, base_us: impl Fn(u64) -> u64, prices: PriceTable) -> RunMetri
             inter_chunk_gaps_us: vec![1_000, 2_000],
             usage: Usage::billed(1_000 + i, 0, 100 + i % 50),
             fallback: false,
+            prompt: Default::default(),
         };
         agg.record(&ConversationRecord {
             conversation_id: i,

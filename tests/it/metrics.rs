@@ -74,6 +74,7 @@ fn ok_call(step: u32, started: Instant, latency_ms: u64, u: Usage, ttft_ms: u64)
         inter_chunk_gaps_us: vec![10_000, 20_000],
         usage: u,
         fallback: false,
+        prompt: Default::default(),
     }
 }
 
@@ -125,6 +126,9 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         started: t0 + ms(110),
         latency: ms(20),
         status: ToolStatus::Ok,
+        output_tokens: 0,
+        output_bytes: 0,
+        http_status: None,
     }];
 
     let s2 = t0 + ms(1000);
@@ -156,6 +160,7 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         inter_chunk_gaps_us: Vec::new(),
         usage: Usage::billed(2000, 0, 500),
         fallback: true,
+        prompt: Default::default(),
     }];
 
     let mut c3 = conversation(3, t0 + ms(2000), 1, Outcome::BlockedBySanitizer);
@@ -195,6 +200,7 @@ pub fn sample_records(t0: Instant) -> Vec<ConversationRecord> {
         inter_chunk_gaps_us: Vec::new(),
         usage: Usage::default(),
         fallback: false,
+        prompt: Default::default(),
     }];
     vec![c1, c2, c3, c4]
 }
@@ -519,4 +525,17 @@ fn finish_reasons_tpot_reasoning_and_local_waits_are_reported() {
     // Empty, truncated and filtered replies are errors, never answers.
     assert_eq!(s.conversation.errors, 2);
     assert_eq!(s.conversation.by_outcome["session_rate_limited"], 1);
+}
+
+/// The prompt cache's saving: cached tokens priced at the input price less the cached one, by
+/// the answering model (gpt-4.1 here: 1,200 cached tokens at $2.00 - $0.50 per Mtok).
+#[test]
+fn cached_tokens_saving_is_priced_by_the_answering_model() {
+    let s = reactbench::report::summary::Summary::from_metrics(&sample_run());
+    assert_eq!(s.tokens.cached, 1200);
+    assert!(
+        (s.cost.cached_saving_usd - 1200.0 * 1.5 / 1e6).abs() < 1e-15,
+        "{}",
+        s.cost.cached_saving_usd
+    );
 }

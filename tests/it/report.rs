@@ -9,7 +9,8 @@ use reactbench::metrics::LiveSnapshot;
 use reactbench::report::atomic::{self, AtomicFile};
 use reactbench::report::csv::{
     CALLS_COLUMNS, CONVERSATIONS_COLUMNS, COST_BY_MODEL_COLUMNS, ERRORS_COLUMNS,
-    LATENCY_PERCENTILES_COLUMNS, TIMELINE_COLUMNS,
+    LATENCY_PERCENTILES_COLUMNS, PROMPT_BY_STEP_COLUMNS, PROMPT_BY_STEP_FILE, TIMELINE_COLUMNS,
+    TOOLS_COLUMNS, TOOLS_FILE,
 };
 use reactbench::report::hlog::{HLOG_FILE, histogram_name, read_histograms, write_histograms};
 use reactbench::report::progress::{Progress, ProgressLine, ProgressOptions};
@@ -112,6 +113,7 @@ fn pinned_paths() -> Vec<String> {
     s(
         &mut p,
         &[
+            "cost.cached_saving_usd",
             "cost.unpriced_calls",
             "cost.usd_per_call",
             "cost.usd_per_conversation",
@@ -386,12 +388,20 @@ fn a_run_directory_holds_every_file_with_the_right_numbers() {
             "errors.csv",
             "histograms.hlog",
             "latency_percentiles.csv",
+            "prompt_by_step.csv",
             "summary.json",
             "summary.md",
-            "timeline.csv"
+            "timeline.csv",
+            "tools.csv"
         ],
         "every file, and no temporary file left behind"
     );
+    let (header, tools) = read_csv(&dir.join(TOOLS_FILE));
+    assert_eq!(header, TOOLS_COLUMNS);
+    assert_eq!(tools.len(), 1, "one tool ran: {tools:?}");
+    assert_eq!(&tools[0][..2], ["calculator", "1"]);
+    let (header, _) = read_csv(&dir.join(PROMPT_BY_STEP_FILE));
+    assert_eq!(header, PROMPT_BY_STEP_COLUMNS);
 
     let (header, calls) = read_csv(&dir.join("calls.csv"));
     assert_eq!(header, CALLS_COLUMNS);

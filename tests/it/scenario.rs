@@ -298,6 +298,85 @@ fn bad_cases() -> Vec<Bad> {
             expect: vec!["endpoint.metrics", "not a name", "\"sglang\""],
         },
         Bad {
+            what: "tool definition with a bad type",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\n[agent.tools]\ndefinitions = \"tools.json\"",
+            ),
+            files: vec![(
+                "tools.json",
+                r#"[{"type":"function","function":{"name":"get_order","parameters":{"type":"object","properties":{"status":{"type":"text"}}}}}]"#,
+            )],
+            expect: vec![
+                "agent.tools.definitions",
+                "tools.json",
+                "tool `get_order`",
+                "parameters.properties.status.type",
+                "\"text\" is not a JSON type",
+            ],
+        },
+        Bad {
+            what: "tool definition with an unknown field",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\n[agent.tools]\ndefinitions = \"tools.json\"",
+            ),
+            files: vec![(
+                "tools.json",
+                r#"[{"type":"function","function":{"name":"refund","paramters":{}}}]"#,
+            )],
+            expect: vec![
+                "tool `refund`",
+                "unknown field `function.paramters`",
+                "parameters",
+            ],
+        },
+        Bad {
+            what: "missing tools file",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\n[agent.tools]\ndefinitions = \"nope.json\"",
+            ),
+            files: vec![],
+            expect: vec!["agent.tools.definitions", "nope.json"],
+        },
+        Bad {
+            what: "inline tool with a required field it lacks",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\n[[agent.tools.define]]\nname = \"refund\"\nparameters = { type = \"object\", properties = {}, required = [\"amount\"] }",
+            ),
+            files: vec![],
+            expect: vec![
+                "agent.tools.define[0]",
+                "tool `refund`",
+                "parameters.required",
+                "`amount`",
+            ],
+        },
+        Bad {
+            what: "tool failure probability out of range",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\n[[agent.tools.define]]\nname = \"refund\"\n[agent.tools.simulate.refund]\nfailure_probability = 1.5",
+            ),
+            files: vec![],
+            expect: vec![
+                "agent.tools.simulate.refund.failure_probability",
+                "1.5",
+                "from 0 to 1",
+            ],
+        },
+        Bad {
+            what: "both system prompt keys",
+            scenario: with(
+                "fallback = [\"deepseek-v3.2\"]",
+                "fallback = [\"deepseek-v3.2\"]\nsystem_prompt = \"x\"\nsystem_prompt_file = \"p.md\"",
+            ),
+            files: vec![("p.md", "You are an agent.")],
+            expect: vec!["agent.system_prompt_file", "not both"],
+        },
+        Bad {
             what: "scrape interval too short",
             scenario: with(
                 "duration = \"5s\"",

@@ -110,6 +110,17 @@ fn figures(s: &Value) -> Value {
         "total": s["tokens"]["total"],
         "usd_total": s["cost"]["usd_total"],
         "by_model": s["cost"]["by_model"],
+        "cached_saving_usd": s["cost"]["cached_saving_usd"],
+        "tools": s["tool"]["by_tool"].as_object().map(|tools| {
+            tools
+                .iter()
+                .map(|(name, t)| {
+                    let counts = serde_json::json!([t["calls"], t["errors"], t["refused"], t["output_tokens"]]);
+                    (name.clone(), counts)
+                })
+                .collect::<serde_json::Map<_, _>>()
+        }),
+        "prompt": s["prompt"],
     })
 }
 
@@ -149,6 +160,13 @@ fn shards_merge_into_exactly_the_whole_run() {
     assert_eq!(
         mock.stats().requests_total - before,
         whole["attempt"]["count"].as_u64().unwrap()
+    );
+    // The agent's shape is among the figures compared, so it must be there to compare.
+    let shape = figures(&whole);
+    assert!(!shape["tools"].as_object().unwrap().is_empty(), "{shape}");
+    assert!(
+        shape["prompt"]["counted_tokens"].as_u64().unwrap() > 0,
+        "{shape}"
     );
 
     for n in [1u64, 2, 3, 4] {

@@ -426,6 +426,7 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                     inter_chunk_gaps_us: Vec::new(),
                     usage,
                     fallback,
+                    prompt: Default::default(),
                 });
                 t += latency;
                 if error.is_some() {
@@ -438,6 +439,9 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                     started: t0 + ms(t),
                     latency: ms(tool_ms),
                     status: ToolStatus::Ok,
+                    output_tokens: 0,
+                    output_bytes: 0,
+                    http_status: None,
                 });
                 t += tool_ms;
             }

@@ -168,6 +168,9 @@ pub struct ScriptConfig {
     /// that many calls (drawn per step) unless the request sets `parallel_tool_calls: false`,
     /// so an agent's parallel path runs under load.
     pub parallel_tool_calls: CountRange,
+    /// Relative weights of tools when a step picks one (`{ search_kb = 3, get_order = 2 }`);
+    /// a tool not listed weighs 1. Default: all equal.
+    pub tool_weights: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for ScriptConfig {
@@ -177,6 +180,7 @@ impl Default for ScriptConfig {
             dangerous_action_probability: 0.0,
             dangerous_tool: "delete_all".to_string(),
             parallel_tool_calls: CountRange { min: 1, max: 1 },
+            tool_weights: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -3,8 +3,11 @@
 
 use serde_json::Value;
 
+use super::args;
 use super::types::{Reply, ScriptInput, ToolStep};
 use super::vocab::{decode, expression, owned, pieces, query, tokens_within};
+use std::collections::BTreeMap;
+
 use crate::config::ScriptConfig;
 use crate::rng::{SplitMix, combine};
 use crate::wire::{ReplyFunction, ReplyToolCall, Tool};
@@ -25,8 +28,12 @@ pub fn reply(
     let mut completion_tokens = 0;
     let mut cut = false;
     for (i, (tool, arg)) in calls.into_iter().enumerate() {
-        let key = argument_key(&tool, input.tools);
-        let args = serde_json::json!({ key: arg }).to_string();
+        let args = arguments(
+            &tool,
+            &arg,
+            input.tools,
+            combine(hash, ARGS_SALT + step + ((i as u64) << 32)),
+        );
         let name_tokens = bpe.encode_ordinary(&tool).len() as u64;
         if i > 0 && budget.is_some_and(|b| b <= name_tokens) {
             // No room for another call: the reply ends with the calls so far.
@@ -81,7 +88,7 @@ fn parallel_calls(
         let mut prng = SplitMix::new(combine(s.hash, 0x9A4A_0000 + s.step));
         let extra = prng.range(parallel.min.max(1), parallel.max) - 1;
         for _ in 0..extra {
-            let tool = s.tools[prng.range(0, s.tools.len() as u64 - 1) as usize].to_string();
+            let tool = s.tools[pick_tool(s.tools, &config.tool_weights, &mut prng)].to_string();
             let arg = if tool == "calculator" {
                 expression(&mut prng)
             } else {
@@ -91,6 +98,52 @@ fn parallel_calls(
         }
     }
     calls
+}
+
+/// Salt of the draws of a step's schema-valid arguments.
+pub const ARGS_SALT: u64 = 0xA465_0000;
+
+/// Which offered tool a call uses: uniform, or by `[script] tool_weights` (a tool not listed
+/// weighs 1, one weighted 0 is never chosen while another can be). Without weights the draw is
+/// the one the script always made.
+pub fn pick_tool(tools: &[&str], weights: &BTreeMap<String, u64>, rng: &mut SplitMix) -> usize {
+    if weights.is_empty() {
+        return rng.range(0, tools.len() as u64 - 1) as usize;
+    }
+    let weight = |t: &str| weights.get(t).copied().unwrap_or(1);
+    let total: u64 = tools.iter().map(|t| weight(t)).sum();
+    if total == 0 {
+        return rng.range(0, tools.len() as u64 - 1) as usize;
+    }
+    let mut at = rng.range(0, total - 1);
+    for (i, t) in tools.iter().enumerate() {
+        let w = weight(t);
+        if at < w {
+            return i;
+        }
+        at -= w;
+    }
+    tools.len() - 1
+}
+
+/// A call's arguments as JSON text: drawn from the tool's schema (with `seed`) when it has one
+/// beyond the one-string shape, else `{key: arg}` with the script's own query or expression.
+fn arguments(tool: &str, arg: &str, tools: &[Tool], seed: u64) -> String {
+    let offered = tools.iter().find(|t| t.function.name == tool);
+    if offered.is_some_and(|t| t.function.parameters.is_none()) && tool != "calculator" {
+        // A function without parameters takes an empty object.
+        return "{}".to_string();
+    }
+    let schema = offered
+        .and_then(|t| t.function.parameters.as_ref())
+        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
+    if tool != "calculator"
+        && let Some(schema) = schema.filter(|s| s.is_object() && args::simple_key(s).is_none())
+    {
+        return args::generate(&schema, &mut SplitMix::new(seed)).to_string();
+    }
+    let key = argument_key(tool, tools);
+    serde_json::json!({ key: arg }).to_string()
 }
 
 /// The argument key for a native tool: `expression` for `calculator`, else the schema's first

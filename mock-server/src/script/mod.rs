@@ -7,6 +7,7 @@
 //! the final answer (`text.rs`). What they pass each other is in `types.rs`; none of them
 //! uses this file.
 
+mod args;
 mod calls;
 mod text;
 mod turn;
@@ -18,7 +19,7 @@ use serde_json::Value;
 use crate::config::{CountRange, ScriptConfig};
 use crate::rng::{SplitMix, combine};
 use crate::tokens::Encoding;
-pub use turn::{OBSERVATION_PREFIX, Turn, text_tools, turn};
+pub use turn::{ARGS_MARK, OBSERVATION_PREFIX, Turn, text_schema, text_tools, turn};
 use types::ToolStep;
 pub use types::{Reply, ScriptInput};
 pub use vocab::expression;
@@ -74,10 +75,19 @@ pub fn reply(
     } else if let Some(f) = forced {
         f.to_string()
     } else {
-        tools[rng.range(0, tools.len() as u64 - 1) as usize].to_string()
+        tools[calls::pick_tool(&tools, &config.tool_weights, &mut rng)].to_string()
     };
+    let text_schema = (!native && !dangerous)
+        .then(|| turn::text_schema(input.messages, &tool))
+        .flatten()
+        .filter(|s| args::simple_key(s).is_none());
     let arg = if dangerous {
         "all records".to_string()
+    } else if let Some(schema) = text_schema {
+        // A text-protocol tool with a schema of its own: its Action Input is the JSON
+        // arguments, drawn as the native protocol draws them.
+        let mut prng = SplitMix::new(combine(turn.hash, calls::ARGS_SALT + step));
+        args::generate(&schema, &mut prng).to_string()
     } else if tool == "calculator" {
         expression(&mut rng)
     } else {

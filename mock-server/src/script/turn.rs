@@ -73,6 +73,26 @@ pub fn text_tools(messages: &[Message]) -> Vec<String> {
     Vec::new()
 }
 
+/// Marks a tool's arguments schema in a text-protocol tool list (`name: description
+/// Arguments JSON schema: {...}`), as reactbench's agent writes it for tools of its own.
+pub const ARGS_MARK: &str = "Arguments JSON schema:";
+
+/// The arguments schema a text-protocol prompt gives for tool `name`: the JSON after
+/// [`ARGS_MARK`] on the line that starts `name:`.
+pub fn text_schema(messages: &[Message], name: &str) -> Option<serde_json::Value> {
+    let head = format!("{name}:");
+    messages
+        .iter()
+        .filter(|m| m.role == "system" || m.role == "developer")
+        .find_map(|m| {
+            let text = m.content.text();
+            text.lines().filter(|l| l.starts_with(&head)).find_map(|l| {
+                let (_, json) = l.split_once(ARGS_MARK)?;
+                serde_json::from_str(json.trim()).ok()
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

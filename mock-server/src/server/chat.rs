@@ -84,9 +84,13 @@ pub async fn chat(
     }
 
     let encoding = tokens::encoding_for(model);
-    let prompt = state
-        .tokens
-        .prompt(encoding.bpe(), checked.messages, settings.prompt_caching);
+    let tool_tokens = state.tokens.tools_tokens(encoding, &tools);
+    let prompt = state.tokens.prompt(
+        encoding.bpe(),
+        checked.messages,
+        settings.prompt_caching,
+        tool_tokens,
+    );
     if let Err(r) = checked.fits_context(settings, prompt.prompt_tokens) {
         outcome.fault = None;
         return Ok(finish(state, outcome, r));

@@ -232,6 +232,9 @@ pub struct Tool {
 pub struct ToolFunction {
     /// Its name.
     pub name: String,
+    /// What it does (billed as prompt tokens).
+    #[serde(default)]
+    pub description: Option<String>,
     /// JSON schema of its arguments, kept as text: it is read only when a reply calls the
     /// tool, and building a `Value` tree of every schema in every request was the largest
     /// part of parsing a native-protocol request.

@@ -92,7 +92,7 @@ async fn runs_tools_with_simulated_latency() {
     assert!((Duration::from_millis(20)..=Duration::from_millis(81)).contains(&r.latency));
     // Paused time: the clock moved by exactly the simulated latency.
     assert_eq!(t0.elapsed(), r.latency);
-    assert_eq!(r.record().latency, r.latency);
+    assert_eq!(r.record(0).latency, r.latency);
 
     let r = tb.run("calculator", "10/4", &mut rng).await;
     assert_eq!(r.output, "2.5");
@@ -123,7 +123,7 @@ async fn runs_tools_with_simulated_latency() {
 #[tokio::test(start_paused = true)]
 async fn refuses_names_outside_the_allow_list_without_running() {
     let cfg = ToolsConfig {
-        allowed: vec!["calculator".into()],
+        allowed: Some(vec!["calculator".into()]),
         ..Default::default()
     };
     let tb = ToolBox::new(&cfg).unwrap();
@@ -134,7 +134,7 @@ async fn refuses_names_outside_the_allow_list_without_running() {
         assert_eq!(r.status, ToolStatus::Refused, "{name}");
         assert_eq!((r.latency, t0.elapsed()), (Duration::ZERO, Duration::ZERO));
         assert!(r.output.contains("not allowed"));
-        assert_eq!(r.record().status, ToolStatus::Refused);
+        assert_eq!(r.record(0).status, ToolStatus::Refused);
     }
     assert!(tb.allows("calculator") && !tb.allows("search"));
 }
@@ -193,4 +193,90 @@ async fn config_from_toml_with_canned_outputs() {
     }
     assert!(toml::from_str::<ToolsConfig>("allow = []").is_err());
     assert!(toml::from_str::<ToolsConfig>("latency = { search = \"fast\" }").is_err());
+}
+
+/// Two defined tools, one failing always, one with a template, and a built-in kept.
+fn custom_box(extra: &str) -> ToolBox {
+    let cfg: ToolsConfig = toml::from_str(&format!(
+        r#"
+        allowed = ["get_order", "search_kb", "calculator"]
+        [[define]]
+        name = "get_order"
+        description = "Fetch an order"
+        parameters = {{ type = "object", properties = {{ order_id = {{ type = "string" }} }}, required = ["order_id"] }}
+        [[define]]
+        name = "search_kb"
+        parameters = {{ type = "object", properties = {{ query = {{ type = "string" }} }} }}
+        [simulate.get_order]
+        latency = "30ms"
+        template = "Order {{order_id}}: shipped"
+        {extra}
+        "#
+    ))
+    .unwrap();
+    ToolBox::new(&cfg).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn defined_tools_run_as_simulated() {
+    let tb = custom_box("[simulate.search_kb]\noutput_tokens = \"300\"");
+    let names: Vec<String> = tb.spec().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["get_order", "search_kb", "calculator"]);
+    let described = tb.describe();
+    assert!(described[0].1.contains(ARGS_MARK) && described[0].1.contains("order_id"));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let r = tb.run("get_order", r#"{"order_id":"A-7"}"#, &mut rng).await;
+    assert_eq!(
+        (r.status, r.output.as_str()),
+        (ToolStatus::Ok, "Order A-7: shipped")
+    );
+    assert_eq!(r.latency, Duration::from_millis(30));
+    let kb = tb
+        .run("search_kb", r#"{"query":"refunds"}"#, &mut rng)
+        .await;
+    let tokens = crate::tokens::Tokenizer::for_model("gpt-4.1").count(&kb.output);
+    assert!((270..=330).contains(&tokens), "{tokens}");
+    assert_eq!(tb.run("calculator", "2*3", &mut rng).await.output, "6");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_tool_returns_its_error_text() {
+    let tb = custom_box("failure_probability = 1.0\nerror = \"Error: order service down\"");
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let r = tb.run("get_order", r#"{"order_id":"A-7"}"#, &mut rng).await;
+    assert_eq!(
+        (r.status, r.output.as_str()),
+        (ToolStatus::Error, "Error: order service down")
+    );
+}
+
+#[test]
+fn tool_settings_errors_name_the_tool_and_key() {
+    for (toml_text, want) in [
+        ("[simulate.nope]\nlatency = \"1ms\"", "`nope`"),
+        (
+            "[[define]]\nname = \"x\"\nparameters = { type = \"object\", properties = { a = { type = \"str\" } } }",
+            "agent.tools.define[0]: tool `x`: `parameters.properties.a.type`",
+        ),
+        (
+            "[[define]]\nname = \"x\"\n[simulate.x]\nfailure_probability = 2.0",
+            "agent.tools.simulate.x.failure_probability",
+        ),
+        (
+            "[[define]]\nname = \"x\"\n[simulate.x]\noutputs = [\"a\"]\ntemplate = \"b\"",
+            "one of `outputs`, `template`",
+        ),
+        (
+            "[[define]]\nname = \"x\"\nparameters = { type = \"object\", properties = { id = { type = \"string\" } } }\n[simulate.x]\ntemplate = \"{oid}\"",
+            "agent.tools.simulate.x.template",
+        ),
+        (
+            "[[define]]\nname = \"x\"\n[[define]]\nname = \"x\"",
+            "defined twice",
+        ),
+    ] {
+        let cfg: ToolsConfig = toml::from_str(toml_text).unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains(want), "{toml_text}: {err}");
+    }
 }

@@ -18,8 +18,10 @@ use super::atomic::AtomicFile;
 use crate::metrics::RunMetrics;
 use crate::observe::{Kind, Sample, SeriesKey, ServerMetrics};
 
+pub mod shape;
 pub mod stream;
 
+pub use shape::{PROMPT_BY_STEP_COLUMNS, PROMPT_BY_STEP_FILE, TOOLS_COLUMNS, TOOLS_FILE};
 pub use stream::RecordCsv;
 
 /// Columns of `calls.csv`.

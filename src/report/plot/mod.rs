@@ -14,7 +14,7 @@
 //! non-finite numbers and very long names all produce a readable image instead of a panic.
 //!
 //! - [`canvas`]: the font, size, palette and styles every chart shares, and the PNG writer.
-//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`], [`server`]: one chart (or chart
+//! - [`percentiles`], [`histogram`], [`timeline`], [`bars`], [`server`], [`prompt`]: one chart (or chart
 //!   family) each.
 
 pub mod bars;
@@ -22,6 +22,7 @@ pub mod canvas;
 pub mod histogram;
 pub mod lines;
 pub mod percentiles;
+pub mod prompt;
 pub mod server;
 pub mod timeline;
 
@@ -30,5 +31,6 @@ pub use canvas::{FONT_FAMILY, PLOT_HEIGHT, PLOT_WIDTH, ensure_font_registered};
 pub use histogram::plot_latency_histogram;
 pub use lines::{Choice, Line, pareto_front, plot_lines, plot_pareto};
 pub use percentiles::{LatencySeries, plot_latency_percentiles};
+pub use prompt::{PromptStep, plot_prompt_by_step};
 pub use server::{MAX_SERVER_PANELS, ServerPanel, plot_server_metrics};
 pub use timeline::{OpenPeriod, TimelinePoint, plot_timeline};

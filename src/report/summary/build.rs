@@ -60,6 +60,7 @@ impl Summary {
             },
             load: load_section(m),
             guard: guard_section(m),
+            prompt: super::shape::prompt_section(m),
             server: None,
             slo: slo_section(m),
             sweep: None,
@@ -253,6 +254,7 @@ fn tool_section(m: &RunMetrics) -> ToolSection {
         count: c.tools_by_status.values().sum(),
         by_status,
         latency_ms: LatencyMs::from_us(&m.hist.tool_us),
+        by_tool: super::shape::by_tool(&m.shape),
     }
 }
 
@@ -301,6 +303,7 @@ fn cost_section(m: &RunMetrics) -> CostSection {
             c.usd_total / c.calls as f64
         },
         unpriced_calls: c.unpriced_calls,
+        cached_saving_usd: m.shape.cached_saving_usd,
         by_model: m
             .models
             .iter()

@@ -11,6 +11,7 @@
 //! The schema lives here; [`build`] fills it from a run's metrics.
 
 pub mod build;
+pub mod shape;
 mod sharding;
 
 pub use sharding::{
@@ -57,6 +58,10 @@ pub struct Summary {
     /// The guard stage, when the scenario has one (`[agent.guard]`) and it checked any input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardSection>,
+    /// Where the prompt tokens come from: by step index and by part (absent when no call
+    /// was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptSection>,
     /// The server's own metrics, when the scenario scrapes them (`endpoint.metrics_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSection>,
@@ -345,6 +350,9 @@ pub struct ToolSection {
     pub by_status: BTreeMap<String, u64>,
     /// Run time (refusals excluded).
     pub latency_ms: LatencyMs,
+    /// Per tool name (absent when no tool ran).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_tool: BTreeMap<String, ToolStats>,
 }
 
 /// `tokens`.
@@ -411,6 +419,9 @@ pub struct CostSection {
     pub usd_per_call: f64,
     /// Calls whose model had no price (billed as zero).
     pub unpriced_calls: u64,
+    /// Dollars the cached prompt tokens saved against the uncached input price.
+    #[serde(default)]
+    pub cached_saving_usd: f64,
     /// Per billed model.
     pub by_model: BTreeMap<String, ModelCost>,
 }
@@ -610,4 +621,71 @@ pub(crate) fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec
         serde_json::Value::Number(_) | serde_json::Value::Bool(_) => out.push(prefix),
         _ => {}
     }
+}
+
+/// One tool in `tool.by_tool`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolStats {
+    /// Runs and refusals.
+    pub calls: u64,
+    /// Runs that failed (the error text went to the model).
+    pub errors: u64,
+    /// Refused without running.
+    pub refused: u64,
+    /// `errors / calls`.
+    pub error_rate: f64,
+    /// Run time (refusals excluded).
+    pub latency_ms: LatencyMs,
+    /// Tokens of the outputs the model was given.
+    pub output_tokens: u64,
+    /// `output_tokens / calls`.
+    pub output_tokens_mean: f64,
+}
+
+/// One step index in `prompt.by_step`: means over the calls sent at that step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// Step index within a turn (1 = the first call; the last row also holds later steps
+    /// past 64).
+    pub step: u32,
+    /// Calls sent at this step.
+    pub calls: u64,
+    /// Mean prompt tokens as counted before sending (the sum of the four parts).
+    pub prompt_tokens: f64,
+    /// Of which the system prompt.
+    pub system: f64,
+    /// Of which the tool definitions.
+    pub tool_schemas: f64,
+    /// Of which the user and assistant messages (and the reply priming).
+    pub history: f64,
+    /// Of which the tool results.
+    pub tool_results: f64,
+    /// Mean prompt tokens as billed (answered calls).
+    pub billed_prompt_tokens: f64,
+    /// Mean cached prompt tokens as billed (answered calls).
+    pub cached_tokens: f64,
+}
+
+/// Each part's share of all counted prompt tokens, in `[0, 1]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptShare {
+    /// The system prompt.
+    pub system: f64,
+    /// The tool definitions.
+    pub tool_schemas: f64,
+    /// User and assistant messages.
+    pub history: f64,
+    /// Tool results.
+    pub tool_results: f64,
+}
+
+/// `prompt`: where the prompt tokens come from (absent when no call was counted).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptSection {
+    /// Prompt tokens counted before sending, all calls.
+    pub counted_tokens: u64,
+    /// The share of each part.
+    pub share: PromptShare,
+    /// By step index.
+    pub by_step: Vec<StepRow>,
 }

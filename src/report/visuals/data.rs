@@ -29,6 +29,8 @@ pub const PLOT_COST_BY_MODEL: &str = "cost_by_model.png";
 pub const PLOT_PRICE_COMPARISON: &str = "price_comparison.png";
 /// The server's own metrics over the run (only when the scenario scrapes them).
 pub const PLOT_SERVER_METRICS: &str = "server_metrics.png";
+/// Prompt tokens by step, stacked by part (when any call was counted).
+pub const PLOT_PROMPT_BY_STEP: &str = "prompt_by_step.png";
 /// Every plot, in the order the page shows them.
 pub const PLOT_FILES: [&str; 6] = [
     PLOT_CALL_PERCENTILES,

@@ -18,6 +18,7 @@ pub mod data;
 pub mod page;
 pub mod prices;
 pub mod render;
+pub mod shape;
 
 pub use data::{
     INDEX_FILE, PLOT_CALL_HISTOGRAM, PLOT_CALL_PERCENTILES, PLOT_CONVERSATION_PERCENTILES,

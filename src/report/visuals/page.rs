@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::data::{
     PLOT_CALL_HISTOGRAM, PLOT_CALL_PERCENTILES, PLOT_CONVERSATION_PERCENTILES, PLOT_COST_BY_MODEL,
-    PLOT_FILES, PLOT_SERVER_METRICS, PLOT_TIMELINE, ReportData,
+    PLOT_FILES, PLOT_PROMPT_BY_STEP, PLOT_SERVER_METRICS, PLOT_TIMELINE, ReportData,
 };
 use super::prices::PriceComparison;
 use crate::report::format::{self, ms_unit};
@@ -29,6 +29,7 @@ fn image_title(file: &str) -> &'static str {
         PLOT_TIMELINE => "Timeline",
         PLOT_COST_BY_MODEL => "Cost by model",
         PLOT_SERVER_METRICS => "Server metrics",
+        PLOT_PROMPT_BY_STEP => "Prompt tokens by step",
         _ => "Price comparison",
     }
 }
@@ -199,6 +200,7 @@ pub fn page(dir: &Path, data: &ReportData) -> HtmlReport {
         .map(|(title, t)| from_table(&title, &t))
         .unwrap_or_default();
     let mut tables: Vec<HtmlTable> = sections.map(|(title, t)| from_table(&title, &t)).collect();
+    tables.extend(super::shape::tables(s));
     tables.push(percentile_table(data));
     tables.push(price_table(&data.prices));
     tables.extend(threshold_table(s));
@@ -216,6 +218,8 @@ pub fn page(dir: &Path, data: &ReportData) -> HtmlReport {
                     (*f == PLOT_TIMELINE && data.server.is_some()).then_some(PLOT_SERVER_METRICS);
                 std::iter::once(*f).chain(server)
             })
+            // The prompt's growth by step after the costs it explains.
+            .chain(s.prompt.is_some().then_some(PLOT_PROMPT_BY_STEP))
             .map(|f| HtmlImage {
                 title: image_title(f).to_string(),
                 path: dir.join(f),

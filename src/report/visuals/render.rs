@@ -173,6 +173,12 @@ pub fn render(dir: &Path, data: &ReportData) -> anyhow::Result<Vec<PathBuf>> {
     plot::plot_price_comparison(&path, &rows)?;
     written.push(path);
 
+    if let Some(steps) = super::shape::steps(s) {
+        let path = dir.join(super::data::PLOT_PROMPT_BY_STEP);
+        plot::plot_prompt_by_step(&path, &steps)?;
+        written.push(path);
+    }
+
     if let (Some(panels), Some(sec)) = (&data.server, &s.server) {
         let path = dir.join(PLOT_SERVER_METRICS);
         plot::plot_server_metrics(&path, &sec.source, panels, s.run.duration_s)?;
