@@ -123,6 +123,15 @@ impl Table {
 /// The summary's sections as (title, table) pairs, shared by the text and Markdown forms;
 /// sections with nothing to show are left out.
 pub fn sections(s: &Summary) -> Vec<(String, Table)> {
+    sections_with(s, true)
+}
+
+/// [`sections`] without the per-tool table: the HTML page shows a fuller one of its own.
+pub fn sections_without_tools(s: &Summary) -> Vec<(String, Table)> {
+    sections_with(s, false)
+}
+
+fn sections_with(s: &Summary, with_tools: bool) -> Vec<(String, Table)> {
     let mut out = Vec::new();
     out.push(throughput(s));
     out.push(retries(s));
@@ -131,6 +140,10 @@ pub fn sections(s: &Summary) -> Vec<(String, Table)> {
     out.push(outcomes(s));
     out.extend(slo(s));
     out.extend(errors(s));
+    if with_tools {
+        out.extend(tools(s));
+    }
+    out.extend(prompt_by_step(s));
     out.push(cost_by_model(s));
     out.push(cost_per_conversation(s));
     out.extend(controls(s));
@@ -380,6 +393,78 @@ fn latency(s: &Summary) -> (String, Table) {
     ("Latency".to_string(), t)
 }
 
+/// Per tool: calls, failures, refusals, latency and output tokens; `None` when no tool ran.
+fn tools(s: &Summary) -> Option<(String, Table)> {
+    if s.tool.by_tool.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(&[
+        "tool",
+        "calls",
+        "failed",
+        "refused",
+        "p50 ms",
+        "p95 ms",
+        "output tok",
+        "tok/call",
+    ]);
+    for (name, x) in &s.tool.by_tool {
+        t.row(vec![
+            name.clone(),
+            x.calls.to_string(),
+            x.errors.to_string(),
+            x.refused.to_string(),
+            ms_table(x.latency_ms.p50),
+            ms_table(x.latency_ms.p95),
+            x.output_tokens.to_string(),
+            format!("{:.0}", x.output_tokens_mean),
+        ]);
+    }
+    Some(("Tools".to_string(), t))
+}
+
+/// Mean prompt tokens at each step index, by part, and each part's share of all prompt
+/// tokens: where the money goes as the history grows; `None` when no prompt was counted.
+fn prompt_by_step(s: &Summary) -> Option<(String, Table)> {
+    let p = s.prompt.as_ref()?;
+    let mut t = Table::new(&[
+        "step",
+        "calls",
+        "prompt tok",
+        "system",
+        "tool schemas",
+        "history",
+        "tool results",
+        "billed",
+        "cached",
+    ]);
+    for r in &p.by_step {
+        t.row(vec![
+            r.step.to_string(),
+            r.calls.to_string(),
+            format!("{:.0}", r.prompt_tokens),
+            format!("{:.0}", r.system),
+            format!("{:.0}", r.tool_schemas),
+            format!("{:.0}", r.history),
+            format!("{:.0}", r.tool_results),
+            format!("{:.0}", r.billed_prompt_tokens),
+            format!("{:.0}", r.cached_tokens),
+        ]);
+    }
+    t.row(vec![
+        "share".into(),
+        String::new(),
+        p.counted_tokens.to_string(),
+        percent(p.share.system),
+        percent(p.share.tool_schemas),
+        percent(p.share.history),
+        percent(p.share.tool_results),
+        String::new(),
+        String::new(),
+    ]);
+    Some(("Prompt tokens by step (mean per call)".to_string(), t))
+}
+
 /// Answered calls by finish reason; `None` when none was reported.
 fn finish_reasons(s: &Summary) -> Option<(String, Table)> {
     let mut t = Table::new(&["finish reason", "answered calls"]);
@@ -452,6 +537,17 @@ fn cost_by_model(s: &Summary) -> (String, Table) {
         usd_summary(s.cost.usd_total),
         usd_summary(s.cost.usd_per_call),
     ]);
+    if s.tokens.cached > 0 {
+        t.row(vec![
+            "saved by the prompt cache".into(),
+            String::new(),
+            String::new(),
+            s.tokens.cached.to_string(),
+            String::new(),
+            usd_summary(s.cost.cached_saving_usd),
+            String::new(),
+        ]);
+    }
     let title = if s.tokens.estimated {
         "Tokens and cost by model (some token counts estimated locally)"
     } else {

@@ -426,7 +426,9 @@ impl Check<'_> {
             }
             let path = self.resolve(file);
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| self.file_error("agent.system_prompt_file", &path, e.to_string()))?;
+                .map_err(|e| {
+                    self.file_error("agent.system_prompt_file", &path, format!("cannot be read ({e}); the path is relative to the scenario file's directory"))
+                })?;
             if text.trim().is_empty() {
                 return Err(self.file_error(
                     "agent.system_prompt_file",
@@ -439,7 +441,9 @@ impl Check<'_> {
         if let Some(file) = &raw.tools.definitions {
             let path = self.resolve(file);
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| self.file_error("agent.tools.definitions", &path, e.to_string()))?;
+                .map_err(|e| {
+                    self.file_error("agent.tools.definitions", &path, format!("cannot be read ({e}); the path is relative to the scenario file's directory"))
+                })?;
             raw.tools.loaded = crate::agent::tools::parse_openai_tools(&text)
                 .map_err(|e| self.file_error("agent.tools.definitions", &path, e))?;
         }

@@ -12,6 +12,7 @@ use reactbench::report::csv::{
     LATENCY_PERCENTILES_COLUMNS, PROMPT_BY_STEP_COLUMNS, PROMPT_BY_STEP_FILE, TIMELINE_COLUMNS,
     TOOLS_COLUMNS, TOOLS_FILE,
 };
+use reactbench::report::format::{percent, usd_summary};
 use reactbench::report::hlog::{HLOG_FILE, histogram_name, read_histograms, write_histograms};
 use reactbench::report::progress::{Progress, ProgressLine, ProgressOptions};
 use reactbench::report::summary::Summary;
@@ -662,6 +663,73 @@ fn terminal_table_shows_the_figures_without_colour_when_told() {
     assert!(
         md.contains("| ↳ gpt-4.1 | 3 |"),
         "per-model rows marked: {md}"
+    );
+}
+
+/// The agent's shape reaches the terminal and Markdown: a row per tool, the prompt by step with
+/// each part's share, and the prompt cache's saving under the cost table.
+#[test]
+fn terminal_table_shows_tools_prompt_by_step_and_the_cache_saving() {
+    // The sample run with its first conversation's two calls counted by part.
+    let t0 = Instant::now();
+    let mut agg = Aggregator::new(info(), t0, prices());
+    for mut r in sample_records(t0) {
+        for (i, c) in r.calls.iter_mut().enumerate() {
+            c.prompt = reactbench::record::PromptParts {
+                system: 600,
+                tool_schemas: 300,
+                history: 100 + 20 * i as u64,
+                tool_results: 40 * i as u64,
+            };
+        }
+        agg.record(&r);
+    }
+    let s = Summary::from_metrics(&agg.finish(run_end(t0)));
+    assert!(!s.tool.by_tool.is_empty() && s.prompt.is_some() && s.tokens.cached > 0);
+    let plain = render_table(&s, false);
+    let section = |title: &str| -> Vec<String> {
+        plain
+            .lines()
+            .skip_while(|l| !l.starts_with(title))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let tools = section("Tools");
+    for (name, t) in &s.tool.by_tool {
+        assert!(
+            tools.iter().any(|l| {
+                let cells: Vec<&str> = l.split_whitespace().collect();
+                cells.first() == Some(&name.as_str())
+                    && cells.get(1) == Some(&t.calls.to_string().as_str())
+            }),
+            "{name} with {} calls in {tools:#?}",
+            t.calls
+        );
+    }
+    let p = s.prompt.as_ref().unwrap();
+    let steps = section("Prompt tokens by step");
+    assert_eq!(
+        steps.len(),
+        1 + p.by_step.len() + 1,
+        "header, steps, share: {steps:#?}"
+    );
+    assert!(
+        steps.last().unwrap().contains(&percent(p.share.system)),
+        "{steps:#?}"
+    );
+    let saving = usd_summary(s.cost.cached_saving_usd);
+    assert!(
+        plain
+            .lines()
+            .any(|l| l.trim_start().starts_with("saved by the prompt cache") && l.contains(&saving)),
+        "{saving} in\n{plain}"
+    );
+    let md = render_markdown(&s);
+    assert!(
+        md.contains("### Tools") && md.contains("### Prompt tokens by step"),
+        "{md}"
     );
 }
 

@@ -19,8 +19,8 @@ use reactbench::record::{
 use reactbench::report::gates::ThresholdResult;
 use reactbench::report::summary::Summary;
 use reactbench::report::visuals::{
-    INDEX_FILE, PLOT_FILES, PRICE_COMPARISON_COLUMNS, PRICE_COMPARISON_FILE, PriceChoice,
-    REPORT_INPUTS_FILE, price_comparison, write_run_report, write_visuals,
+    INDEX_FILE, PLOT_FILES, PLOT_PROMPT_BY_STEP, PRICE_COMPARISON_COLUMNS, PRICE_COMPARISON_FILE,
+    PriceChoice, REPORT_INPUTS_FILE, price_comparison, write_run_report, write_visuals,
 };
 use reactbench::report::write_metric_files;
 use tokio::time::Instant;
@@ -426,7 +426,13 @@ fn realistic_run() -> (RunMetrics, PriceTable) {
                     inter_chunk_gaps_us: Vec::new(),
                     usage,
                     fallback,
-                    prompt: Default::default(),
+                    // What was sent, by part: the fixed prefix, then a growing history.
+                    prompt: reactbench::record::PromptParts {
+                        system: prompt / 2,
+                        tool_schemas: prompt / 5,
+                        history: prompt / 10,
+                        tool_results: prompt - prompt / 2 - prompt / 5 - prompt / 10,
+                    },
                 });
                 t += latency;
                 if error.is_some() {
@@ -510,4 +516,23 @@ fn a_realistic_run_renders_every_file() {
     }
     let (_, rows) = read_csv(&dir.join(PRICE_COMPARISON_FILE));
     assert_eq!(rows.len(), table.models.len(), "the whole table");
+    // The agent's shape: the prompt-by-step chart, and the page's tool and prompt tables.
+    check_png(&dir.join(PLOT_PROMPT_BY_STEP));
+    let page = std::fs::read_to_string(dir.join(INDEX_FILE)).expect("index.html");
+    for want in [
+        "Prompt tokens by step",
+        "Where the prompt tokens go",
+        "Tools",
+        "search",
+        "saving",
+    ] {
+        assert!(page.contains(want), "index.html lacks {want:?}");
+    }
+    let steps = summary
+        .prompt
+        .as_ref()
+        .expect("a prompt section")
+        .by_step
+        .len();
+    assert!(steps >= 2, "{steps} steps");
 }

@@ -193,7 +193,7 @@ pub fn page(dir: &Path, data: &ReportData) -> HtmlReport {
             .collect::<Vec<_>>(),
     );
 
-    let sections = terminal::sections(s);
+    let sections = terminal::sections_without_tools(s);
     let mut sections = sections.into_iter();
     let summary = sections
         .next()

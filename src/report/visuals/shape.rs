@@ -1,5 +1,5 @@
-//! The page's tables of the agent's shape: per tool, prompt tokens by step, and where the
-//! prompt tokens go (with the prompt cache's saving in dollars).
+//! The page's tables of the agent's shape: per tool and where the prompt tokens go (with the
+//! prompt cache's saving in dollars); prompt tokens by step is the summary's own section.
 
 use crate::report::format::{ms_unit, percent, usd_summary};
 use crate::report::html::HtmlTable;
@@ -74,40 +74,6 @@ pub fn tables(s: &Summary) -> Vec<HtmlTable> {
                     ),
                 ],
             ],
-        });
-        out.push(HtmlTable {
-            title: "Prompt tokens by step (mean per call)".to_string(),
-            headers: [
-                "step",
-                "calls",
-                "prompt",
-                "system",
-                "tool schemas",
-                "history",
-                "tool results",
-                "billed",
-                "cached",
-            ]
-            .map(str::to_string)
-            .to_vec(),
-            rows: p
-                .by_step
-                .iter()
-                .map(|r| {
-                    [
-                        r.step.to_string(),
-                        r.calls.to_string(),
-                        format!("{:.0}", r.prompt_tokens),
-                        format!("{:.0}", r.system),
-                        format!("{:.0}", r.tool_schemas),
-                        format!("{:.0}", r.history),
-                        format!("{:.0}", r.tool_results),
-                        format!("{:.0}", r.billed_prompt_tokens),
-                        format!("{:.0}", r.cached_tokens),
-                    ]
-                    .to_vec()
-                })
-                .collect(),
         });
     }
     out
