@@ -20,7 +20,11 @@ fn tools_json() -> String {
 
 /// Each tool's name and validator.
 fn validators() -> BTreeMap<String, jsonschema::Validator> {
-    parse_openai_tools(&tools_json())
+    validators_of(&tools_json())
+}
+
+fn validators_of(tools_json: &str) -> BTreeMap<String, jsonschema::Validator> {
+    parse_openai_tools(tools_json)
         .expect("fixture parses")
         .into_iter()
         .map(|t| {
@@ -96,6 +100,39 @@ fn native_arguments_are_schema_valid_for_every_tool_over_many_seeds() {
     // Deterministic from seed and conversation.
     assert_eq!(native_calls(7, &cfg, &tools), native_calls(7, &cfg, &tools));
     assert_ne!(native_calls(7, &cfg, &tools), native_calls(8, &cfg, &tools));
+}
+
+/// Schemas as generators write them: Pydantic's `$defs` and `$ref`, draft-07 `definitions`,
+/// `multipleOf`, `const`, patterns with examples, nullable unions, strict mode; and the shipped
+/// example's tools.
+#[test]
+fn native_arguments_are_valid_for_refs_multiples_patterns_and_the_shipped_example() {
+    for file in [
+        "tests/data/tools-pydantic.json",
+        "scenarios/support-agent/tools.json",
+    ] {
+        let text = std::fs::read_to_string(repo().join(file)).expect("fixture");
+        let validators = validators_of(&text);
+        let tools: Vec<Tool> = serde_json::from_str(&text).unwrap();
+        let cfg = config(2, &[]);
+        let mut seen = BTreeSet::new();
+        for seed in 0..400 {
+            for (name, args) in native_calls(seed, &cfg, &tools) {
+                let v = validators.get(&name).expect("an offered tool");
+                let errors: Vec<String> = v.iter_errors(&args).map(|e| e.to_string()).collect();
+                assert!(
+                    errors.is_empty(),
+                    "{file} seed {seed} {name} {args}: {errors:?}"
+                );
+                seen.insert(name);
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            validators.len(),
+            "{file}: every tool called: {seen:?}"
+        );
+    }
 }
 
 #[test]

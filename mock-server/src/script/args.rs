@@ -1,9 +1,12 @@
 //! Tool-call arguments valid against the tool's JSON schema, drawn deterministically: the
 //! types, `required` and optional properties, `enum` and `const`, nested objects, arrays with
 //! their item counts and `uniqueItems`, number and length bounds, `anyOf`/`oneOf`/`allOf`, and
-//! the common string formats. Strings read like what a model writes for the property's name
-//! (an id, an email, a date, a query). Not covered: `pattern`, `$ref`, `multipleOf`,
-//! `not`, conditional schemas; a schema using them may get arguments it rejects.
+//! the common string formats, `multipleOf`, and local `$ref`s (`#/$defs/...`, `#/definitions/...`,
+//! as Pydantic and zod write nested models). Strings read like what a model writes for the
+//! property's name (an id, an email, a date, a query). A string with a `pattern` takes one of
+//! the schema's `examples` or its `default` when it gives them. Not covered: patterns without
+//! an example, remote `$ref`s, `not`, conditional schemas; a schema using them may get
+//! arguments it rejects.
 
 use serde_json::{Map, Value, json};
 
@@ -43,16 +46,27 @@ pub fn simple_key(schema: &Value) -> Option<&str> {
 
 /// Arguments for a tool whose parameters are `schema`, drawn from `rng`.
 pub fn generate(schema: &Value, rng: &mut SplitMix) -> Value {
-    value(schema, "", rng, 0)
+    value(schema, schema, "", rng, 0)
 }
 
-fn value(s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
+fn value(root: &Value, s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
     if depth > MAX_DEPTH {
         return Value::Null;
     }
     let Some(obj) = s.as_object() else {
         return json!("x");
     };
+    if let Some(target) = obj
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        // The target's keys with this schema's own beside them (a sibling `description`).
+        let mut here = obj.clone();
+        here.remove("$ref");
+        return value(root, &merged(&here, target), name, rng, depth + 1);
+    }
     if let Some(c) = obj.get("const") {
         return c.clone();
     }
@@ -71,7 +85,7 @@ fn value(s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
         {
             // The first branch: the one schema authors put first is the usual case, and for
             // `oneOf` a fixed choice cannot match two overlapping branches by chance.
-            return value(&merged(obj, &list[0]), name, rng, depth + 1);
+            return value(root, &merged(obj, &list[0]), name, rng, depth + 1);
         }
     }
     if let Some(list) = obj
@@ -85,7 +99,7 @@ fn value(s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
         for branch in list {
             s = merged(s.as_object().unwrap_or(&Map::new()), branch);
         }
-        return value(&s, name, rng, depth + 1);
+        return value(root, &s, name, rng, depth + 1);
     }
     let kind = match obj.get("type") {
         Some(Value::String(t)) => t.as_str(),
@@ -99,8 +113,8 @@ fn value(s: &Value, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
         _ => "string",
     };
     match kind {
-        "object" => object(obj, rng, depth),
-        "array" => array(obj, name, rng, depth),
+        "object" => object(root, obj, rng, depth),
+        "array" => array(root, obj, name, rng, depth),
         "integer" => integer(obj, rng),
         "number" => number(obj, rng),
         "boolean" => Value::Bool(rng.next_u64() & 1 == 1),
@@ -136,7 +150,7 @@ fn merged(base: &Map<String, Value>, branch: &Value) -> Value {
     Value::Object(out)
 }
 
-fn object(obj: &Map<String, Value>, rng: &mut SplitMix, depth: usize) -> Value {
+fn object(root: &Value, obj: &Map<String, Value>, rng: &mut SplitMix, depth: usize) -> Value {
     let required: Vec<&str> = obj
         .get("required")
         .and_then(Value::as_array)
@@ -147,14 +161,20 @@ fn object(obj: &Map<String, Value>, rng: &mut SplitMix, depth: usize) -> Value {
         for (k, v) in props {
             // Optional properties half the time: what a model fills varies too.
             if required.contains(&k.as_str()) || rng.next_u64() & 1 == 1 {
-                out.insert(k.clone(), value(v, k, rng, depth + 1));
+                out.insert(k.clone(), value(root, v, k, rng, depth + 1));
             }
         }
     }
     Value::Object(out)
 }
 
-fn array(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix, depth: usize) -> Value {
+fn array(
+    root: &Value,
+    obj: &Map<String, Value>,
+    name: &str,
+    rng: &mut SplitMix,
+    depth: usize,
+) -> Value {
     let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(1);
     let max = obj
         .get("maxItems")
@@ -173,7 +193,7 @@ fn array(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix, depth: usize)
     let mut tries = 0;
     while (out.len() as u64) < n && tries < n * 8 + 8 {
         tries += 1;
-        let v = value(&items, singular, rng, depth + 1);
+        let v = value(root, &items, singular, rng, depth + 1);
         if unique && out.contains(&v) {
             continue;
         }
@@ -215,6 +235,23 @@ fn integer(obj: &Map<String, Value>, rng: &mut SplitMix) -> Value {
     } else {
         max.floor() as i64
     };
+    if let Some(m) = obj
+        .get("multipleOf")
+        .and_then(Value::as_f64)
+        .filter(|m| *m >= 1.0 && m.fract() == 0.0)
+    {
+        let m = m as i64;
+        let (klo, khi) = (
+            lo.div_euclid(m) + i64::from(lo.rem_euclid(m) != 0),
+            hi.div_euclid(m),
+        );
+        let k = if khi > klo {
+            klo + rng.range(0, (khi - klo) as u64) as i64
+        } else {
+            klo
+        };
+        return json!(k * m);
+    }
     if hi <= lo {
         return json!(lo);
     }
@@ -224,6 +261,24 @@ fn integer(obj: &Map<String, Value>, rng: &mut SplitMix) -> Value {
 
 fn number(obj: &Map<String, Value>, rng: &mut SplitMix) -> Value {
     let (min, max, xmin, xmax) = bounds(obj, 1.0, 499.0);
+    if let Some(m) = obj
+        .get("multipleOf")
+        .and_then(Value::as_f64)
+        .filter(|m| *m > 0.0)
+    {
+        // k × m for a whole k inside the bounds, rounded to m's decimals so that the float
+        // reads as the multiple it is (0.1 × 3 prints 0.30000000000000004 otherwise).
+        let klo = (min / m).ceil() as i64 + i64::from(xmin && (min / m).fract() == 0.0);
+        let khi = (max / m).floor() as i64 - i64::from(xmax && (max / m).fract() == 0.0);
+        let k = if khi > klo {
+            klo + rng.range(0, (khi - klo) as u64) as i64
+        } else {
+            klo
+        };
+        let decimals = format!("{m}").split('.').nth(1).map_or(0, str::len) as i32;
+        let scale = 10f64.powi(decimals);
+        return json!((k as f64 * m * scale).round() / scale);
+    }
     // Whole cents strictly inside exclusive bounds, as a price or amount reads.
     let lo = (min * 100.0).floor() as i64 + i64::from(xmin || (min * 100.0).fract() != 0.0);
     let hi = (max * 100.0).ceil() as i64 - i64::from(xmax || (max * 100.0).fract() != 0.0);
@@ -235,6 +290,19 @@ fn number(obj: &Map<String, Value>, rng: &mut SplitMix) -> Value {
 }
 
 fn string(obj: &Map<String, Value>, name: &str, rng: &mut SplitMix) -> String {
+    if obj.contains_key("pattern") {
+        // A pattern is the schema author's; their own examples match it.
+        let examples = obj.get("examples").and_then(Value::as_array);
+        let given: Vec<&str> = examples
+            .into_iter()
+            .flatten()
+            .chain(obj.get("default"))
+            .filter_map(Value::as_str)
+            .collect();
+        if !given.is_empty() {
+            return given[pick(rng, given.len())].to_string();
+        }
+    }
     let lower = name.to_ascii_lowercase();
     let n = rng.range(1000, 99_999);
     let text = match obj.get("format").and_then(Value::as_str) {

@@ -152,12 +152,12 @@ pub fn check_spec(spec: &ToolSpec) -> Result<(), String> {
             at("parameters.type")
         ));
     }
-    check_schema(p, "parameters", 0)
+    check_schema(p, p, "parameters", 0)
         .map_err(|(field, problem)| format!("{}: {problem}", at(&field)))
 }
 
 /// Checks one schema node; the error is (field path, problem).
-fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, String)> {
+fn check_schema(root: &Value, s: &Value, path: &str, depth: usize) -> Result<(), (String, String)> {
     let err = |field: &str, problem: &str| Err((format!("{path}.{field}"), problem.to_string()));
     if depth > MAX_DEPTH {
         return Err((
@@ -203,7 +203,7 @@ fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, Stri
             return err("properties", "must be an object of property schemas");
         };
         for (k, v) in props {
-            check_schema(v, &format!("{path}.properties.{k}"), depth + 1)?;
+            check_schema(root, v, &format!("{path}.properties.{k}"), depth + 1)?;
         }
     }
     if let Some(req) = obj.get("required") {
@@ -224,7 +224,7 @@ fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, Stri
         }
     }
     if let Some(items) = obj.get("items") {
-        check_schema(items, &format!("{path}.items"), depth + 1)?;
+        check_schema(root, items, &format!("{path}.items"), depth + 1)?;
     }
     for key in ["anyOf", "oneOf", "allOf"] {
         if let Some(list) = obj.get(key) {
@@ -232,9 +232,45 @@ fn check_schema(s: &Value, path: &str, depth: usize) -> Result<(), (String, Stri
                 return err(key, "must be a non-empty list of schemas");
             };
             for (i, v) in list.iter().enumerate() {
-                check_schema(v, &format!("{path}.{key}[{i}]"), depth + 1)?;
+                check_schema(root, v, &format!("{path}.{key}[{i}]"), depth + 1)?;
             }
         }
+    }
+    if let Some(r) = obj.get("$ref") {
+        let Some(r) = r.as_str() else {
+            return err("$ref", "must be a string such as \"#/$defs/Address\"");
+        };
+        // Local references must land: a provider rejects a schema whose `$ref` does not.
+        if let Some(pointer) = r.strip_prefix('#')
+            && root.pointer(pointer).is_none()
+        {
+            return err(
+                "$ref",
+                &format!("\"{r}\" points at nothing in this tool's `parameters`"),
+            );
+        }
+    }
+    for key in ["$defs", "definitions"] {
+        if let Some(defs) = obj.get(key) {
+            let Some(defs) = defs.as_object() else {
+                return err(key, "must be an object of named schemas");
+            };
+            for (k, v) in defs {
+                check_schema(root, v, &format!("{path}.{key}.{k}"), depth + 1)?;
+            }
+        }
+    }
+    if let Some(m) = obj.get("multipleOf")
+        && !m.as_f64().is_some_and(|m| m > 0.0)
+    {
+        return err("multipleOf", "must be a number above 0");
+    }
+    // A pattern is ECMA-262 (lookarounds included), which no Rust regex engine here reads
+    // whole: only its kind is checked.
+    if let Some(pat) = obj.get("pattern")
+        && !pat.is_string()
+    {
+        return err("pattern", "must be a string (a regular expression)");
     }
     for key in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] {
         if let Some(v) = obj.get(key)
@@ -296,6 +332,22 @@ mod tests {
             (
                 r#"[{"type":"function","function":{"name":"a","paramters":{}}}]"#,
                 "tool `a`: unknown field `function.paramters`",
+            ),
+            (
+                r##"[{"type":"function","function":{"name":"a","parameters":{"type":"object","properties":{"x":{"$ref":"#/$defs/Nope"}}}}}]"##,
+                "tool `a`: `parameters.properties.x.$ref`: \"#/$defs/Nope\" points at nothing",
+            ),
+            (
+                r##"[{"type":"function","function":{"name":"a","parameters":{"type":"object","$defs":{"D":{"type":"strin"}}}}}]"##,
+                "tool `a`: `parameters.$defs.D.type`: \"strin\" is not a JSON type",
+            ),
+            (
+                r#"[{"type":"function","function":{"name":"a","parameters":{"type":"object","properties":{"n":{"type":"integer","multipleOf":0}}}}}]"#,
+                "`parameters.properties.n.multipleOf`: must be a number above 0",
+            ),
+            (
+                r#"[{"type":"function","function":{"name":"a","parameters":{"type":"object","properties":{"s":{"type":"string","pattern":5}}}}}]"#,
+                "`parameters.properties.s.pattern`: must be a string",
             ),
             (
                 r#"[{"type":"function","function":{"name":"a","parameters":{"type":"object","properties":{"x":{"type":"text"}}}}}]"#,
