@@ -96,6 +96,11 @@ impl Capacity {
         })
     }
 
+    /// Requests waiting for a place now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// The gap between output tokens of a reply admitted with `active` replies in
     /// progress: `per_token`, or the throughput's share when that is slower.
     pub fn token_gap(&self, per_token: Duration, active: u64) -> Duration {

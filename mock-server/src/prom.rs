@@ -2,9 +2,11 @@
 //! meanings, so dashboards and scrapers built for vLLM work against the mock unchanged.
 //!
 //! What is served (every counter equals the matching `/mock/stats` figure at the same moment):
-//! - `vllm:num_requests_running` (gauge): chat requests between arrival and the end of their
-//!   reply body (a stream counts until its last byte or until the client goes away);
-//! - `vllm:num_requests_waiting` (gauge): always 0, the mock has no queue;
+//! - `vllm:num_requests_running` (gauge): chat requests between their place in a model's
+//!   capacity (at once, without one) and the end of their reply body (a stream counts until
+//!   its last byte or until the client goes away);
+//! - `vllm:num_requests_waiting` (gauge): chat requests waiting in a model's queue for a place
+//!   (`max_concurrency`), as vLLM's waiting queue; 0 without a capacity model;
 //! - `vllm:prompt_tokens_total`, `vllm:generation_tokens_total` (counters, per `model_name`):
 //!   `tokens_by_model[model].prompt_tokens` and `.completion_tokens` of `/mock/stats`, that is
 //!   the usage of replies that carried one;
@@ -191,20 +193,22 @@ fn per_model(out: &mut String, name: &str, help: &str, rows: impl Iterator<Item 
 }
 
 /// The whole `/metrics` page.
-pub fn render(snap: &StatsSnapshot, live: &Live) -> String {
+/// `waiting` is the requests waiting in the models' queues now: they are in progress for
+/// [`Live`] but not yet running.
+pub fn render(snap: &StatsSnapshot, live: &Live, waiting: u64) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(
         out,
         "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
          # TYPE vllm:num_requests_running gauge\n\
          vllm:num_requests_running {}",
-        live.running()
+        live.running().saturating_sub(waiting)
     );
     let _ = writeln!(
         out,
-        "# HELP vllm:num_requests_waiting Number of requests waiting to be processed (the mock has no queue).\n\
+        "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n\
          # TYPE vllm:num_requests_waiting gauge\n\
-         vllm:num_requests_waiting 0"
+         vllm:num_requests_waiting {waiting}"
     );
     per_model(
         &mut out,
@@ -266,7 +270,7 @@ mod tests {
 
     #[test]
     fn no_family_is_left_without_samples() {
-        let page = render(&StatsSnapshot::default(), &Live::default());
+        let page = render(&StatsSnapshot::default(), &Live::default(), 0);
         assert!(!page.contains("vllm:prompt_tokens_total"), "{page}");
         assert!(page.contains("vllm:num_requests_running 0\n"), "{page}");
         assert!(

@@ -1641,10 +1641,15 @@ fn capacity_model(extra: ModelConfig) -> MockConfig {
 /// Sends `n` non-streamed requests to `small` at once; their statuses and latencies, in order
 /// of completion.
 async fn burst(h: &MockHandle, c: &reqwest::Client, n: usize) -> Vec<(u16, Duration)> {
+    burst_at(h.base_url(), c.clone(), n).await
+}
+
+/// [`burst`] to a base URL.
+async fn burst_at(base_url: String, c: reqwest::Client, n: usize) -> Vec<(u16, Duration)> {
     let t0 = tokio::time::Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {
-        let (c, url) = (c.clone(), format!("{}/chat/completions", h.base_url()));
+        let (c, url) = (c.clone(), format!("{base_url}/chat/completions"));
         set.spawn(async move {
             let body = json!({"model": "small", "messages": [user(&format!("question {i}"))]});
             let r = c.post(url).json(&body).send().await.expect("answered");
@@ -1659,6 +1664,48 @@ async fn burst(h: &MockHandle, c: &reqwest::Client, n: usize) -> Vec<(u16, Durat
     }
     out.sort_by_key(|(_, d)| *d);
     out
+}
+
+/// `/metrics` shows the queue as vLLM does: the requests waiting for a place apart from those
+/// running, and both back to 0 when the burst is served.
+#[tokio::test(start_paused = true)]
+async fn metrics_show_the_queue_as_vllm_waiting_and_running() {
+    let (h, c) = start(capacity_model(ModelConfig {
+        max_concurrency: Some(2),
+        ..ModelConfig::default()
+    }))
+    .await;
+    let gauge = |page: &str, name: &str| -> u64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {page}"))
+    };
+    let metrics = |c: reqwest::Client, url: String| async move {
+        c.get(url)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let url = format!("{}/metrics", h.base_url().trim_end_matches("/v1"));
+    let burst = tokio::spawn(burst_at(h.base_url(), c.clone(), 6));
+    // Mid-way through the first 100 ms: two served, four waiting.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let page = metrics(c.clone(), url.clone()).await;
+    assert_eq!(gauge(&page, "vllm:num_requests_waiting"), 4, "{page}");
+    assert_eq!(gauge(&page, "vllm:num_requests_running"), 2, "{page}");
+    // Mid-way through the second 100 ms: two served, two waiting.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let page = metrics(c.clone(), url.clone()).await;
+    assert_eq!(gauge(&page, "vllm:num_requests_waiting"), 2, "{page}");
+    assert_eq!(gauge(&page, "vllm:num_requests_running"), 2, "{page}");
+    assert!(burst.await.expect("burst").iter().all(|(s, _)| *s == 200));
+    let page = metrics(c, url).await;
+    assert_eq!(gauge(&page, "vllm:num_requests_waiting"), 0, "{page}");
+    assert_eq!(gauge(&page, "vllm:num_requests_running"), 0, "{page}");
+    h.shutdown().await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -208,7 +208,7 @@ async fn handle(
         }
         (&Method::POST, "/guard") => guard::guard(state, req, guard::Shape::Generic).await,
         (&Method::GET, "/metrics") => {
-            let page = crate::prom::render(&state.stats.snapshot(), &state.live);
+            let page = crate::prom::render(&state.stats.snapshot(), &state.live, state.waiting());
             let mut r = Response::new(respond::full(page));
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,

@@ -113,6 +113,15 @@ impl State {
         }
     }
 
+    /// Requests waiting for a place now, over every model's queue.
+    pub fn waiting(&self) -> u64 {
+        self.capacity
+            .values()
+            .chain(self.default_capacity.as_ref())
+            .map(Capacity::waiting)
+            .sum()
+    }
+
     /// Whole seconds since the server started.
     pub fn elapsed_s(&self) -> u64 {
         self.start.elapsed().as_secs()
