@@ -32,6 +32,9 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// With a warm-up window: the summary of the conversations started after it.
     pub gated_summary: Option<Summary>,
+    /// The metrics the thresholds read: the conversations started after the warm-up window
+    /// when there is one, else the whole run's (a sweep pools a step's repeats from them).
+    pub judged: RunMetrics,
     /// The mock server's ground truth, when the endpoint was the embedded mock.
     pub mock_stats: Option<mock_server::StatsSnapshot>,
     /// 0 when every threshold passed, 1 when one failed, 2 when a session panicked, 3 when
@@ -134,6 +137,7 @@ pub(super) fn finish(
         dir,
         summary,
         gated_summary,
+        judged: gated_metrics.unwrap_or(metrics),
         mock_stats,
         exit_code: exit_code(load, passed),
     })

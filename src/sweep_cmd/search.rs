@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::cli::RunArgs;
+use crate::metrics::RunMetrics;
 use crate::metrics::slo::wilson_95;
 use crate::pricing::PriceTable;
-use crate::report::summary::Summary;
+use crate::report::summary::{LatencyMs, Summary};
 use crate::scenario::{LoadShape, MAX_USERS, Plan, SweepPlan};
 
 /// Default length of a step's load when the scenario sets no `duration`.
@@ -311,12 +313,12 @@ async fn run_step(
                 dir.file_name().unwrap_or_default().to_string_lossy()
             )),
         };
-        let (summary, warm_up, interrupted) = run_once(ctx, load, &dir, repeat).await?;
+        let (summary, judged, warm_up, interrupted) = run_once(ctx, load, &dir, repeat).await?;
         *runs += 1;
-        let this = Summaryish::of(&summary, warm_up);
+        let this = Summaryish::of(&summary, &judged, warm_up);
         let merged = match pooled.take() {
             None => this,
-            Some((_, prev)) => prev.pool(&this),
+            Some((_, prev)) => prev.pool(&this)?,
         };
         let mut step = merged.step(ctx, load);
         step.dirs = match &pooled {
@@ -354,14 +356,14 @@ async fn run_step(
         .expect("the first run always happens"))
 }
 
-/// Runs the scenario once at `load` into `dir`; its post-warm-up summary, the warm-up and
-/// whether it was interrupted.
+/// Runs the scenario once at `load` into `dir`; its post-warm-up summary and metrics, the
+/// warm-up and whether it was interrupted.
 async fn run_once(
     ctx: &Context<'_>,
     load: f64,
     dir: &Path,
     repeat: u32,
-) -> anyhow::Result<(Summary, Duration, bool)> {
+) -> anyhow::Result<(Summary, RunMetrics, Duration, bool)> {
     let mut p = ctx.plan.clone();
     p.agent.model = ctx.model.to_string();
     match &mut p.load.shape {
@@ -408,10 +410,10 @@ async fn run_once(
     let outcome = crate::run::run_plan(&p, ctx.prices.clone(), &args).await?;
     let interrupted = outcome.summary.run.interrupted && ctx.interrupted.load(Ordering::SeqCst);
     let summary = outcome.gated_summary.unwrap_or(outcome.summary);
-    Ok((summary, warm_up, interrupted))
+    Ok((summary, outcome.judged, warm_up, interrupted))
 }
 
-/// The pooled counts and the latest run's figures of a step.
+/// The pooled counts and latency histograms of a step's runs.
 #[derive(Clone, Debug)]
 struct Summaryish {
     conversations: u64,
@@ -422,18 +424,20 @@ struct Summaryish {
     calls: u64,
     attempts: u64,
     usd: f64,
-    latency: [f64; 6],
+    /// Conversation latency, µs (from the intended start in the open model).
+    conversation_us: Histogram<u64>,
+    /// LLM call latency, µs.
+    call_us: Histogram<u64>,
 }
 
 impl Summaryish {
-    fn of(s: &Summary, warm_up: Duration) -> Summaryish {
+    fn of(s: &Summary, m: &RunMetrics, warm_up: Duration) -> Summaryish {
         let slo = s.slo.clone().unwrap_or_default();
-        let conv = if s.run.load_model == "open" {
-            &s.conversation.latency_from_intended_ms
+        let conversation_us = if s.run.load_model == "open" {
+            m.hist.conversation_from_intended_us.clone()
         } else {
-            &s.conversation.latency_ms
+            m.hist.conversation_us.clone()
         };
-        let call = &s.llm_call.latency_ms;
         Summaryish {
             conversations: slo.conversations,
             good: slo.good,
@@ -443,13 +447,21 @@ impl Summaryish {
             calls: s.llm_call.count,
             attempts: s.attempt.count,
             usd: s.cost.usd_total,
-            latency: [conv.p50, conv.p95, conv.p99, call.p50, call.p95, call.p99],
+            conversation_us,
+            call_us: m.hist.call_us.clone(),
         }
     }
 
-    /// Two runs of one step pooled: counts add; latencies are the later run's.
-    fn pool(&self, other: &Summaryish) -> Summaryish {
-        Summaryish {
+    /// Two runs of one step pooled: counts add, latency histograms add (so the step's
+    /// percentiles are those of all its conversations and calls, not of its last run).
+    fn pool(&self, other: &Summaryish) -> anyhow::Result<Summaryish> {
+        let add = |a: &Histogram<u64>, b: &Histogram<u64>| -> anyhow::Result<Histogram<u64>> {
+            let mut sum = a.clone();
+            sum.add(b)
+                .map_err(|e| anyhow::anyhow!("cannot pool a step's latency histograms: {e:?}"))?;
+            Ok(sum)
+        };
+        Ok(Summaryish {
             conversations: self.conversations + other.conversations,
             good: self.good + other.good,
             seconds: self.seconds + other.seconds,
@@ -458,8 +470,9 @@ impl Summaryish {
             calls: self.calls + other.calls,
             attempts: self.attempts + other.attempts,
             usd: self.usd + other.usd,
-            latency: other.latency,
-        }
+            conversation_us: add(&self.conversation_us, &other.conversation_us)?,
+            call_us: add(&self.call_us, &other.call_us)?,
+        })
     }
 
     fn step(&self, ctx: &Context<'_>, load: f64) -> Step {
@@ -475,6 +488,10 @@ impl Summaryish {
             Verdict::Uncertain
         };
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let (conv, call) = (
+            LatencyMs::from_us(&self.conversation_us),
+            LatencyMs::from_us(&self.call_us),
+        );
         Step {
             model: ctx.model.to_string(),
             load,
@@ -488,12 +505,12 @@ impl Summaryish {
             attainment_high: high,
             conversations_per_s: self.count as f64 / self.seconds,
             goodput_per_s: self.good as f64 / self.seconds,
-            conversation_p50_ms: self.latency[0],
-            conversation_p95_ms: self.latency[1],
-            conversation_p99_ms: self.latency[2],
-            call_p50_ms: self.latency[3],
-            call_p95_ms: self.latency[4],
-            call_p99_ms: self.latency[5],
+            conversation_p50_ms: conv.p50,
+            conversation_p95_ms: conv.p95,
+            conversation_p99_ms: conv.p99,
+            call_p50_ms: call.p50,
+            call_p95_ms: call.p95,
+            call_p99_ms: call.p99,
             error_rate: ratio(self.errors, self.count),
             retry_amplification: ratio(self.attempts, self.calls),
             usd_per_conversation: if self.count == 0 {
@@ -525,4 +542,46 @@ fn step_dir(base: &Path, index: usize, model: &str, load: f64) -> PathBuf {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     base.join(format!("{:02}-{slug}-{}", index + 1, load_label(load)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::hist::new_histogram;
+
+    /// A run of `n` conversations and calls of `ms` each, 10 seconds long.
+    fn run(n: u64, ms: u64) -> Summaryish {
+        let mut h = new_histogram();
+        h.record_n(ms * 1000, n).unwrap();
+        Summaryish {
+            conversations: n,
+            good: n,
+            seconds: 10.0,
+            count: n,
+            errors: 0,
+            calls: n,
+            attempts: n,
+            usd: 0.01 * n as f64,
+            conversation_us: h.clone(),
+            call_us: h,
+        }
+    }
+
+    #[test]
+    fn a_repeated_steps_latency_is_every_runs_not_the_last_ones() {
+        // 30 conversations of 100 ms, then a repeat of 10 of 300 ms: the pooled median is
+        // 100 ms (the last run alone would say 300), its p95 300 ms.
+        let pooled = run(30, 100).pool(&run(10, 300)).unwrap();
+        assert_eq!(
+            (pooled.conversations, pooled.good, pooled.count),
+            (40, 40, 40)
+        );
+        assert_eq!(pooled.seconds, 20.0);
+        let conv = LatencyMs::from_us(&pooled.conversation_us);
+        assert_eq!(conv.count, 40);
+        assert!((conv.p50 - 100.0).abs() < 0.1, "{conv:?}");
+        assert!((conv.p95 - 300.0).abs() < 0.3, "{conv:?}");
+        let call = LatencyMs::from_us(&pooled.call_us);
+        assert_eq!(call.count, 40);
+    }
 }
