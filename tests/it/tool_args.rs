@@ -46,6 +46,20 @@ fn config(parallel: u64, weights: &[(&str, u64)]) -> ScriptConfig {
     }
 }
 
+/// A plain request to the script: these messages and tools, parallel calls allowed.
+fn script_input<'a>(messages: &'a [Message], tools: &'a [Tool]) -> ScriptInput<'a> {
+    ScriptInput {
+        messages,
+        tools,
+        tool_choice: None,
+        max_tokens: None,
+        want_pieces: false,
+        stop: &[],
+        json_object: false,
+        parallel_tool_calls: true,
+    }
+}
+
 /// The (tool, arguments) the mock's first step calls for a conversation seeded `seed`.
 fn native_calls(seed: u64, cfg: &ScriptConfig, tools: &[Tool]) -> Vec<(String, Value)> {
     let text = json!([
@@ -54,16 +68,7 @@ fn native_calls(seed: u64, cfg: &ScriptConfig, tools: &[Tool]) -> Vec<(String, V
     ])
     .to_string();
     let messages: Vec<Message> = serde_json::from_str(&text).unwrap();
-    let input = ScriptInput {
-        messages: &messages,
-        tools,
-        tool_choice: None,
-        max_tokens: None,
-        want_pieces: false,
-        stop: &[],
-        json_object: false,
-        parallel_tool_calls: true,
-    };
+    let input = script_input(&messages, tools);
     let r = script::reply(
         seed,
         cfg,
@@ -162,16 +167,7 @@ fn text_protocol_arguments_are_schema_valid_too() {
         ])
         .to_string();
         let messages: Vec<Message> = serde_json::from_str(&text).unwrap();
-        let input = ScriptInput {
-            messages: &messages,
-            tools: &[],
-            tool_choice: None,
-            max_tokens: None,
-            want_pieces: false,
-            stop: &[],
-            json_object: false,
-            parallel_tool_calls: true,
-        };
+        let input = script_input(&messages, &[]);
         let r = script::reply(
             seed,
             &cfg,
